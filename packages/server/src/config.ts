@@ -1,0 +1,69 @@
+import { ConfigError } from './errors.js';
+
+/** Settings read from the environment; each maps to a manager option. */
+export interface MorganConfig {
+  sessionTimeoutMs?: number;
+  cleanupIntervalMs?: number;
+  maxConcurrentRequests?: number;
+  maxMetadataBytes?: number;
+  redisUrl?: string;
+  port?: number;
+}
+
+interface Variable {
+  name: string;
+  key: keyof MorganConfig;
+  /** Factor from the variable's unit to the option's unit. */
+  scale?: number;
+  unit: string;
+}
+
+/** The environment variables the loader reads, with their units. */
+export const configVariables: readonly Variable[] = [
+  { name: 'MORGAN_SESSION_TIMEOUT', key: 'sessionTimeoutMs', scale: 60_000, unit: 'minutes' },
+  { name: 'MORGAN_CLEANUP_INTERVAL', key: 'cleanupIntervalMs', scale: 1000, unit: 'seconds' },
+  { name: 'MORGAN_MAX_CONCURRENT', key: 'maxConcurrentRequests', unit: 'requests' },
+  { name: 'MORGAN_MAX_METADATA_BYTES', key: 'maxMetadataBytes', unit: 'bytes' },
+  { name: 'PORT', key: 'port', unit: 'port' },
+];
+
+/**
+ * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`).
+ * Unset or empty variables are left out so that option defaults apply.
+ *
+ * @throws ConfigError naming the variable and the bad value.
+ * @example
+ * const manager = new SessionManager(loadConfig(process.env));
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): MorganConfig {
+  const config: MorganConfig = {};
+  for (const variable of configVariables) {
+    const raw = env[variable.name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const value = parsePositive(variable.name, raw, variable.unit);
+    if (variable.key === 'port' && (!Number.isInteger(value) || value > 65_535)) {
+      throw new ConfigError(variable.name, raw, 'an integer port from 1 to 65535');
+    }
+    config[variable.key as Exclude<keyof MorganConfig, 'redisUrl'>] = value * (variable.scale ?? 1);
+  }
+  const redisUrl = env.REDIS_URL;
+  if (redisUrl !== undefined && redisUrl.trim() !== '') {
+    if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+      throw new ConfigError('REDIS_URL', redisUrl, 'a redis:// or rediss:// URL');
+    }
+    config.redisUrl = redisUrl;
+  }
+  return config;
+}
+
+function parsePositive(name: string, raw: string, unit: string): number {
+  const text = raw.trim();
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(name, raw, `a positive number of ${unit}`);
+  }
+  if (unit !== 'minutes' && unit !== 'seconds' && !Number.isInteger(value)) {
+    throw new ConfigError(name, raw, `a positive whole number of ${unit}`);
+  }
+  return value;
+}

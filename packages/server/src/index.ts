@@ -1,0 +1,41 @@
+export { CapacityLimiter, type CapacityLimiterOptions, capacityLimiterDefaults } from './capacity.js';
+export { configVariables, loadConfig, type MorganConfig } from './config.js';
+export {
+  CapacityError,
+  ConfigError,
+  ErrorCode,
+  errorCodeInfo,
+  InvalidMetadataError,
+  InvalidSessionIdError,
+  isErrorCode,
+  MorganError,
+  SessionNotFoundError,
+  StoreUnavailableError,
+  toMorganError,
+} from './errors.js';
+export {
+  type SessionEndedEvent,
+  SessionManager,
+  type SessionManagerEvents,
+  type SessionManagerOptions,
+  type SessionMetrics,
+  sessionManagerDefaults,
+  type TrackedRequest,
+} from './manager.js';
+export {
+  DEFAULT_MAX_METADATA_BYTES,
+  type JsonObject,
+  type JsonPrimitive,
+  type JsonValue,
+  serializeMetadata,
+} from './metadata.js';
+export { getSessionManager, initializeSessionManager, resetSessionManager } from './process-manager.js';
+export {
+  type CreateSessionInput,
+  isSessionId,
+  type Session,
+  type SessionRecord,
+  toSession,
+} from './session.js';
+export { MemoryStore } from './store/memory.js';
+export type { Store, StoreEvent, StoreSettings } from './store/store.js';

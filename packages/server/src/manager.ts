@@ -1,0 +1,394 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { CapacityLimiter } from './capacity.js';
+import { ErrorCode, MorganError, SessionNotFoundError } from './errors.js';
+import { DEFAULT_MAX_METADATA_BYTES, serializeMetadata } from './metadata.js';
+import { type CreateSessionInput, type Session, type SessionRecord, toSession } from './session.js';
+import { MemoryStore } from './store/memory.js';
+import type { Store, StoreEvent } from './store/store.js';
+
+/** Options of a `SessionManager`. Each has a `MORGAN_*` variable (see `loadConfig`). */
+export interface SessionManagerOptions {
+  /** Idle time after which a session expires, in ms. @default 3_600_000 (60 min) */
+  sessionTimeoutMs?: number;
+  /** Time between expiry sweeps, in ms. @default 300_000 (300 s) */
+  cleanupIntervalMs?: number;
+  /** Requests in flight on this node before new ones are shed. @default 100 */
+  maxConcurrentRequests?: number;
+  /** Largest serialised metadata, in bytes. @default 16_384 */
+  maxMetadataBytes?: number;
+  /** Longest wait for in-flight requests in `stop()`, in ms. @default 10_000 */
+  drainTimeoutMs?: number;
+  /** Where sessions live. The manager owns it and closes it in `stop()`. @default new MemoryStore() */
+  store?: Store;
+  /** Clock in epoch ms, for tests. @default Date.now */
+  now?: () => number;
+}
+
+export const sessionManagerDefaults = {
+  sessionTimeoutMs: 60 * 60 * 1000,
+  cleanupIntervalMs: 300 * 1000,
+  maxConcurrentRequests: 100,
+  maxMetadataBytes: DEFAULT_MAX_METADATA_BYTES,
+  drainTimeoutMs: 10_000,
+} as const;
+
+/** How a session ended, as announced by the `deleted` and `expired` events. */
+export interface SessionEndedEvent {
+  sessionId: string;
+  userId?: string;
+  /** `local` when this node ended it, `remote` when another node did. */
+  origin: 'local' | 'remote';
+}
+
+/** Events a `SessionManager` emits. */
+export interface SessionManagerEvents {
+  created: [session: Session];
+  deleted: [event: SessionEndedEvent];
+  expired: [event: SessionEndedEvent];
+  /** A background sweep failed (for example the store was unreachable). */
+  error: [error: Error];
+}
+
+/** Figures reported by `getMetrics()`. */
+export interface SessionMetrics {
+  activeSessions: number;
+  totalSessionsCreated: number;
+  totalSessionsExpired: number;
+  /** Sessions removed by the periodic cleanup sweep. */
+  totalSessionsCleaned: number;
+  totalSessionsDeleted: number;
+  sessionTimeoutMinutes: number;
+  maxConcurrentRequests: number;
+  /** Requests tracked on sessions of this node now. */
+  activeRequests: number;
+  /** Requests holding a capacity slot on this node now. */
+  inFlightRequests: number;
+  /** Requests shed with 503 since start. */
+  totalRequestsShed: number;
+}
+
+/** A request tracked with `await using`; disposing it ends the request. */
+export interface TrackedRequest extends AsyncDisposable {
+  readonly requestId: string;
+  readonly session: Session;
+  /** Ends the request; safe to call more than once. */
+  end(): Promise<void>;
+}
+
+/**
+ * Creates, tracks, expires and isolates client sessions. Knows nothing about
+ * transports: Express, tRPC and WebSocket adapters sit on top.
+ *
+ * @example
+ * const manager = new SessionManager({ sessionTimeoutMs: 30 * 60_000 });
+ * manager.start();
+ * const session = await manager.createSession({ userId: 'u1' });
+ * await manager.trackRequest(session.sessionId, async () => work());
+ * await manager.stop();
+ */
+export class SessionManager extends EventEmitter<SessionManagerEvents> {
+  readonly sessionTimeoutMs: number;
+  readonly cleanupIntervalMs: number;
+  readonly maxConcurrentRequests: number;
+  readonly maxMetadataBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly store: Store;
+  /** Node-wide admission of requests; adapters take a slot per request. */
+  readonly capacity: CapacityLimiter;
+  readonly #now: () => number;
+  readonly #requestPrefix = randomBytes(4).toString('hex');
+  #requestSeq = 0;
+  #activeRequests = 0;
+  #created = 0;
+  #expired = 0;
+  #cleaned = 0;
+  #deleted = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #drainWaiters = new Set<() => void>();
+
+  constructor(options: SessionManagerOptions = {}) {
+    super();
+    this.sessionTimeoutMs = positive(
+      'sessionTimeoutMs',
+      options.sessionTimeoutMs ?? sessionManagerDefaults.sessionTimeoutMs,
+    );
+    this.cleanupIntervalMs = positive(
+      'cleanupIntervalMs',
+      options.cleanupIntervalMs ?? sessionManagerDefaults.cleanupIntervalMs,
+    );
+    this.maxConcurrentRequests = positive(
+      'maxConcurrentRequests',
+      options.maxConcurrentRequests ?? sessionManagerDefaults.maxConcurrentRequests,
+    );
+    this.maxMetadataBytes = positive(
+      'maxMetadataBytes',
+      options.maxMetadataBytes ?? sessionManagerDefaults.maxMetadataBytes,
+    );
+    this.drainTimeoutMs = options.drainTimeoutMs ?? sessionManagerDefaults.drainTimeoutMs;
+    this.#now = options.now ?? Date.now;
+    this.store = options.store ?? new MemoryStore();
+    this.store.configure({ sessionTimeoutMs: this.sessionTimeoutMs });
+    this.capacity = new CapacityLimiter({ maxConcurrent: this.maxConcurrentRequests });
+  }
+
+  /** True between `start()` and `stop()`. */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** True once `stop()` has been called. */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  /** Starts the periodic expiry sweep and listens for other nodes' events. Idempotent. */
+  start(): this {
+    if (this.#timer !== undefined || this.#stopping !== undefined) return this;
+    this.#timer = setInterval(() => {
+      this.cleanup().catch((error: unknown) => this.#emitError(error));
+    }, this.cleanupIntervalMs);
+    this.#timer.unref();
+    this.#unsubscribe = this.store.subscribe?.((event) => this.#onStoreEvent(event));
+    return this;
+  }
+
+  /**
+   * Drains and stops: waits for requests in flight up to `drainTimeoutMs`,
+   * then releases the timer and closes the store, so the process can exit.
+   */
+  stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.drainTimeoutMs ?? this.drainTimeoutMs);
+    return this.#stopping;
+  }
+
+  async #stop(drainTimeoutMs: number): Promise<void> {
+    await this.drain(drainTimeoutMs);
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    await this.store.close();
+  }
+
+  /** Resolves when no request is in flight, or after `timeoutMs`; true when drained. */
+  drain(timeoutMs: number = this.drainTimeoutMs): Promise<boolean> {
+    if (this.#activeRequests === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (drained: boolean) => {
+        clearTimeout(timer);
+        this.#drainWaiters.delete(onIdle);
+        resolve(drained);
+      };
+      const onIdle = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref();
+      this.#drainWaiters.add(onIdle);
+    });
+  }
+
+  /** Creates a session. @throws InvalidMetadataError for bad or oversize metadata. */
+  async createSession(input: CreateSessionInput = {}): Promise<Session> {
+    const now = this.#now();
+    const record: SessionRecord = {
+      sessionId: randomUUID(),
+      userId: optionalString('userId', input.userId),
+      conversationId: optionalString('conversationId', input.conversationId),
+      createdAt: now,
+      lastActivity: now,
+      metadata: serializeMetadata(input.metadata, this.maxMetadataBytes),
+      connectionCount: 0,
+      activeRequests: [],
+    };
+    await this.store.create(record);
+    this.#created += 1;
+    const session = toSession(record);
+    this.emit('created', session);
+    return toSession(record);
+  }
+
+  /** The session, or undefined when absent or expired. Does not touch it. */
+  async getSession(sessionId: string): Promise<Session | undefined> {
+    const record = await this.store.get(sessionId, this.#now());
+    return record && toSession(record);
+  }
+
+  /** The user's most recently active session. */
+  async getSessionByUser(userId: string): Promise<Session | undefined> {
+    const [record] = await this.store.listByUser(userId, this.#now());
+    return record && toSession(record);
+  }
+
+  /** All live sessions of a user, most recently active first. */
+  async listSessionsByUser(userId: string): Promise<Session[]> {
+    const records = await this.store.listByUser(userId, this.#now());
+    return records.map(toSession);
+  }
+
+  /**
+   * Deletes a session at once. Requests in flight finish but do not bring it
+   * back. Returns false when there was no such session.
+   */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const record = await this.store.delete(sessionId);
+    if (record === undefined) return false;
+    this.#deleted += 1;
+    this.emit('deleted', ended(record.sessionId, record.userId, 'local'));
+    return true;
+  }
+
+  /** Marks activity; returns the updated session, undefined when absent or expired. */
+  async touch(sessionId: string): Promise<Session | undefined> {
+    const record = await this.store.touch(sessionId, this.#now());
+    return record && toSession(record);
+  }
+
+  /**
+   * Runs `fn` as a request of the session: the session cannot expire while it
+   * runs and its `activeRequests` lists the request id.
+   *
+   * Without `fn`, returns a handle for `await using`.
+   *
+   * @throws SessionNotFoundError when the session is absent or expired.
+   * @example
+   * const reply = await manager.trackRequest(id, () => answer(message));
+   * // or
+   * await using request = await manager.trackRequest(id);
+   */
+  trackRequest<T>(sessionId: string, fn: (request: TrackedRequest) => T | Promise<T>): Promise<T>;
+  trackRequest(sessionId: string): Promise<TrackedRequest>;
+  async trackRequest<T>(
+    sessionId: string,
+    fn?: (request: TrackedRequest) => T | Promise<T>,
+  ): Promise<T | TrackedRequest> {
+    const request = await this.beginRequest(sessionId);
+    if (fn === undefined) return request;
+    try {
+      return await fn(request);
+    } finally {
+      await request.end();
+    }
+  }
+
+  /** Starts tracking a request; the caller must `end()` it. */
+  async beginRequest(sessionId: string): Promise<TrackedRequest> {
+    this.#requestSeq += 1;
+    const requestId = `${this.#requestPrefix}-${this.#requestSeq.toString(36)}`;
+    this.#activeRequests += 1;
+    let record: SessionRecord | undefined;
+    try {
+      record = await this.store.addRequest(sessionId, requestId, this.#now());
+    } catch (error) {
+      this.#requestEnded();
+      throw error;
+    }
+    if (record === undefined) {
+      this.#requestEnded();
+      throw new SessionNotFoundError(sessionId);
+    }
+    let ending: Promise<void> | undefined;
+    const end = (): Promise<void> => {
+      ending ??= this.store
+        .removeRequest(sessionId, requestId, this.#now())
+        .catch((error: unknown) => this.#emitError(error))
+        .finally(() => this.#requestEnded());
+      return ending;
+    };
+    return { requestId, session: toSession(record), end, [Symbol.asyncDispose]: end };
+  }
+
+  /** Counts an open connection (WebSocket); the session cannot expire while it is open. */
+  async addConnection(sessionId: string): Promise<Session> {
+    const record = await this.store.addConnection(sessionId, this.#now());
+    if (record === undefined) throw new SessionNotFoundError(sessionId);
+    return toSession(record);
+  }
+
+  /** Counts a closed connection. */
+  async removeConnection(sessionId: string): Promise<void> {
+    await this.store.removeConnection(sessionId, this.#now());
+  }
+
+  /** Removes expired sessions now and announces each with `expired`. Returns how many. */
+  async cleanup(): Promise<number> {
+    const removed = await this.#sweep();
+    this.#cleaned += removed;
+    return removed;
+  }
+
+  async #sweep(): Promise<number> {
+    const records = await this.store.sweep(this.#now());
+    for (const record of records) {
+      this.#expired += 1;
+      this.emit('expired', ended(record.sessionId, record.userId, 'local'));
+    }
+    return records.length;
+  }
+
+  /** Sessions alive now (expired ones are swept first, at the cost of those removed). */
+  async getActiveSessionCount(): Promise<number> {
+    await this.#sweep();
+    return this.store.count();
+  }
+
+  /** Counters and gauges for health checks and Prometheus. */
+  async getMetrics(): Promise<SessionMetrics> {
+    return {
+      activeSessions: await this.getActiveSessionCount(),
+      totalSessionsCreated: this.#created,
+      totalSessionsExpired: this.#expired,
+      totalSessionsCleaned: this.#cleaned,
+      totalSessionsDeleted: this.#deleted,
+      sessionTimeoutMinutes: this.sessionTimeoutMs / 60_000,
+      maxConcurrentRequests: this.maxConcurrentRequests,
+      activeRequests: this.#activeRequests,
+      inFlightRequests: this.capacity.inFlight,
+      totalRequestsShed: this.capacity.shedCount,
+    };
+  }
+
+  /** Requests tracked on this node now. */
+  get activeRequestCount(): number {
+    return this.#activeRequests;
+  }
+
+  #requestEnded(): void {
+    this.#activeRequests -= 1;
+    if (this.#activeRequests === 0) for (const waiter of [...this.#drainWaiters]) waiter();
+  }
+
+  #onStoreEvent(event: StoreEvent): void {
+    this.emit(event.type, ended(event.sessionId, undefined, 'remote'));
+  }
+
+  #emitError(error: unknown): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+function ended(
+  sessionId: string,
+  userId: string | undefined,
+  origin: SessionEndedEvent['origin'],
+): SessionEndedEvent {
+  return userId === undefined ? { sessionId, origin } : { sessionId, userId, origin };
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new MorganError(ErrorCode.INVALID_CONFIG, `${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+    throw new MorganError(ErrorCode.INVALID_REQUEST, `${name} must be a string of 1 to 256 characters`);
+  }
+  return value;
+}

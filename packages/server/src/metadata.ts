@@ -1,0 +1,72 @@
+import { ErrorCode, InvalidMetadataError } from './errors.js';
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** The default limit on serialised metadata: 16 KiB. */
+export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024;
+
+const EMPTY = '{}';
+
+/**
+ * Validates metadata and returns its JSON text, which is what stores keep.
+ * Only plain JSON is accepted: objects, arrays, strings, finite numbers,
+ * booleans and null. Anything else (functions, class instances, `undefined`,
+ * `NaN`, cycles) is rejected rather than silently dropped.
+ *
+ * @throws InvalidMetadataError with code `INVALID_METADATA` or `METADATA_TOO_LARGE`.
+ */
+export function serializeMetadata(metadata: unknown, maxBytes: number): string {
+  if (metadata === undefined) return EMPTY;
+  if (!isPlainObject(metadata)) {
+    throw new InvalidMetadataError(ErrorCode.INVALID_METADATA, 'Metadata must be a JSON object');
+  }
+  assertJson(metadata, '$', new Set());
+  const text = JSON.stringify(metadata);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxBytes) {
+    throw new InvalidMetadataError(
+      ErrorCode.METADATA_TOO_LARGE,
+      `Metadata is ${bytes} bytes, more than the limit of ${maxBytes}`,
+    );
+  }
+  return text === EMPTY ? EMPTY : text;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function assertJson(value: unknown, path: string, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (Number.isFinite(value)) return;
+      throw invalid(path, 'is not a finite number');
+    case 'object': {
+      if (value === null) return;
+      if (seen.has(value)) throw invalid(path, 'is a circular reference');
+      seen.add(value);
+      if (Array.isArray(value)) {
+        value.forEach((item, index) => assertJson(item, `${path}[${index}]`, seen));
+      } else if (isPlainObject(value)) {
+        for (const [key, item] of Object.entries(value)) assertJson(item, `${path}.${key}`, seen);
+      } else {
+        throw invalid(path, 'is not a plain object');
+      }
+      seen.delete(value);
+      return;
+    }
+    default:
+      throw invalid(path, `has type ${typeof value}, which JSON cannot hold`);
+  }
+}
+
+function invalid(path: string, reason: string): InvalidMetadataError {
+  return new InvalidMetadataError(ErrorCode.INVALID_METADATA, `Metadata ${path} ${reason}`);
+}

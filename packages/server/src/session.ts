@@ -1,0 +1,72 @@
+import type { JsonObject } from './metadata.js';
+
+/** A client session as callers see it: always a snapshot, never live state. */
+export interface Session {
+  /** UUID v4 from `crypto.randomUUID()`. */
+  readonly sessionId: string;
+  readonly userId?: string;
+  readonly conversationId?: string;
+  readonly createdAt: Date;
+  /** Last request, heartbeat, pong or message. */
+  readonly lastActivity: Date;
+  /** Caller-owned JSON object; a deep copy of what is stored. */
+  readonly metadata: JsonObject;
+  /** Open WebSocket connections (across nodes with a shared store). */
+  readonly connectionCount: number;
+  /** Ids of requests in flight for this session. */
+  readonly activeRequests: readonly string[];
+}
+
+/**
+ * The stored form of a session. Stores keep these; the manager turns them
+ * into `Session` snapshots. Times are epoch milliseconds, metadata is its JSON
+ * text, so a record is compact and copying one out is cheap.
+ */
+export interface SessionRecord {
+  sessionId: string;
+  userId: string | undefined;
+  conversationId: string | undefined;
+  createdAt: number;
+  lastActivity: number;
+  /** JSON text of the metadata object. */
+  metadata: string;
+  connectionCount: number;
+  /** Request ids in flight; empty for an idle session. */
+  activeRequests: readonly string[];
+}
+
+/** Fields accepted by `SessionManager.createSession`. */
+export interface CreateSessionInput {
+  userId?: string | undefined;
+  conversationId?: string | undefined;
+  metadata?: JsonObject | undefined;
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/** True when `value` has the shape of a session id (a UUID). */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 36 && UUID_PATTERN.test(value);
+}
+
+/** A record is pinned while it has requests in flight or open connections. */
+export function isPinned(record: SessionRecord): boolean {
+  return record.activeRequests.length > 0 || record.connectionCount > 0;
+}
+
+/** Builds the caller's snapshot of a stored record. */
+export function toSession(record: SessionRecord): Session {
+  const session: {
+    -readonly [K in keyof Session]: Session[K];
+  } = {
+    sessionId: record.sessionId,
+    createdAt: new Date(record.createdAt),
+    lastActivity: new Date(record.lastActivity),
+    metadata: JSON.parse(record.metadata) as JsonObject,
+    connectionCount: record.connectionCount,
+    activeRequests: [...record.activeRequests],
+  };
+  if (record.userId !== undefined) session.userId = record.userId;
+  if (record.conversationId !== undefined) session.conversationId = record.conversationId;
+  return session;
+}

@@ -1,0 +1,160 @@
+import { isPinned, type SessionRecord } from '../session.js';
+import type { Store, StoreSettings } from './store.js';
+
+const NO_REQUESTS: readonly string[] = Object.freeze([]);
+const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
+
+interface MemoryRecord extends SessionRecord {
+  activeRequests: string[] | readonly string[];
+}
+
+/**
+ * The embedded store: all sessions in this process.
+ *
+ * Two maps hold the records: `#sessions` by id, and `#idle`, the unpinned
+ * sessions in order of `lastActivity` (a touch moves a session to the end).
+ * A sweep walks `#idle` from the oldest and stops at the first session that
+ * is still fresh, so its cost is the number of sessions it removes.
+ *
+ * @example
+ * const manager = new SessionManager({ store: new MemoryStore() });
+ */
+export class MemoryStore implements Store {
+  readonly name = 'memory';
+  #timeoutMs = DEFAULT_TIMEOUT_MS;
+  readonly #sessions = new Map<string, MemoryRecord>();
+  readonly #idle = new Map<string, MemoryRecord>();
+  readonly #byUser = new Map<string, Set<string>>();
+
+  configure(settings: StoreSettings): void {
+    this.#timeoutMs = settings.sessionTimeoutMs;
+  }
+
+  async create(record: SessionRecord): Promise<void> {
+    const stored: MemoryRecord = { ...record, activeRequests: NO_REQUESTS };
+    if (record.activeRequests.length > 0) stored.activeRequests = [...record.activeRequests];
+    this.#sessions.set(record.sessionId, stored);
+    if (!isPinned(stored)) this.#idle.set(record.sessionId, stored);
+    if (record.userId !== undefined) {
+      let ids = this.#byUser.get(record.userId);
+      if (ids === undefined) {
+        ids = new Set();
+        this.#byUser.set(record.userId, ids);
+      }
+      ids.add(record.sessionId);
+    }
+  }
+
+  async get(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    return this.#live(sessionId, now);
+  }
+
+  async touch(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    const record = this.#live(sessionId, now);
+    if (record === undefined) return undefined;
+    this.#markActive(record, now);
+    return record;
+  }
+
+  async delete(sessionId: string): Promise<SessionRecord | undefined> {
+    const record = this.#sessions.get(sessionId);
+    if (record === undefined) return undefined;
+    this.#remove(record);
+    return record;
+  }
+
+  async addRequest(
+    sessionId: string,
+    requestId: string,
+    now: number,
+  ): Promise<SessionRecord | undefined> {
+    const record = this.#live(sessionId, now);
+    if (record === undefined) return undefined;
+    if (record.activeRequests.length === 0) {
+      record.activeRequests = [requestId];
+    } else {
+      (record.activeRequests as string[]).push(requestId);
+    }
+    this.#markActive(record, now);
+    return record;
+  }
+
+  async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
+    const record = this.#sessions.get(sessionId);
+    if (record === undefined) return;
+    const requests = record.activeRequests as string[];
+    const index = requests.indexOf(requestId);
+    if (index === -1) return;
+    if (requests.length === 1) record.activeRequests = NO_REQUESTS;
+    else requests.splice(index, 1);
+    this.#markActive(record, now);
+  }
+
+  async addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    const record = this.#live(sessionId, now);
+    if (record === undefined) return undefined;
+    record.connectionCount += 1;
+    this.#markActive(record, now);
+    return record;
+  }
+
+  async removeConnection(sessionId: string, now: number): Promise<void> {
+    const record = this.#sessions.get(sessionId);
+    if (record === undefined || record.connectionCount === 0) return;
+    record.connectionCount -= 1;
+    this.#markActive(record, now);
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    const ids = this.#byUser.get(userId);
+    if (ids === undefined) return [];
+    const records: SessionRecord[] = [];
+    for (const id of ids) {
+      const record = this.#live(id, now);
+      if (record !== undefined) records.push(record);
+    }
+    return records.sort((a, b) => b.lastActivity - a.lastActivity);
+  }
+
+  async sweep(now: number): Promise<SessionRecord[]> {
+    const removed: SessionRecord[] = [];
+    const cutoff = now - this.#timeoutMs;
+    for (const record of this.#idle.values()) {
+      if (record.lastActivity >= cutoff) break;
+      this.#remove(record);
+      removed.push(record);
+    }
+    return removed;
+  }
+
+  async count(): Promise<number> {
+    return this.#sessions.size;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  #live(sessionId: string, now: number): MemoryRecord | undefined {
+    const record = this.#sessions.get(sessionId);
+    if (record === undefined) return undefined;
+    if (!isPinned(record) && now - record.lastActivity > this.#timeoutMs) return undefined;
+    return record;
+  }
+
+  /** Touches and keeps `#idle` ordered: pinned records leave it, idle ones go last. */
+  #markActive(record: MemoryRecord, now: number): void {
+    if (now > record.lastActivity) record.lastActivity = now;
+    this.#idle.delete(record.sessionId);
+    if (!isPinned(record)) this.#idle.set(record.sessionId, record);
+  }
+
+  #remove(record: MemoryRecord): void {
+    this.#sessions.delete(record.sessionId);
+    this.#idle.delete(record.sessionId);
+    if (record.userId === undefined) return;
+    const ids = this.#byUser.get(record.userId);
+    ids?.delete(record.sessionId);
+    if (ids?.size === 0) this.#byUser.delete(record.userId);
+  }
+}

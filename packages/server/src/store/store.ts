@@ -1,0 +1,64 @@
+import type { SessionRecord } from '../session.js';
+
+/** What the manager tells a store when it takes it into use. */
+export interface StoreSettings {
+  /** Idle time after which an unpinned session is expired, in milliseconds. */
+  sessionTimeoutMs: number;
+}
+
+/** A session ended on another node (delivered by stores that span nodes). */
+export interface StoreEvent {
+  type: 'deleted' | 'expired';
+  sessionId: string;
+}
+
+/**
+ * Where sessions live. `MemoryStore` is the reference implementation; every
+ * store passes the same conformance suite (`store/conformance.test-suite.ts`).
+ *
+ * Rules every store keeps:
+ * - A session is *expired* when it is not pinned (no requests in flight, no
+ *   open connections) and `now - lastActivity > sessionTimeoutMs`. Expired
+ *   sessions are invisible to every read and write, and `sweep` removes them.
+ * - Operations are atomic per session: counters stay exact under any
+ *   interleaving of calls, also from several nodes.
+ * - Records handed out are owned by the store; callers copy, never mutate.
+ * - Each operation is one round trip to the backing service.
+ */
+export interface Store {
+  /** Short name shown by `/health` (`memory`, `redis`). */
+  readonly name: string;
+  /** Called once by the manager before any other method. */
+  configure(settings: StoreSettings): void;
+  /** Inserts a new session. */
+  create(record: SessionRecord): Promise<void>;
+  /** The session, or undefined when absent or expired. */
+  get(sessionId: string, now: number): Promise<SessionRecord | undefined>;
+  /** Sets `lastActivity = now`; undefined when absent or expired. */
+  touch(sessionId: string, now: number): Promise<SessionRecord | undefined>;
+  /** Removes the session at once; returns what was removed. */
+  delete(sessionId: string): Promise<SessionRecord | undefined>;
+  /** Adds a request in flight and touches; undefined when absent or expired. */
+  addRequest(sessionId: string, requestId: string, now: number): Promise<SessionRecord | undefined>;
+  /** Removes a request in flight and touches; a no-op when the session is gone. */
+  removeRequest(sessionId: string, requestId: string, now: number): Promise<void>;
+  /** Counts an open connection and touches; undefined when absent or expired. */
+  addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined>;
+  /** Counts a closed connection and touches; a no-op when the session is gone. */
+  removeConnection(sessionId: string, now: number): Promise<void>;
+  /** Live sessions of a user, most recently active first. */
+  listByUser(userId: string, now: number): Promise<SessionRecord[]>;
+  /**
+   * Removes expired sessions and returns them. Costs time in proportion to
+   * the sessions removed, not to all sessions.
+   */
+  sweep(now: number): Promise<SessionRecord[]>;
+  /** Number of stored sessions (call `sweep` first for an exact live count). */
+  count(): Promise<number>;
+  /** Resolves when the backing service answers; rejects when it does not. */
+  ping(): Promise<void>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+  /** Sessions ended on other nodes. Returns the unsubscribe function. */
+  subscribe?(listener: (event: StoreEvent) => void): () => void;
+}
