@@ -1,0 +1,58 @@
+import type { Request, Response } from 'express';
+import { ErrorCode } from '../errors.js';
+import type { SessionManager } from '../manager.js';
+import type { MorganRequestState } from '../express/request.js';
+import type { Session } from '../session.js';
+import { isSessionId } from '../session.js';
+
+/** What every Morgan procedure sees in `ctx`. */
+export interface SessionContext {
+  manager: SessionManager;
+  /** The caller's session, when it sent a valid, known id. */
+  session?: Session | undefined;
+  /** Why `session` is missing although an id was sent. */
+  sessionError?: MorganRequestState['error'];
+  /** `http` for Express requests, `ws` for WebSocket calls. */
+  transport: 'http' | 'ws';
+}
+
+/**
+ * Context for tRPC over Express. Reads the session that `sessionMiddleware`
+ * attached (`req.session`), so no second store lookup happens; without the
+ * middleware it resolves the `X-Session-Id` header itself.
+ *
+ * @example
+ * app.use('/trpc', createExpressMiddleware({ router, createContext: createHttpContext(manager) }));
+ */
+export function createHttpContext(manager: SessionManager) {
+  return async ({ req }: { req: Request; res: Response }): Promise<SessionContext> => {
+    if (req.morgan !== undefined) {
+      return {
+        manager,
+        session: req.morgan.session,
+        sessionError: req.morgan.error,
+        transport: 'http',
+      };
+    }
+    return resolveSessionContext(manager, req.header('x-session-id'), 'http');
+  };
+}
+
+/** Looks a session id up and builds the context; shared by HTTP and WebSocket. */
+export async function resolveSessionContext(
+  manager: SessionManager,
+  sessionId: unknown,
+  transport: SessionContext['transport'],
+): Promise<SessionContext> {
+  if (sessionId === undefined || sessionId === null || sessionId === '') {
+    return { manager, transport };
+  }
+  if (!isSessionId(sessionId)) {
+    return { manager, transport, sessionError: ErrorCode.INVALID_SESSION_ID };
+  }
+  const session = await manager.touch(sessionId);
+  if (session === undefined) {
+    return { manager, transport, sessionError: ErrorCode.SESSION_NOT_FOUND };
+  }
+  return { manager, transport, session };
+}

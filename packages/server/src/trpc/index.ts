@@ -1,0 +1,11 @@
+export { createHttpContext, resolveSessionContext, type SessionContext } from './context.js';
+export {
+  errorCodeOf,
+  mergeRouters,
+  publicProcedure,
+  router,
+  sessionProcedure,
+  t,
+  toTRPCError,
+} from './init.js';
+export { createSessionRouter, type SessionRouter } from './session-router.js';
