@@ -15,6 +15,13 @@ export interface SessionManagerOptions {
   cleanupIntervalMs?: number;
   /** Requests in flight on this node before new ones are shed. @default 100 */
   maxConcurrentRequests?: number;
+  /**
+   * Requests that may wait for a free slot, once `maxConcurrentRequests` are
+   * in flight, instead of being shed at once. @default 0 (shed at once)
+   */
+  maxQueuedRequests?: number;
+  /** Longest wait in that queue before a request is shed, in ms. @default 0 */
+  maxQueueWaitMs?: number;
   /** Largest serialised metadata, in bytes. @default 16_384 */
   maxMetadataBytes?: number;
   /** Longest wait for in-flight requests in `stop()`, in ms. @default 10_000 */
@@ -29,6 +36,8 @@ export const sessionManagerDefaults = {
   sessionTimeoutMs: 60 * 60 * 1000,
   cleanupIntervalMs: 300 * 1000,
   maxConcurrentRequests: 100,
+  maxQueuedRequests: 0,
+  maxQueueWaitMs: 0,
   maxMetadataBytes: DEFAULT_MAX_METADATA_BYTES,
   drainTimeoutMs: 10_000,
 } as const;
@@ -131,7 +140,11 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.#now = options.now ?? Date.now;
     this.store = options.store ?? new MemoryStore();
     this.store.configure({ sessionTimeoutMs: this.sessionTimeoutMs });
-    this.capacity = new CapacityLimiter({ maxConcurrent: this.maxConcurrentRequests });
+    this.capacity = new CapacityLimiter({
+      maxConcurrent: this.maxConcurrentRequests,
+      maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,
+      maxQueueWaitMs: options.maxQueueWaitMs ?? sessionManagerDefaults.maxQueueWaitMs,
+    });
   }
 
   /** True between `start()` and `stop()`. */
