@@ -1,0 +1,439 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SessionRecord } from '../session.js';
+import type { Store } from './store.js';
+
+/** Options of `describeStoreConformance`. */
+export interface StoreConformanceOptions {
+  /** Runs after each test, before `store.close()` (for example to delete keys). */
+  cleanup?: (store: Store) => Promise<void>;
+}
+
+/** Idle time after which an unpinned session expires in these tests, in ms. */
+const TIMEOUT_MS = 60_000;
+
+/**
+ * The rules of `Store` (see `store.ts`) as tests that run unchanged against
+ * every implementation. Each test gets a fresh store from `createStore`,
+ * configured with a one-minute timeout, and closes it afterwards.
+ *
+ * Time is passed explicitly as `now`. It starts at the real clock (so that a
+ * store using TTLs of the backing service sees sensible values) and moves
+ * forwards only, as the manager's clock does. Ids and user ids are random, so
+ * stores sharing a backing service do not see each other's records.
+ *
+ * @example
+ * describeStoreConformance('MemoryStore', () => new MemoryStore());
+ */
+export function describeStoreConformance(
+  name: string,
+  createStore: () => Promise<Store> | Store,
+  options: StoreConformanceOptions = {},
+): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let t0: number;
+
+    beforeEach(async () => {
+      store = await createStore();
+      store.configure({ sessionTimeoutMs: TIMEOUT_MS });
+      t0 = Date.now();
+    });
+
+    afterEach(async () => {
+      await options.cleanup?.(store);
+      await store.close();
+    });
+
+    /** A new idle record; `at` is both its creation and last activity. */
+    function record(at: number, fields: Partial<SessionRecord> = {}): SessionRecord {
+      return {
+        sessionId: randomUUID(),
+        userId: undefined,
+        conversationId: undefined,
+        createdAt: at,
+        lastActivity: at,
+        metadata: '{}',
+        connectionCount: 0,
+        activeRequests: [],
+        ...fields,
+      };
+    }
+
+    async function created(
+      at: number,
+      fields: Partial<SessionRecord> = {},
+    ): Promise<SessionRecord> {
+      const value = record(at, fields);
+      await store.create(value);
+      return value;
+    }
+
+    /** Plain copy of what the store holds now (stores own their records). */
+    async function snapshot(sessionId: string, now: number) {
+      const found = await store.get(sessionId, now);
+      return found && { ...found, activeRequests: [...found.activeRequests].sort() };
+    }
+
+    it('has a name', () => {
+      expect(typeof store.name).toBe('string');
+      expect(store.name.length).toBeGreaterThan(0);
+    });
+
+    describe('create and get', () => {
+      it('returns every field of a created session', async () => {
+        const value = await created(t0, {
+          userId: `user-${randomUUID()}`,
+          conversationId: 'conversation-1',
+          metadata: '{"plan":"pro","tags":["a","b"]}',
+        });
+        expect(await snapshot(value.sessionId, t0)).toEqual(value);
+      });
+
+      it('keeps absent optional fields absent', async () => {
+        const value = await created(t0);
+        const found = await store.get(value.sessionId, t0);
+        expect(found?.userId).toBeUndefined();
+        expect(found?.conversationId).toBeUndefined();
+        expect(found?.connectionCount).toBe(0);
+        expect(found?.activeRequests).toEqual([]);
+      });
+
+      it('round-trips metadata text exactly', async () => {
+        const metadata = JSON.stringify({
+          text: 'héllo wörld ✓ 日本語 "quoted" \\ back\nslash',
+          nested: { list: [1, 2.5, -3, null, true, { deep: 'x' }] },
+          empty: {},
+        });
+        const value = await created(t0, { metadata });
+        expect((await store.get(value.sessionId, t0))?.metadata).toBe(metadata);
+      });
+
+      it('answers undefined for an unknown id', async () => {
+        expect(await store.get(randomUUID(), t0)).toBeUndefined();
+      });
+
+      it('keeps sessions apart', async () => {
+        const a = await created(t0, { metadata: '{"n":1}' });
+        const b = await created(t0, { metadata: '{"n":2}' });
+        await store.addRequest(a.sessionId, 'r-a', t0 + 10);
+        await store.addConnection(a.sessionId, t0 + 10);
+        await store.delete(a.sessionId);
+        expect(await snapshot(b.sessionId, t0 + 10)).toEqual(b);
+      });
+    });
+
+    describe('touch', () => {
+      it('moves lastActivity to now and returns the session', async () => {
+        const value = await created(t0);
+        const touched = await store.touch(value.sessionId, t0 + 500);
+        expect(touched?.sessionId).toBe(value.sessionId);
+        expect(touched?.lastActivity).toBe(t0 + 500);
+        expect((await store.get(value.sessionId, t0 + 500))?.lastActivity).toBe(t0 + 500);
+        expect((await store.get(value.sessionId, t0 + 500))?.createdAt).toBe(t0);
+      });
+
+      it('extends the life of a session by a full timeout', async () => {
+        const value = await created(t0);
+        await store.touch(value.sessionId, t0 + 30_000);
+        expect(await store.get(value.sessionId, t0 + TIMEOUT_MS + 1)).toBeDefined();
+        expect(await store.get(value.sessionId, t0 + 30_000 + TIMEOUT_MS)).toBeDefined();
+        expect(await store.get(value.sessionId, t0 + 30_000 + TIMEOUT_MS + 1)).toBeUndefined();
+      });
+
+      it('answers undefined for an unknown id and creates nothing', async () => {
+        const before = await store.count();
+        expect(await store.touch(randomUUID(), t0)).toBeUndefined();
+        expect(await store.count()).toBe(before);
+      });
+    });
+
+    describe('expiry', () => {
+      it('expires a session idle for longer than the timeout, not at the timeout', async () => {
+        const value = await created(t0);
+        expect(await store.get(value.sessionId, t0 + TIMEOUT_MS)).toBeDefined();
+        expect(await store.get(value.sessionId, t0 + TIMEOUT_MS + 1)).toBeUndefined();
+      });
+
+      it('hides an expired session from every read and write', async () => {
+        const userId = `user-${randomUUID()}`;
+        const value = await created(t0, { userId });
+        const late = t0 + TIMEOUT_MS + 1;
+        expect(await store.get(value.sessionId, late)).toBeUndefined();
+        expect(await store.touch(value.sessionId, late)).toBeUndefined();
+        expect(await store.addRequest(value.sessionId, 'r1', late)).toBeUndefined();
+        expect(await store.addConnection(value.sessionId, late)).toBeUndefined();
+        expect(await store.listByUser(userId, late)).toEqual([]);
+        // None of the writes above brought it back.
+        expect(await store.get(value.sessionId, late)).toBeUndefined();
+        expect(await store.get(value.sessionId, late + 1)).toBeUndefined();
+      });
+
+      it('never expires a session with a request in flight', async () => {
+        const value = await created(t0);
+        await store.addRequest(value.sessionId, 'r1', t0 + 1);
+        const muchLater = t0 + 10 * TIMEOUT_MS;
+        expect(await store.get(value.sessionId, muchLater)).toBeDefined();
+        expect(await store.sweep(muchLater)).toEqual([]);
+        expect(await store.touch(value.sessionId, muchLater)).toBeDefined();
+      });
+
+      it('never expires a session with an open connection', async () => {
+        const value = await created(t0);
+        await store.addConnection(value.sessionId, t0 + 1);
+        const muchLater = t0 + 10 * TIMEOUT_MS;
+        expect(await store.sweep(muchLater)).toEqual([]);
+        expect((await store.get(value.sessionId, muchLater))?.connectionCount).toBe(1);
+      });
+
+      it('counts idle time from the end of the last request', async () => {
+        const value = await created(t0);
+        await store.addRequest(value.sessionId, 'r1', t0 + 1);
+        const end = t0 + 5 * TIMEOUT_MS;
+        await store.removeRequest(value.sessionId, 'r1', end);
+        expect((await store.get(value.sessionId, end + TIMEOUT_MS))?.lastActivity).toBe(end);
+        expect(await store.sweep(end + TIMEOUT_MS)).toEqual([]);
+        const swept = await store.sweep(end + TIMEOUT_MS + 1);
+        expect(swept.map((r) => r.sessionId)).toEqual([value.sessionId]);
+      });
+
+      it('counts idle time from the close of the last connection', async () => {
+        const value = await created(t0);
+        await store.addConnection(value.sessionId, t0 + 1);
+        const end = t0 + 5 * TIMEOUT_MS;
+        await store.removeConnection(value.sessionId, end);
+        expect(await store.get(value.sessionId, end + TIMEOUT_MS)).toBeDefined();
+        expect(await store.get(value.sessionId, end + TIMEOUT_MS + 1)).toBeUndefined();
+      });
+    });
+
+    describe('sweep', () => {
+      it('removes and returns exactly the expired sessions', async () => {
+        const pinned = await created(t0);
+        await store.addRequest(pinned.sessionId, 'r1', t0);
+        const old = [await created(t0), await created(t0 + 100), await created(t0 + 200)];
+        const fresh = [await created(t0 + 300), await created(t0 + 400)];
+        const now = t0 + 300 + TIMEOUT_MS; // fresh[0] is exactly at the limit
+        const swept = await store.sweep(now);
+        expect(swept.map((r) => r.sessionId).sort()).toEqual(old.map((r) => r.sessionId).sort());
+        for (const r of old) expect(await store.get(r.sessionId, t0 + 300)).toBeUndefined();
+        for (const r of fresh) expect(await snapshot(r.sessionId, now)).toEqual(r);
+        expect(await store.get(pinned.sessionId, now)).toBeDefined();
+      });
+
+      it('returns the removed records with their fields', async () => {
+        const userId = `user-${randomUUID()}`;
+        const value = await created(t0, { userId, metadata: '{"k":"v"}' });
+        const [swept, ...rest] = await store.sweep(t0 + TIMEOUT_MS + 1);
+        expect(rest).toEqual([]);
+        expect(swept?.sessionId).toBe(value.sessionId);
+        expect(swept?.userId).toBe(userId);
+      });
+
+      it('leaves fresh sessions and finds nothing twice', async () => {
+        const a = await created(t0);
+        const b = await created(t0 + 10);
+        expect(await store.sweep(t0 + TIMEOUT_MS)).toEqual([]);
+        expect(await store.count()).toBeGreaterThanOrEqual(2);
+        const first = await store.sweep(t0 + TIMEOUT_MS + 11);
+        expect(first.map((r) => r.sessionId).sort()).toEqual([a.sessionId, b.sessionId].sort());
+        expect(await store.sweep(t0 + TIMEOUT_MS + 12)).toEqual([]);
+      });
+
+      it('honours touches when choosing what to remove', async () => {
+        const a = await created(t0);
+        const b = await created(t0 + 10);
+        await store.touch(a.sessionId, t0 + 1000);
+        const swept = await store.sweep(t0 + 10 + TIMEOUT_MS + 1);
+        expect(swept.map((r) => r.sessionId)).toEqual([b.sessionId]);
+        expect(await store.get(a.sessionId, t0 + 10 + TIMEOUT_MS + 1)).toBeDefined();
+      });
+
+      it('lowers the count by what it removed', async () => {
+        const before = await store.count();
+        await created(t0);
+        await created(t0);
+        await created(t0 + 5000);
+        expect(await store.count()).toBe(before + 3);
+        const swept = await store.sweep(t0 + TIMEOUT_MS + 1);
+        expect(swept).toHaveLength(2);
+        expect(await store.count()).toBe(before + 1);
+      });
+    });
+
+    describe('delete', () => {
+      it('removes at once and returns the removed record', async () => {
+        const value = await created(t0, { metadata: '{"a":1}' });
+        const removed = await store.delete(value.sessionId);
+        expect(removed?.sessionId).toBe(value.sessionId);
+        expect(removed?.metadata).toBe('{"a":1}');
+        expect(await store.get(value.sessionId, t0)).toBeUndefined();
+        expect(await store.touch(value.sessionId, t0)).toBeUndefined();
+      });
+
+      it('is idempotent', async () => {
+        const value = await created(t0);
+        expect(await store.delete(value.sessionId)).toBeDefined();
+        expect(await store.delete(value.sessionId)).toBeUndefined();
+        expect(await store.delete(randomUUID())).toBeUndefined();
+      });
+
+      it('removes a pinned session too, and sweep never returns it', async () => {
+        const value = await created(t0);
+        await store.addRequest(value.sessionId, 'r1', t0);
+        await store.addConnection(value.sessionId, t0);
+        expect(await store.delete(value.sessionId)).toBeDefined();
+        expect(await store.get(value.sessionId, t0)).toBeUndefined();
+        expect(await store.sweep(t0 + 10 * TIMEOUT_MS)).toEqual([]);
+      });
+
+      it('is not undone by a request or connection that ends afterwards', async () => {
+        const before = await store.count();
+        const value = await created(t0);
+        await store.addRequest(value.sessionId, 'r1', t0);
+        await store.addConnection(value.sessionId, t0);
+        await store.delete(value.sessionId);
+        await store.removeRequest(value.sessionId, 'r1', t0 + 1);
+        await store.removeConnection(value.sessionId, t0 + 1);
+        expect(await store.get(value.sessionId, t0 + 1)).toBeUndefined();
+        expect(await store.count()).toBe(before);
+        expect(await store.sweep(t0 + 10 * TIMEOUT_MS)).toEqual([]);
+      });
+    });
+
+    describe('requests in flight', () => {
+      it('keeps the exact list of request ids', async () => {
+        const value = await created(t0);
+        const added = await store.addRequest(value.sessionId, 'r1', t0 + 1);
+        expect(added?.activeRequests).toEqual(['r1']);
+        expect(added?.lastActivity).toBe(t0 + 1);
+        await store.addRequest(value.sessionId, 'r2', t0 + 2);
+        await store.addRequest(value.sessionId, 'r3', t0 + 3);
+        expect((await snapshot(value.sessionId, t0 + 3))?.activeRequests).toEqual([
+          'r1',
+          'r2',
+          'r3',
+        ]);
+        await store.removeRequest(value.sessionId, 'r2', t0 + 4);
+        const after = await snapshot(value.sessionId, t0 + 4);
+        expect(after?.activeRequests).toEqual(['r1', 'r3']);
+        expect(after?.lastActivity).toBe(t0 + 4);
+        await store.removeRequest(value.sessionId, 'r1', t0 + 5);
+        await store.removeRequest(value.sessionId, 'r3', t0 + 5);
+        expect((await snapshot(value.sessionId, t0 + 5))?.activeRequests).toEqual([]);
+      });
+
+      it('ignores removing a request it does not hold', async () => {
+        const value = await created(t0);
+        await store.addRequest(value.sessionId, 'r1', t0);
+        await store.removeRequest(value.sessionId, 'unknown', t0 + 1);
+        await store.removeRequest(randomUUID(), 'r1', t0 + 1);
+        expect((await snapshot(value.sessionId, t0 + 1))?.activeRequests).toEqual(['r1']);
+      });
+
+      it('answers undefined when adding to an unknown session, and creates nothing', async () => {
+        const id = randomUUID();
+        expect(await store.addRequest(id, 'r1', t0)).toBeUndefined();
+        expect(await store.get(id, t0)).toBeUndefined();
+      });
+
+      it('keeps counts exact under many concurrent adds and removes', async () => {
+        const value = await created(t0);
+        const ids = Array.from({ length: 200 }, (_, i) => `r${i}`);
+        await Promise.all(ids.map((id) => store.addRequest(value.sessionId, id, t0 + 1)));
+        expect((await snapshot(value.sessionId, t0 + 10))?.activeRequests).toEqual([...ids].sort());
+        const removed = ids.filter((_, i) => i % 3 !== 0);
+        const more = Array.from({ length: 50 }, (_, i) => `s${i}`);
+        await Promise.all([
+          ...removed.map((id) => store.removeRequest(value.sessionId, id, t0 + 20)),
+          ...more.map((id) => store.addRequest(value.sessionId, id, t0 + 20)),
+        ]);
+        const expected = [...ids.filter((_, i) => i % 3 === 0), ...more].sort();
+        expect((await snapshot(value.sessionId, t0 + 20))?.activeRequests).toEqual(expected);
+        await Promise.all(expected.map((id) => store.removeRequest(value.sessionId, id, t0 + 30)));
+        expect((await snapshot(value.sessionId, t0 + 30))?.activeRequests).toEqual([]);
+      });
+    });
+
+    describe('connections', () => {
+      it('counts open connections exactly and touches', async () => {
+        const value = await created(t0);
+        expect((await store.addConnection(value.sessionId, t0 + 1))?.connectionCount).toBe(1);
+        await store.addConnection(value.sessionId, t0 + 2);
+        await store.addConnection(value.sessionId, t0 + 3);
+        await store.removeConnection(value.sessionId, t0 + 4);
+        const found = await store.get(value.sessionId, t0 + 4);
+        expect(found?.connectionCount).toBe(2);
+        expect(found?.lastActivity).toBe(t0 + 4);
+      });
+
+      it('never goes below zero', async () => {
+        const value = await created(t0);
+        await store.addConnection(value.sessionId, t0);
+        for (let i = 0; i < 4; i += 1) await store.removeConnection(value.sessionId, t0 + 1);
+        expect((await store.get(value.sessionId, t0 + 1))?.connectionCount).toBe(0);
+        expect((await store.addConnection(value.sessionId, t0 + 2))?.connectionCount).toBe(1);
+      });
+
+      it('answers undefined for an unknown session', async () => {
+        expect(await store.addConnection(randomUUID(), t0)).toBeUndefined();
+      });
+
+      it('stays exact under concurrent opens and closes', async () => {
+        const value = await created(t0);
+        await Promise.all(
+          Array.from({ length: 100 }, () => store.addConnection(value.sessionId, t0 + 1)),
+        );
+        expect((await store.get(value.sessionId, t0 + 1))?.connectionCount).toBe(100);
+        await Promise.all([
+          ...Array.from({ length: 70 }, () => store.removeConnection(value.sessionId, t0 + 2)),
+          ...Array.from({ length: 20 }, () => store.addConnection(value.sessionId, t0 + 2)),
+        ]);
+        expect((await store.get(value.sessionId, t0 + 2))?.connectionCount).toBe(50);
+      });
+    });
+
+    describe('listByUser', () => {
+      it('lists live sessions of the user, most recently active first', async () => {
+        const userId = `user-${randomUUID()}`;
+        const a = await created(t0, { userId });
+        const b = await created(t0 + 10, { userId });
+        const c = await created(t0 + 20, { userId });
+        await created(t0 + 30, { userId: `other-${randomUUID()}` });
+        await created(t0 + 30);
+        await store.touch(a.sessionId, t0 + 40);
+        const listed = await store.listByUser(userId, t0 + 40);
+        expect(listed.map((r) => r.sessionId)).toEqual([a.sessionId, c.sessionId, b.sessionId]);
+      });
+
+      it('leaves out expired and deleted sessions', async () => {
+        const userId = `user-${randomUUID()}`;
+        await created(t0, { userId }); // expired by the time of the listing
+        const deleted = await created(t0 + 1000, { userId });
+        const live = await created(t0 + 2000, { userId });
+        await store.delete(deleted.sessionId);
+        const listed = await store.listByUser(userId, t0 + 1000 + TIMEOUT_MS);
+        expect(listed.map((r) => r.sessionId)).toEqual([live.sessionId]);
+      });
+
+      it('answers an empty list for an unknown user', async () => {
+        expect(await store.listByUser(`user-${randomUUID()}`, t0)).toEqual([]);
+      });
+    });
+
+    describe('count, ping and close', () => {
+      it('counts stored sessions', async () => {
+        const before = await store.count();
+        const a = await created(t0);
+        await created(t0);
+        expect(await store.count()).toBe(before + 2);
+        await store.delete(a.sessionId);
+        expect(await store.count()).toBe(before + 1);
+      });
+
+      it('answers ping', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
