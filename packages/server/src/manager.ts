@@ -241,6 +241,23 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   /**
+   * Up to `limit` live sessions of all users, most recently active first, for
+   * admin views (the cost may grow with all sessions).
+   *
+   * @throws MorganError `INTERNAL_ERROR` when the store cannot list sessions.
+   * @example
+   * const recent = await manager.listSessions(50);
+   */
+  async listSessions(limit = 100): Promise<Session[]> {
+    if (this.store.list === undefined) {
+      const message = `The ${this.store.name} store cannot list sessions`;
+      throw new MorganError(ErrorCode.INTERNAL_ERROR, message);
+    }
+    const records = await this.store.list(limit, this.#now());
+    return records.map(toSession);
+  }
+
+  /**
    * Deletes a session at once. Requests in flight finish but do not bring it
    * back. Returns false when there was no such session.
    */

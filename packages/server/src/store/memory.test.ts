@@ -125,3 +125,25 @@ describe('MemoryStore records', () => {
     expect(new MemoryStore().name).toBe('memory');
   });
 });
+
+describe('MemoryStore list', () => {
+  it('lists live sessions of every user, most recently active first, up to the limit', async () => {
+    const store = new MemoryStore();
+    store.configure({ sessionTimeoutMs: TIMEOUT_MS });
+    const old = record(T0);
+    const pinned = record(T0);
+    const fresh = { ...record(T0 + 500), userId: 'u1' };
+    const newest = record(T0 + 900);
+    for (const value of [old, pinned, fresh, newest]) await store.create(value);
+    await store.addConnection(pinned.sessionId, T0 + 100);
+    const deleted = record(T0 + 950);
+    await store.create(deleted);
+    await store.delete(deleted.sessionId);
+
+    const now = T0 + 100 + TIMEOUT_MS + 1;
+    const ids = (await store.list(10, now)).map((r) => r.sessionId);
+    expect(ids).toEqual([newest.sessionId, fresh.sessionId, pinned.sessionId]);
+    expect((await store.list(2, now)).map((r) => r.sessionId)).toEqual(ids.slice(0, 2));
+    expect(await store.list(0, now)).toEqual([]);
+  });
+});

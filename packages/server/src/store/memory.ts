@@ -116,6 +116,15 @@ export class MemoryStore implements Store {
     return records.sort((a, b) => b.lastActivity - a.lastActivity);
   }
 
+  async list(limit: number, now: number): Promise<SessionRecord[]> {
+    const records: SessionRecord[] = [];
+    for (const record of this.#sessions.values()) {
+      if (this.#live(record.sessionId, now) !== undefined) records.push(record);
+    }
+    records.sort((a, b) => b.lastActivity - a.lastActivity);
+    return records.slice(0, Math.max(0, limit));
+  }
+
   async sweep(now: number): Promise<SessionRecord[]> {
     const removed: SessionRecord[] = [];
     const cutoff = now - this.#timeoutMs;

@@ -49,6 +49,13 @@ export interface Store {
   /** Live sessions of a user, most recently active first. */
   listByUser(userId: string, now: number): Promise<SessionRecord[]>;
   /**
+   * Up to `limit` live sessions of every user, most recently active first,
+   * for admin views. May cost time in proportion to all sessions; optional
+   * until every store implements it (`SessionManager.listSessions` reports
+   * a store without it).
+   */
+  list?(limit: number, now: number): Promise<SessionRecord[]>;
+  /**
    * Removes expired sessions and returns them. Costs time in proportion to
    * the sessions removed, not to all sessions.
    */
