@@ -19,7 +19,7 @@ describe('SessionManager.listSessions', () => {
     const listed = await manager.listSessions();
     expect(listed.map((s) => s.sessionId)).toEqual([a.sessionId, c.sessionId]);
     expect(listed[0]).toMatchObject({ userId: 'alice', conversationId: 'c1' });
-    (listed[0]?.activeRequests as string[]).push('tampered');
+    (listed[0]!.activeRequests as string[]).push('tampered');
     expect((await manager.getSession(a.sessionId))?.activeRequests).toEqual([]);
     expect(await manager.listSessions(1)).toHaveLength(1);
     await manager.stop();
