@@ -67,7 +67,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
 function sharedServer(url: string, keyPrefix: string): RedisTestServer {
   const port = Number(new URL(url).port || 6379);
   const refuse = async (): Promise<void> => {
-    throw new Error('This Redis comes from REDIS_URL; use startRedis({ own: true }) to stop or restart it');
+    throw new Error(
+      'This Redis comes from REDIS_URL; use startRedis({ own: true }) to stop or restart it',
+    );
   };
   const stop = () => deleteKeys(url, keyPrefix);
   return {
@@ -138,13 +140,20 @@ async function ownServer(keyPrefix: string): Promise<RedisTestServer> {
 
 function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--daemonize', 'no',
-    '--loglevel', 'notice',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'notice',
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
@@ -152,7 +161,9 @@ function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
     const fail = (reason: string) => {
       cleanup();
       child.kill('SIGKILL');
-      reject(new Error(`redis-server on port ${port} did not start: ${reason}\n${output.slice(-2000)}`));
+      reject(
+        new Error(`redis-server on port ${port} did not start: ${reason}\n${output.slice(-2000)}`),
+      );
     };
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -203,7 +214,10 @@ export function ensureRedisServerInstalled(env: NodeJS.ProcessEnv = process.env)
   }
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && spawnSync('apt-get', ['--version']).status === 0) {
-    const quiet = { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } } as const;
+    const quiet = {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    } as const;
     spawnSync('apt-get', ['update'], quiet);
     spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], quiet);
     if (hasRedisServer()) {
@@ -224,14 +238,20 @@ function hasRedisServer(): boolean {
 }
 
 /** Deletes the keys under `prefix` on a shared server with SCAN + UNLINK (never FLUSH*). */
-async function deleteKeys(url: string, prefix: string): Promise<void> {
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
   const { Redis } = await import('ioredis');
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await client.connect();
     let cursor = '0';
     do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500);
+      const [next, keys] = await client.scan(
+        cursor,
+        'MATCH',
+        `${escapeGlob(prefix)}*`,
+        'COUNT',
+        500,
+      );
       cursor = next;
       if (keys.length > 0) await client.unlink(...keys);
     } while (cursor !== '0');

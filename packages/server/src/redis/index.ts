@@ -1,0 +1,1 @@
+export { RedisStore, type RedisStoreOptions, redisStoreDefaults } from './redis-store.js';

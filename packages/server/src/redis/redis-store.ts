@@ -1,0 +1,348 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
+import type { SessionRecord } from '../session.js';
+import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
+import { quit } from './connection.js';
+import { optionalArg, type RawFields, toRecord, toRecords, toStoreError } from './records.js';
+import { type ScriptName, scripts } from './scripts.js';
+import { EventSubscriber } from './subscriber.js';
+
+/** Options of a `RedisStore`. */
+export interface RedisStoreOptions {
+  /** Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). @default 'redis://127.0.0.1:6379' */
+  url?: string;
+  /** ioredis options, merged over the store's fail-fast defaults. @default {} */
+  redis?: RedisOptions;
+  /**
+   * An ioredis client to use instead of `url`. The store does not close it,
+   * and its own settings (offline queue, timeouts) decide how it fails.
+   * @default undefined (the store opens and owns its connection)
+   */
+  client?: Redis;
+  /** Prefix of every key and of the events channel; nodes sharing sessions use the same one. @default 'morgan:' */
+  keyPrefix?: string;
+  /** This node's id; events it publishes are not delivered back to it. @default crypto.randomUUID() */
+  nodeId?: string;
+  /**
+   * Longest wait for a Redis reply, and for the first connection, in ms.
+   * While Redis is unreachable operations reject at once with
+   * `StoreUnavailableError` (`STORE_UNAVAILABLE`); the client reconnects by itself.
+   * @default 1_000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Extra life of an idle session's key past the session timeout, in ms. Redis
+   * frees the key after `sessionTimeoutMs + ttlGraceMs` even when no node
+   * sweeps; keep it above the cleanup interval so a sweep announces each expiry.
+   * @default 600_000 (10 min)
+   */
+  ttlGraceMs?: number;
+  /** Sessions removed per sweep script call (one call per batch). @default 1_000 */
+  sweepBatchSize?: number;
+}
+
+export const redisStoreDefaults = {
+  url: 'redis://127.0.0.1:6379',
+  keyPrefix: 'morgan:',
+  commandTimeoutMs: 1_000,
+  ttlGraceMs: 10 * 60 * 1000,
+  sweepBatchSize: 1_000,
+} as const;
+
+const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Sessions in Redis, shared by every node that uses the same `keyPrefix`.
+ * Each operation is one round trip (one Lua script or one HMGET); expiry uses
+ * an idle index for sweeps and key TTLs as a backstop; `deleted` and
+ * `expired` travel to the other nodes over pub/sub.
+ *
+ * @example
+ * const manager = new SessionManager({
+ *   store: new RedisStore({ url: process.env.REDIS_URL }),
+ * });
+ */
+export class RedisStore implements Store {
+  readonly name = 'redis';
+  readonly nodeId: string;
+  readonly keyPrefix: string;
+  readonly #client: Redis;
+  readonly #ownsClient: boolean;
+  readonly #commandTimeoutMs: number;
+  readonly #ttlGraceMs: number;
+  readonly #sweepBatchSize: number;
+  readonly #idleKey: string;
+  readonly #pinnedKey: string;
+  readonly #channel: string;
+  readonly #scripts: Record<ScriptName, ScriptCall>;
+  #timeoutMs = DEFAULT_TIMEOUT_MS;
+  #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
+  #subscriber: EventSubscriber | undefined;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions = {}) {
+    this.keyPrefix = options.keyPrefix ?? redisStoreDefaults.keyPrefix;
+    this.nodeId = options.nodeId ?? randomUUID();
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? redisStoreDefaults.commandTimeoutMs;
+    this.#ttlGraceMs = options.ttlGraceMs ?? redisStoreDefaults.ttlGraceMs;
+    this.#sweepBatchSize = options.sweepBatchSize ?? redisStoreDefaults.sweepBatchSize;
+    this.#idleKey = `${this.keyPrefix}idle`;
+    this.#pinnedKey = `${this.keyPrefix}pinned`;
+    this.#channel = `${this.keyPrefix}events`;
+    this.#ownsClient = options.client === undefined;
+    this.#client =
+      options.client ??
+      new Redis(options.url ?? redisStoreDefaults.url, {
+        // Fail fast while Redis is away instead of queueing: a queued write
+        // could run long after its caller gave up. Reconnect on our own.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: this.#commandTimeoutMs,
+        connectTimeout: Math.max(this.#commandTimeoutMs, 1_000),
+        retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+        ...options.redis,
+      });
+    // Errors reach callers through rejected operations; keep ioredis from logging them.
+    this.#client.on('error', () => {});
+    for (const [name, script] of Object.entries(scripts)) this.#client.defineCommand(name, script);
+    const commands = this.#client as unknown as Record<string, ScriptCall>;
+    this.#scripts = Object.fromEntries(
+      Object.keys(scripts).map((name) => [name, (commands[name] as ScriptCall).bind(this.#client)]),
+    ) as Record<ScriptName, ScriptCall>;
+  }
+
+  configure(settings: StoreSettings): void {
+    this.#timeoutMs = settings.sessionTimeoutMs;
+    this.#ttlMs = Math.ceil(settings.sessionTimeoutMs + this.#ttlGraceMs);
+  }
+
+  async create(record: SessionRecord): Promise<void> {
+    const id = record.sessionId;
+    await this.#run(
+      'morganCreate',
+      this.#key(id),
+      this.#idleKey,
+      this.#pinnedKey,
+      this.keyPrefix,
+      id,
+      this.#ttlMs,
+      optionalArg(record.userId),
+      optionalArg(record.conversationId),
+      record.createdAt,
+      record.lastActivity,
+      record.metadata,
+      record.connectionCount,
+      JSON.stringify(record.activeRequests),
+    );
+  }
+
+  async get(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    const fields = await this.#call(() =>
+      this.#client.hmget(this.#key(sessionId), 'u', 'c', 'ca', 'la', 'm', 'cc', 'r'),
+    );
+    if (fields[2] === null) return undefined;
+    const record = toRecord(sessionId, fields);
+    const pinned = record.connectionCount > 0 || record.activeRequests.length > 0;
+    if (!pinned && now - record.lastActivity > this.#timeoutMs) return undefined;
+    return record;
+  }
+
+  touch(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    return this.#update('morganTouch', sessionId, now);
+  }
+
+  async delete(sessionId: string): Promise<SessionRecord | undefined> {
+    const reply = await this.#run(
+      'morganDelete',
+      this.#key(sessionId),
+      this.#idleKey,
+      this.#pinnedKey,
+      this.keyPrefix,
+      sessionId,
+      this.nodeId,
+      this.#channel,
+    );
+    return reply === null ? undefined : toRecord(sessionId, reply as RawFields);
+  }
+
+  addRequest(
+    sessionId: string,
+    requestId: string,
+    now: number,
+  ): Promise<SessionRecord | undefined> {
+    return this.#update('morganAddRequest', sessionId, now, requestId);
+  }
+
+  async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
+    await this.#update('morganRemoveRequest', sessionId, now, requestId);
+  }
+
+  addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    return this.#update('morganAddConnection', sessionId, now);
+  }
+
+  async removeConnection(sessionId: string, now: number): Promise<void> {
+    await this.#update('morganRemoveConnection', sessionId, now);
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    const reply = await this.#run(
+      'morganListByUser',
+      `${this.keyPrefix}u:${userId}`,
+      this.keyPrefix,
+      now,
+      this.#timeoutMs,
+    );
+    return toRecords(reply);
+  }
+
+  async sweep(now: number): Promise<SessionRecord[]> {
+    const removed: SessionRecord[] = [];
+    const cutoff = now - this.#timeoutMs;
+    for (;;) {
+      const batch = toRecords(
+        await this.#run(
+          'morganSweep',
+          this.#idleKey,
+          this.keyPrefix,
+          cutoff,
+          this.#sweepBatchSize,
+          this.nodeId,
+          this.#channel,
+        ),
+      );
+      removed.push(...batch);
+      if (batch.length < this.#sweepBatchSize) return removed;
+    }
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.#run('morganCount', this.#idleKey, this.#pinnedKey));
+  }
+
+  async ping(): Promise<void> {
+    await this.#call(() => this.#client.ping());
+  }
+
+  /**
+   * Resolves when Redis answers and, after `subscribe`, the subscription is
+   * acknowledged; rejects with `StoreUnavailableError` within `commandTimeoutMs` otherwise.
+   */
+  async ready(): Promise<void> {
+    await this.ping();
+    const subscriber = this.#subscriber;
+    if (subscriber === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new StoreUnavailableError('Redis did not acknowledge the events subscription')),
+        this.#commandTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([subscriber.subscribed(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Delivers `deleted` and `expired` events published by other nodes. Opens a
+   * second connection (pub/sub needs its own) on first use.
+   */
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    if (this.#closed) throw new StoreUnavailableError('RedisStore is closed');
+    this.#subscriber ??= new EventSubscriber(this.#client, this.#channel, this.nodeId);
+    return this.#subscriber.add(listener);
+  }
+
+  /** Closes the store's connections (not a client passed in `options.client`). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const closing: Promise<void>[] = [];
+    if (this.#subscriber !== undefined) closing.push(this.#subscriber.close());
+    if (this.#ownsClient) closing.push(quit(this.#client, this.#commandTimeoutMs));
+    await Promise.all(closing);
+  }
+
+  #key(sessionId: string): string {
+    return `${this.keyPrefix}s:${sessionId}`;
+  }
+
+  async #update(
+    name: ScriptName,
+    sessionId: string,
+    now: number,
+    extra?: string,
+  ): Promise<SessionRecord | undefined> {
+    const args: (string | number)[] = [
+      this.#key(sessionId),
+      this.#idleKey,
+      this.#pinnedKey,
+      this.keyPrefix,
+      sessionId,
+      now,
+      this.#timeoutMs,
+      this.#ttlMs,
+    ];
+    if (extra !== undefined) args.push(extra);
+    const reply = await this.#run(name, ...args);
+    return Array.isArray(reply) ? toRecord(sessionId, reply as RawFields) : undefined;
+  }
+
+  #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.#call(() => this.#scripts[name](...args));
+  }
+
+  /** Runs a command once the client is ready; maps failures to `StoreUnavailableError`. */
+  #call<T>(command: () => Promise<T>): Promise<T> {
+    const ready = this.#client.status === 'ready' ? command() : this.#whenReady().then(command);
+    return ready.catch((error: unknown) => {
+      throw toStoreError(error);
+    });
+  }
+
+  /**
+   * Waits for the first connection up to `commandTimeoutMs`. After a lost
+   * connection the client reconnects in the background and calls fail at once.
+   */
+  #whenReady(): Promise<void> {
+    const client = this.#client;
+    if (this.#closed || client.status === 'end') {
+      return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
+    }
+    if (client.status === 'wait') client.connect().catch(() => {});
+    else if (client.status !== 'connecting' && client.status !== 'connect') {
+      return Promise.reject(
+        new StoreUnavailableError(`Redis is unavailable (connection ${client.status})`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onReady = () => done();
+      const onEnd = () => done(new StoreUnavailableError('Redis connection ended'));
+      const timer = setTimeout(
+        () =>
+          done(
+            new StoreUnavailableError(`Redis did not answer within ${this.#commandTimeoutMs} ms`),
+          ),
+        this.#commandTimeoutMs,
+      );
+      timer.unref();
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+    });
+  }
+}

@@ -1,0 +1,199 @@
+// Lua scripts of the RedisStore. Each store operation is one EVALSHA: the
+// script checks existence and expiry and applies the change atomically, so
+// counters stay exact when many nodes share one Redis.
+//
+// Layout under the key prefix P:
+//   P s:<id>   hash  u (user id), c (conversation id), ca (created at ms),
+//                    la (last activity ms), m (metadata JSON), cc (connection
+//                    count), r (JSON array of request ids in flight)
+//   P idle     zset  unpinned session ids scored by last activity (sweep order)
+//   P pinned   set   session ids with requests or connections (never expire)
+//   P u:<user> zset  the user's session ids scored by last activity
+//   P events   channel of {"n": node id, "t": "deleted"|"expired", "s": id}
+// An unpinned hash carries a TTL of timeout + grace so that Redis frees it
+// even when no node sweeps; a pinned one has none (PERSIST).
+
+/** Fields of the session hash, in the order every script returns them. */
+export const FIELDS = ['u', 'c', 'ca', 'la', 'm', 'cc', 'r'] as const;
+
+// Shared helpers. Mutating scripts take KEYS = [hash, idle, pinned] and
+// ARGV = [prefix, id, now, timeoutMs, ttlMs, ...].
+const PRELUDE = `
+local function read(key)
+  return redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+end
+local function pinned(f)
+  return f[6] ~= '0' or f[7] ~= '[]'
+end
+local function live(f, now, timeout)
+  if not f[3] then return false end
+  if pinned(f) then return true end
+  return now - tonumber(f[4]) <= timeout
+end
+local function mark(f, was)
+  local key, id, nowText = KEYS[1], ARGV[2], ARGV[3]
+  if tonumber(nowText) > tonumber(f[4]) then f[4] = nowText end
+  redis.call('HSET', key, 'la', f[4], 'cc', f[6], 'r', f[7])
+  if f[1] then redis.call('ZADD', ARGV[1] .. 'u:' .. f[1], f[4], id) end
+  if pinned(f) then
+    if not was then
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('SADD', KEYS[3], id)
+      redis.call('PERSIST', key)
+    end
+  else
+    if was then redis.call('SREM', KEYS[3], id) end
+    redis.call('ZADD', KEYS[2], f[4], id)
+    redis.call('PEXPIRE', key, ARGV[5])
+  end
+end
+local f = read(KEYS[1])
+`;
+
+const LIVE_OR_NIL = `
+if not live(f, tonumber(ARGV[3]), tonumber(ARGV[4])) then return nil end
+local was = pinned(f)
+`;
+
+const EXISTS_OR_NIL = `
+if not f[3] then return nil end
+local was = pinned(f)
+`;
+
+/** ARGV = [prefix, id, now, timeoutMs, ttlMs] → fields or nil. */
+const touch = `${PRELUDE}${LIVE_OR_NIL}
+mark(f, was)
+return f`;
+
+/** ARGV = [..., requestId] → fields or nil. */
+const addRequest = `${PRELUDE}${LIVE_OR_NIL}
+local r = cjson.decode(f[7])
+r[#r + 1] = ARGV[6]
+f[7] = cjson.encode(r)
+mark(f, was)
+return f`;
+
+/** ARGV = [..., requestId] → 1 when removed, nil otherwise. */
+const removeRequest = `${PRELUDE}${EXISTS_OR_NIL}
+local r = cjson.decode(f[7])
+for i = 1, #r do
+  if r[i] == ARGV[6] then
+    table.remove(r, i)
+    if #r == 0 then f[7] = '[]' else f[7] = cjson.encode(r) end
+    mark(f, was)
+    return 1
+  end
+end
+return nil`;
+
+/** ARGV = [prefix, id, now, timeoutMs, ttlMs] → fields or nil. */
+const addConnection = `${PRELUDE}${LIVE_OR_NIL}
+f[6] = tostring(tonumber(f[6]) + 1)
+mark(f, was)
+return f`;
+
+/** ARGV = [prefix, id, now, timeoutMs, ttlMs] → 1 when counted, nil otherwise. */
+const removeConnection = `${PRELUDE}${EXISTS_OR_NIL}
+if f[6] == '0' then return nil end
+f[6] = tostring(tonumber(f[6]) - 1)
+mark(f, was)
+return 1`;
+
+/**
+ * KEYS = [hash, idle, pinned];
+ * ARGV = [prefix, id, ttlMs, user ('' or '=' .. id), conversation (same), createdAt, lastActivity, metadata, cc, r].
+ */
+const create = `
+local key, id = KEYS[1], ARGV[2]
+local old = redis.call('HGET', key, 'u')
+if old then redis.call('ZREM', ARGV[1] .. 'u:' .. old, id) end
+redis.call('DEL', key)
+redis.call('HSET', key, 'ca', ARGV[6], 'la', ARGV[7], 'm', ARGV[8], 'cc', ARGV[9], 'r', ARGV[10])
+if ARGV[4] ~= '' then
+  local user = string.sub(ARGV[4], 2)
+  redis.call('HSET', key, 'u', user)
+  redis.call('ZADD', ARGV[1] .. 'u:' .. user, ARGV[7], id)
+end
+if ARGV[5] ~= '' then redis.call('HSET', key, 'c', string.sub(ARGV[5], 2)) end
+if ARGV[9] ~= '0' or ARGV[10] ~= '[]' then
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('SADD', KEYS[3], id)
+else
+  redis.call('SREM', KEYS[3], id)
+  redis.call('ZADD', KEYS[2], ARGV[7], id)
+  redis.call('PEXPIRE', key, ARGV[3])
+end
+return 1`;
+
+/** KEYS = [hash, idle, pinned]; ARGV = [prefix, id, node, channel] → fields or nil. */
+const remove = `
+local key, id = KEYS[1], ARGV[2]
+local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+if not f[3] then return nil end
+redis.call('DEL', key)
+redis.call('ZREM', KEYS[2], id)
+redis.call('SREM', KEYS[3], id)
+if f[1] then redis.call('ZREM', ARGV[1] .. 'u:' .. f[1], id) end
+redis.call('PUBLISH', ARGV[4], cjson.encode({ n = ARGV[3], t = 'deleted', s = id }))
+return f`;
+
+/**
+ * KEYS = [idle]; ARGV = [prefix, cutoff, limit, node, channel] → [id, fields, id, fields, ...].
+ * Walks the idle index from the oldest entry below the cutoff, so the cost is
+ * the number removed. A hash Redis already freed by TTL comes back with its
+ * last activity only.
+ */
+const sweep = `
+local prefix = ARGV[1]
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i = 1, #found, 2 do
+  local id, score = found[i], found[i + 1]
+  local key = prefix .. 's:' .. id
+  local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+  redis.call('ZREM', KEYS[1], id)
+  if f[3] then
+    redis.call('DEL', key)
+    if f[1] then redis.call('ZREM', prefix .. 'u:' .. f[1], id) end
+  else
+    f = { false, false, score, score, '{}', '0', '[]' }
+  end
+  redis.call('PUBLISH', ARGV[5], cjson.encode({ n = ARGV[4], t = 'expired', s = id }))
+  out[#out + 1] = id
+  out[#out + 1] = f
+end
+return out`;
+
+/** KEYS = [user index]; ARGV = [prefix, now, timeoutMs] → [id, fields, ...], most recent first. */
+const listByUser = `
+local out = {}
+local now, timeout = tonumber(ARGV[2]), tonumber(ARGV[3])
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
+  local f = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+  if not f[3] then
+    redis.call('ZREM', KEYS[1], id)
+  elseif f[6] ~= '0' or f[7] ~= '[]' or now - tonumber(f[4]) <= timeout then
+    out[#out + 1] = id
+    out[#out + 1] = f
+  end
+end
+return out`;
+
+/** KEYS = [idle, pinned] → number of stored sessions. */
+const count = `return redis.call('ZCARD', KEYS[1]) + redis.call('SCARD', KEYS[2])`;
+
+/** Script name (an ioredis command) → key count and source. */
+export const scripts = {
+  morganTouch: { numberOfKeys: 3, lua: touch },
+  morganAddRequest: { numberOfKeys: 3, lua: addRequest },
+  morganRemoveRequest: { numberOfKeys: 3, lua: removeRequest },
+  morganAddConnection: { numberOfKeys: 3, lua: addConnection },
+  morganRemoveConnection: { numberOfKeys: 3, lua: removeConnection },
+  morganCreate: { numberOfKeys: 3, lua: create },
+  morganDelete: { numberOfKeys: 3, lua: remove },
+  morganSweep: { numberOfKeys: 1, lua: sweep },
+  morganListByUser: { numberOfKeys: 1, lua: listByUser },
+  morganCount: { numberOfKeys: 2, lua: count },
+} as const;
+
+export type ScriptName = keyof typeof scripts;

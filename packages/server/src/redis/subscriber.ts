@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+import type { StoreEvent } from '../store/store.js';
+import { quit } from './connection.js';
+
+interface WireEvent {
+  /** Publishing node. */
+  n: string;
+  t: StoreEvent['type'];
+  /** Session id. */
+  s: string;
+}
+
+/**
+ * The pub/sub side of a `RedisStore`: one extra connection subscribed to the
+ * events channel, fanning out the events of *other* nodes to listeners.
+ * ioredis resubscribes by itself after a reconnect; events published while
+ * this node was disconnected are not replayed.
+ */
+export class EventSubscriber {
+  readonly #connection: Redis;
+  readonly #nodeId: string;
+  readonly #listeners = new Set<(event: StoreEvent) => void>();
+  readonly #subscribed: Promise<void>;
+
+  constructor(client: Redis, channel: string, nodeId: string) {
+    this.#nodeId = nodeId;
+    // SUBSCRIBE must wait for the connection, so this one keeps an offline queue.
+    this.#connection = client.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+    });
+    this.#connection.on('error', () => {});
+    this.#connection.on('message', (_channel: string, message: string) => this.#deliver(message));
+    this.#subscribed = this.#connection.subscribe(channel).then(() => undefined);
+    this.#subscribed.catch(() => {});
+  }
+
+  /** Adds a listener; returns its removal. */
+  add(listener: (event: StoreEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Resolves once the first SUBSCRIBE is acknowledged. */
+  subscribed(): Promise<void> {
+    return this.#subscribed;
+  }
+
+  close(): Promise<void> {
+    this.#listeners.clear();
+    return quit(this.#connection, 1_000);
+  }
+
+  #deliver(message: string): void {
+    let wire: WireEvent;
+    try {
+      wire = JSON.parse(message) as WireEvent;
+    } catch {
+      return;
+    }
+    if (wire.n === this.#nodeId || (wire.t !== 'deleted' && wire.t !== 'expired')) return;
+    const event: StoreEvent = { type: wire.t, sessionId: wire.s };
+    for (const listener of [...this.#listeners]) listener(event);
+  }
+}
