@@ -124,9 +124,12 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       'sessionTimeoutMs',
       options.sessionTimeoutMs ?? sessionManagerDefaults.sessionTimeoutMs,
     );
-    this.cleanupIntervalMs = positive(
+    this.cleanupIntervalMs = timerDelay(
       'cleanupIntervalMs',
-      options.cleanupIntervalMs ?? sessionManagerDefaults.cleanupIntervalMs,
+      positive(
+        'cleanupIntervalMs',
+        options.cleanupIntervalMs ?? sessionManagerDefaults.cleanupIntervalMs,
+      ),
     );
     this.maxConcurrentRequests = positive(
       'maxConcurrentRequests',
@@ -136,7 +139,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       'maxMetadataBytes',
       options.maxMetadataBytes ?? sessionManagerDefaults.maxMetadataBytes,
     );
-    this.drainTimeoutMs = options.drainTimeoutMs ?? sessionManagerDefaults.drainTimeoutMs;
+    this.drainTimeoutMs = timerDelay(
+      'drainTimeoutMs',
+      options.drainTimeoutMs ?? sessionManagerDefaults.drainTimeoutMs,
+    );
     this.#now = options.now ?? Date.now;
     this.store = options.store ?? new MemoryStore();
     this.store.configure({ sessionTimeoutMs: this.sessionTimeoutMs });
@@ -410,7 +416,23 @@ function ended(
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new MorganError(ErrorCode.INVALID_CONFIG, `${name} must be a positive number, got ${value}`);
+    throw new MorganError(
+      ErrorCode.INVALID_CONFIG,
+      `${name} must be a positive number, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Longest delay Node's timers honour; a longer one fires after 1 ms. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+function timerDelay(name: string, value: number): number {
+  if (!(value >= 0 && value <= MAX_TIMER_DELAY_MS)) {
+    throw new MorganError(
+      ErrorCode.INVALID_CONFIG,
+      `${name} must be from 0 to ${MAX_TIMER_DELAY_MS} ms, got ${value}`,
+    );
   }
   return value;
 }
@@ -418,7 +440,10 @@ function positive(name: string, value: number): number {
 function optionalString(name: string, value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
-    throw new MorganError(ErrorCode.INVALID_REQUEST, `${name} must be a string of 1 to 256 characters`);
+    throw new MorganError(
+      ErrorCode.INVALID_REQUEST,
+      `${name} must be a string of 1 to 256 characters`,
+    );
   }
   return value;
 }
