@@ -81,6 +81,8 @@ export class RedisStore implements Store {
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #subscriber: EventSubscriber | undefined;
+  /** The wait for the first connection, shared by the calls made meanwhile. */
+  #connecting: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -323,11 +325,12 @@ export class RedisStore implements Store {
         new StoreUnavailableError(`Redis is unavailable (connection ${client.status})`),
       );
     }
-    return new Promise((resolve, reject) => {
+    this.#connecting ??= new Promise<void>((resolve, reject) => {
       const done = (error?: Error) => {
         clearTimeout(timer);
         client.off('ready', onReady);
         client.off('end', onEnd);
+        this.#connecting = undefined;
         if (error === undefined) resolve();
         else reject(error);
       };
@@ -344,5 +347,6 @@ export class RedisStore implements Store {
       client.once('ready', onReady);
       client.once('end', onEnd);
     });
+    return this.#connecting;
   }
 }

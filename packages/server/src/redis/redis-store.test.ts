@@ -1,0 +1,171 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionRecord } from '../session.js';
+import { describeStoreConformance } from '../store/conformance.test-suite.js';
+import { CommandMonitor } from '../testing/command-monitor.js';
+import { deleteKeys, type RedisTestServer, startRedis } from '../testing/redis-server.js';
+import { RedisStore } from './redis-store.js';
+
+let redis: RedisTestServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const prefixes = new WeakMap<object, string>();
+
+describeStoreConformance(
+  'RedisStore',
+  () => {
+    const keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
+    const store = new RedisStore({ url: redis.url, keyPrefix });
+    prefixes.set(store, keyPrefix);
+    return store;
+  },
+  { cleanup: (store) => deleteKeys(redis.url, prefixes.get(store) ?? 'never-matches:') },
+);
+
+const TIMEOUT_MS = 60_000;
+const GRACE_MS = 30_000;
+
+function record(at: number, fields: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    sessionId: randomUUID(),
+    userId: undefined,
+    conversationId: undefined,
+    createdAt: at,
+    lastActivity: at,
+    metadata: '{}',
+    connectionCount: 0,
+    activeRequests: [],
+    ...fields,
+  };
+}
+
+describe('RedisStore on a real redis-server', () => {
+  let store: RedisStore;
+  let admin: Redis;
+  let keyPrefix: string;
+
+  beforeAll(async () => {
+    keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
+    store = new RedisStore({ url: redis.url, keyPrefix, ttlGraceMs: GRACE_MS });
+    store.configure({ sessionTimeoutMs: TIMEOUT_MS });
+    admin = new Redis(redis.url);
+    await store.ping();
+  });
+  afterAll(async () => {
+    await store.close();
+    await admin.quit();
+  });
+
+  it('costs one round trip per operation', async () => {
+    await using monitor = await CommandMonitor.open(redis.url);
+    const t0 = Date.now();
+    const value = record(t0, { userId: `user-${randomUUID()}` });
+    const id = value.sessionId;
+    const operations: [string, () => Promise<unknown>][] = [
+      ['create', () => store.create(value)],
+      ['get', () => store.get(id, t0)],
+      ['touch', () => store.touch(id, t0 + 1)],
+      ['addRequest', () => store.addRequest(id, 'r1', t0 + 2)],
+      ['removeRequest', () => store.removeRequest(id, 'r1', t0 + 3)],
+      ['addConnection', () => store.addConnection(id, t0 + 4)],
+      ['removeConnection', () => store.removeConnection(id, t0 + 5)],
+      ['listByUser', () => store.listByUser(value.userId ?? '', t0 + 5)],
+      ['count', () => store.count()],
+      ['sweep', () => store.sweep(t0 + 5)],
+      ['delete', () => store.delete(id)],
+    ];
+    const costs: Record<string, string[]> = {};
+    for (const [name, operation] of operations) {
+      // Twice: the first use of a script on a connection sends EVAL, later ones EVALSHA.
+      for (let i = 0; i < 2; i += 1) {
+        const commands = await monitor.commandsOf(operation);
+        costs[`${name}#${i}`] = commands.map((command) => command.name);
+      }
+    }
+    for (const [name, commands] of Object.entries(costs)) {
+      expect({ name, commands: commands.length }).toEqual({ name, commands: 1 });
+    }
+    expect(costs['get#1']).toEqual(['hmget']);
+    expect(costs['touch#1']).toEqual(['evalsha']);
+  });
+
+  it('sets a TTL of timeout + grace on an idle session and PERSISTs it while pinned', async () => {
+    const t0 = Date.now();
+    const value = record(t0);
+    const key = `${keyPrefix}s:${value.sessionId}`;
+    await store.create(value);
+    const idleTtl = await admin.pttl(key);
+    expect(idleTtl).toBeGreaterThan(TIMEOUT_MS);
+    expect(idleTtl).toBeLessThanOrEqual(TIMEOUT_MS + GRACE_MS);
+
+    await store.addRequest(value.sessionId, 'r1', t0 + 1);
+    expect(await admin.pttl(key)).toBe(-1);
+    await store.addConnection(value.sessionId, t0 + 2);
+    await store.removeRequest(value.sessionId, 'r1', t0 + 3);
+    expect(await admin.pttl(key)).toBe(-1); // still pinned by the connection
+    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBeNull();
+    expect(await admin.sismember(`${keyPrefix}pinned`, value.sessionId)).toBe(1);
+
+    await store.removeConnection(value.sessionId, t0 + 4);
+    expect(await admin.pttl(key)).toBeGreaterThan(TIMEOUT_MS);
+    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBe(String(t0 + 4));
+    expect(await admin.sismember(`${keyPrefix}pinned`, value.sessionId)).toBe(0);
+    await store.delete(value.sessionId);
+  });
+
+  it('re-arms the TTL on every touch', async () => {
+    const t0 = Date.now();
+    const value = record(t0);
+    const key = `${keyPrefix}s:${value.sessionId}`;
+    await store.create(value);
+    await admin.pexpire(key, 5_000);
+    await store.touch(value.sessionId, t0 + 1);
+    expect(await admin.pttl(key)).toBeGreaterThan(TIMEOUT_MS);
+    await store.delete(value.sessionId);
+  });
+
+  it('announces a session whose key Redis already freed, and cleans its index', async () => {
+    const t0 = Date.now();
+    const value = record(t0);
+    await store.create(value);
+    await admin.del(`${keyPrefix}s:${value.sessionId}`); // as the TTL would
+    const swept = await store.sweep(t0 + TIMEOUT_MS + 1);
+    expect(swept.map((r) => [r.sessionId, r.lastActivity])).toEqual([[value.sessionId, t0]]);
+    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBeNull();
+  });
+
+  it('sweeps in batches and leaves the indexes empty', async () => {
+    const small = new RedisStore({
+      url: redis.url,
+      keyPrefix: `${keyPrefix}batch:`,
+      sweepBatchSize: 7,
+    });
+    small.configure({ sessionTimeoutMs: TIMEOUT_MS });
+    const t0 = Date.now();
+    const userId = `user-${randomUUID()}`;
+    await Promise.all(Array.from({ length: 30 }, () => small.create(record(t0, { userId }))));
+    const swept = await small.sweep(t0 + TIMEOUT_MS + 1);
+    expect(swept).toHaveLength(30);
+    expect(await small.count()).toBe(0);
+    expect(await admin.exists(`${keyPrefix}batch:u:${userId}`, `${keyPrefix}batch:idle`)).toBe(0);
+    await small.close();
+  });
+
+  it('keeps metadata and request ids with any characters', async () => {
+    const t0 = Date.now();
+    const value = record(t0, { metadata: '{"a":"\\u0000 \\" ] [ , é"}' });
+    await store.create(value);
+    const odd = ['a"b', 'c,d', '[x]', 'é/\\'];
+    for (const requestId of odd) await store.addRequest(value.sessionId, requestId, t0);
+    const found = await store.get(value.sessionId, t0);
+    expect(found?.activeRequests).toEqual(odd);
+    expect(found?.metadata).toBe(value.metadata);
+    await store.delete(value.sessionId);
+  });
+});
