@@ -16,12 +16,21 @@ interface Variable {
   /** Factor from the variable's unit to the option's unit. */
   scale?: number;
   unit: string;
+  /** Largest value, in the variable's unit. */
+  max?: number;
 }
 
 /** The environment variables the loader reads, with their units. */
 export const configVariables: readonly Variable[] = [
   { name: 'MORGAN_SESSION_TIMEOUT', key: 'sessionTimeoutMs', scale: 60_000, unit: 'minutes' },
-  { name: 'MORGAN_CLEANUP_INTERVAL', key: 'cleanupIntervalMs', scale: 1000, unit: 'seconds' },
+  // Node timers wait at most 2^31 - 1 ms; a longer interval would fire after 1 ms.
+  {
+    name: 'MORGAN_CLEANUP_INTERVAL',
+    key: 'cleanupIntervalMs',
+    scale: 1000,
+    unit: 'seconds',
+    max: 2_147_483,
+  },
   { name: 'MORGAN_MAX_CONCURRENT', key: 'maxConcurrentRequests', unit: 'requests' },
   { name: 'MORGAN_MAX_METADATA_BYTES', key: 'maxMetadataBytes', unit: 'bytes' },
   { name: 'PORT', key: 'port', unit: 'port' },
@@ -41,6 +50,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const raw = env[variable.name];
     if (raw === undefined || raw.trim() === '') continue;
     const value = parsePositive(variable.name, raw, variable.unit);
+    if (variable.max !== undefined && value > variable.max) {
+      throw new ConfigError(variable.name, raw, `at most ${variable.max} ${variable.unit}`);
+    }
     if (variable.key === 'port' && (!Number.isInteger(value) || value > 65_535)) {
       throw new ConfigError(variable.name, raw, 'an integer port from 1 to 65535');
     }

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+import { ConfigError, ErrorCode } from './errors.js';
+import { SessionManager } from './manager.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it.each(['abc', '-1', '0', '0.0', '1e3', '', ' '])(
+    'MORGAN_SESSION_TIMEOUT=%j fails naming the variable and value, or is left unset',
+    (value) => {
+      if (value.trim() === '') {
+        expect(loadConfig({ MORGAN_SESSION_TIMEOUT: value })).toEqual({});
+        return;
+      }
+      const error = configError({ MORGAN_SESSION_TIMEOUT: value });
+      expect(error.code).toBe(ErrorCode.INVALID_CONFIG);
+      expect(error.variable).toBe('MORGAN_SESSION_TIMEOUT');
+      expect(error.value).toBe(value);
+      expect(error.message).toContain('MORGAN_SESSION_TIMEOUT');
+      expect(error.message).toContain(JSON.stringify(value));
+    },
+  );
+
+  it.each([
+    ['MORGAN_CLEANUP_INTERVAL', 'soon'],
+    ['MORGAN_CLEANUP_INTERVAL', '-5'],
+    ['MORGAN_MAX_CONCURRENT', '0'],
+    ['MORGAN_MAX_CONCURRENT', '2.5'],
+    ['MORGAN_MAX_METADATA_BYTES', '1.5'],
+    ['PORT', '70000'],
+    ['PORT', '80.5'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'http://example'],
+  ])('%s=%s fails naming the variable and value', (variable, value) => {
+    const error = configError({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.value).toBe(value);
+    expect(error.message).toContain(variable);
+    expect(error.message).toContain(value);
+  });
+
+  it('converts units to milliseconds', () => {
+    expect(
+      loadConfig({
+        MORGAN_SESSION_TIMEOUT: '30',
+        MORGAN_CLEANUP_INTERVAL: '60',
+        MORGAN_MAX_CONCURRENT: '50',
+        MORGAN_MAX_METADATA_BYTES: '2048',
+        PORT: '3001',
+        REDIS_URL: 'redis://127.0.0.1:6379/0',
+      }),
+    ).toEqual({
+      sessionTimeoutMs: 1_800_000,
+      cleanupIntervalMs: 60_000,
+      maxConcurrentRequests: 50,
+      maxMetadataBytes: 2048,
+      port: 3001,
+      redisUrl: 'redis://127.0.0.1:6379/0',
+    });
+  });
+
+  it('accepts fractions of minutes and seconds, and surrounding spaces', () => {
+    expect(loadConfig({ MORGAN_SESSION_TIMEOUT: ' 0.5 ', MORGAN_CLEANUP_INTERVAL: '1.5' })).toEqual(
+      {
+        sessionTimeoutMs: 30_000,
+        cleanupIntervalMs: 1500,
+      },
+    );
+  });
+
+  it('leaves unset and empty variables out so that defaults apply', () => {
+    expect(loadConfig({})).toEqual({});
+    expect(loadConfig({ MORGAN_MAX_CONCURRENT: '', REDIS_URL: '  ' })).toEqual({});
+    const manager = new SessionManager(loadConfig({}));
+    expect(manager.sessionTimeoutMs).toBe(3_600_000);
+  });
+
+  it('feeds a SessionManager', () => {
+    const manager = new SessionManager(
+      loadConfig({
+        MORGAN_SESSION_TIMEOUT: '2',
+        MORGAN_CLEANUP_INTERVAL: '5',
+        MORGAN_MAX_CONCURRENT: '7',
+      }),
+    );
+    expect(manager).toMatchObject({
+      sessionTimeoutMs: 120_000,
+      cleanupIntervalMs: 5000,
+      maxConcurrentRequests: 7,
+    });
+  });
+
+  it('rejects a cleanup interval longer than Node timers can wait', () => {
+    const error = configError({ MORGAN_CLEANUP_INTERVAL: '2147484' });
+    expect(error.variable).toBe('MORGAN_CLEANUP_INTERVAL');
+    expect(loadConfig({ MORGAN_CLEANUP_INTERVAL: '2147483' }).cleanupIntervalMs).toBe(
+      2_147_483_000,
+    );
+  });
+
+  it('reads process.env by default', () => {
+    const saved = process.env.MORGAN_MAX_CONCURRENT;
+    process.env.MORGAN_MAX_CONCURRENT = '9';
+    try {
+      expect(loadConfig().maxConcurrentRequests).toBe(9);
+    } finally {
+      if (saved === undefined) delete process.env.MORGAN_MAX_CONCURRENT;
+      else process.env.MORGAN_MAX_CONCURRENT = saved;
+    }
+  });
+});
