@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, MorganError } from '../errors.js';
 import type { Session } from '../session.js';
 
 /** What `sessionMiddleware` records on each request. */
@@ -9,6 +9,12 @@ export interface MorganRequestState {
   error?: typeof ErrorCode.INVALID_SESSION_ID | typeof ErrorCode.SESSION_NOT_FOUND | undefined;
   /** Id of the tracked request, while it is in flight. */
   requestId?: string | undefined;
+  /**
+   * Set on paths where the middleware defers its errors (tRPC): the request
+   * was refused (e.g. `SERVER_AT_CAPACITY`, `STORE_UNAVAILABLE`) and tRPC
+   * answers with this error, in its own envelope, without running a procedure.
+   */
+  rejection?: MorganError | undefined;
 }
 
 declare global {

@@ -1,9 +1,10 @@
 import type { Request, Response } from 'express';
 import { ErrorCode } from '../errors.js';
-import type { SessionManager } from '../manager.js';
 import type { MorganRequestState } from '../express/request.js';
+import type { SessionManager } from '../manager.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
+import { toTRPCError } from './init.js';
 
 /** What every Morgan procedure sees in `ctx`. */
 export interface SessionContext {
@@ -27,6 +28,7 @@ export interface SessionContext {
 export function createHttpContext(manager: SessionManager) {
   return async ({ req }: { req: Request; res: Response }): Promise<SessionContext> => {
     if (req.morgan !== undefined) {
+      if (req.morgan.rejection !== undefined) throw toTRPCError(req.morgan.rejection);
       return {
         manager,
         session: req.morgan.session,

@@ -1,0 +1,51 @@
+import type { ServerResponse } from 'node:http';
+import { type ErrorCode, errorCodeInfo, type MorganError } from '../errors.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The JSON error body every Morgan route sends: `{"error":{"code","message"}}`. */
+export function errorBody(code: ErrorCode, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
+
+/**
+ * Answers with the error's status (from the shared code table) and its JSON
+ * body. Works on a bare `ServerResponse`, so it costs no Express machinery.
+ *
+ * @example
+ * sendError(res, ErrorCode.SESSION_REQUIRED, 'This route requires a session');
+ */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  sendJsonText(res, errorCodeInfo[code].httpStatus, errorBody(code, message), headers);
+}
+
+/** `sendError` for a `MorganError`. */
+export function sendMorganError(res: ServerResponse, error: MorganError): void {
+  sendError(res, error.code, error.message);
+}
+
+/** Sends already serialised JSON with a status. */
+export function sendJsonText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', JSON_TYPE);
+  res.setHeader('Cache-Control', 'no-store');
+  if (headers !== undefined) {
+    for (const name in headers) res.setHeader(name, headers[name] as string);
+  }
+  res.end(text);
+}
+
+/** Sends a value as JSON with a status. */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  sendJsonText(res, status, JSON.stringify(value));
+}

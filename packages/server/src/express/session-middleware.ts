@@ -1,0 +1,205 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { CapacityError, ErrorCode, MorganError, SessionNotFoundError } from '../errors.js';
+import type { SessionManager, TrackedRequest } from '../manager.js';
+import { isSessionId } from '../session.js';
+import type { MorganRequestState } from './request.js';
+import { errorBody, sendError, sendJsonText } from './respond.js';
+
+/** Options of `sessionMiddleware`. */
+export interface SessionMiddlewareOptions {
+  /** Request header that carries the session id (compared case-insensitively). @default 'x-session-id' */
+  headerName?: string;
+  /**
+   * Paths (matched exactly against `req.path`) that pass through untouched:
+   * no capacity slot, no session lookup. Keep probes and scrapes here so that
+   * they answer while the node is at capacity.
+   * @default ['/health', '/ready', '/metrics']
+   */
+  exemptPaths?: readonly string[];
+  /**
+   * Path prefixes (tRPC) where the middleware does not answer its errors
+   * itself, so that clients get them in tRPC's envelope with
+   * `data.errorCode`:
+   * - an unknown or malformed session id goes on without a session and the
+   *   reason in `req.morgan.error`: `sessionProcedure` rejects with it (404 /
+   *   400) while public procedures such as `session.create` still run, so a
+   *   client whose stored id went stale can get a new session;
+   * - a shed request (503 `SERVER_AT_CAPACITY`, `Retry-After` already set)
+   *   or a store failure goes on without a slot and with
+   *   `req.morgan.rejection`: the tRPC context throws it before any procedure
+   *   runs or the body is read.
+   * @default ['/trpc']
+   */
+  deferErrorPaths?: readonly string[];
+  /** `Retry-After` sent with 503 `SERVER_AT_CAPACITY`, in seconds. @default 1 */
+  retryAfterSeconds?: number;
+}
+
+export const sessionMiddlewareDefaults = {
+  headerName: 'x-session-id',
+  exemptPaths: ['/health', '/ready', '/metrics'],
+  deferErrorPaths: ['/trpc'],
+  retryAfterSeconds: 1,
+} as const satisfies Required<SessionMiddlewareOptions>;
+
+type SessionError = NonNullable<MorganRequestState['error']>;
+
+const NO_SESSION: MorganRequestState = Object.freeze({});
+const MESSAGES: Readonly<Record<SessionError, string>> = {
+  INVALID_SESSION_ID: 'Session id must be a UUID',
+  SESSION_NOT_FOUND: 'Session was not found or has expired',
+};
+
+/**
+ * Express middleware that admits, identifies and tracks each request.
+ *
+ * In order: exempt paths pass through; a request past the node's capacity
+ * (`manager.maxConcurrentRequests`, plus the manager's optional short queue)
+ * gets 503 `SERVER_AT_CAPACITY` with `Retry-After`, without touching the
+ * store; a request without `X-Session-Id` passes with `req.session`
+ * undefined; a malformed id gets 400 `INVALID_SESSION_ID`, an unknown or
+ * expired one 404 `SESSION_NOT_FOUND` (under `deferErrorPaths` both pass on
+ * with `req.morgan.error` instead). Otherwise the request is tracked on its
+ * session, which touches `lastActivity`. The capacity slot and the tracked
+ * request are released exactly once, when the response finishes or the
+ * client goes away.
+ *
+ * Mount it before any body parser: a shed request's body is never read.
+ *
+ * @example
+ * app.use(sessionMiddleware(manager));
+ * app.post('/api/chat', requireSession(), express.json(), chat);
+ */
+export function sessionMiddleware(
+  manager: SessionManager,
+  options: SessionMiddlewareOptions = {},
+): RequestHandler {
+  const { headerName, exemptPaths, deferErrorPaths, retryAfterSeconds } = {
+    ...sessionMiddlewareDefaults,
+    ...options,
+  };
+  const header = headerName.toLowerCase();
+  const exempt = new Set(exemptPaths);
+  const deferred = deferErrorPaths.map((path) => path.replace(/\/+$/, ''));
+  const limiter = manager.capacity;
+  const shedBody = errorBody(ErrorCode.SERVER_AT_CAPACITY, 'Server is at capacity, retry later');
+  const shedHeaders = { 'Retry-After': String(retryAfterSeconds) };
+  const shedError = new CapacityError(retryAfterSeconds);
+
+  const defers = (path: string): boolean => {
+    for (const prefix of deferred) {
+      if (path === prefix || path.startsWith(`${prefix}/`)) return true;
+    }
+    return false;
+  };
+
+  const shed = (req: Request, res: Response, next: NextFunction): void => {
+    if (defers(req.path)) {
+      res.setHeader('Retry-After', shedHeaders['Retry-After']);
+      req.session = undefined;
+      req.morgan = { rejection: shedError };
+      next();
+      return;
+    }
+    sendJsonText(res, 503, shedBody, shedHeaders);
+  };
+
+  const admitted = (req: Request, res: Response, next: NextFunction): void => {
+    let tracked: TrackedRequest | undefined;
+    let done = false;
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      limiter.release();
+      if (tracked !== undefined) void tracked.end();
+    };
+    res.on('finish', release);
+    res.on('close', release);
+
+    const id = req.headers[header];
+    if (id === undefined || id === '') {
+      req.session = undefined;
+      req.morgan = NO_SESSION;
+      next();
+      return;
+    }
+    if (typeof id !== 'string' || !isSessionId(id)) {
+      reject(req, res, next, ErrorCode.INVALID_SESSION_ID);
+      return;
+    }
+    manager.beginRequest(id).then(
+      (request) => {
+        if (done) {
+          void request.end();
+          return;
+        }
+        tracked = request;
+        req.session = request.session;
+        req.morgan = { session: request.session, requestId: request.requestId };
+        next();
+      },
+      (error: unknown) => {
+        if (done) return;
+        if (error instanceof SessionNotFoundError) {
+          reject(req, res, next, ErrorCode.SESSION_NOT_FOUND);
+        } else if (error instanceof MorganError && defers(req.path)) {
+          req.session = undefined;
+          req.morgan = { rejection: error };
+          next();
+        } else {
+          next(error);
+        }
+      },
+    );
+  };
+
+  const reject = (req: Request, res: Response, next: NextFunction, code: SessionError): void => {
+    req.session = undefined;
+    if (defers(req.path)) {
+      req.morgan = { error: code };
+      next();
+    } else {
+      sendError(res, code, MESSAGES[code]);
+    }
+  };
+
+  return function morganSession(req, res, next) {
+    if (exempt.has(req.path)) {
+      next();
+      return;
+    }
+    const slot = limiter.acquire();
+    if (slot === true) {
+      admitted(req, res, next);
+    } else if (slot === false) {
+      shed(req, res, next);
+    } else {
+      slot.then((granted) => {
+        if (!granted) shed(req, res, next);
+        else if (res.writableEnded || res.socket === null || res.socket.destroyed)
+          limiter.release();
+        else admitted(req, res, next);
+      });
+    }
+  };
+}
+
+/**
+ * Answers 401 `SESSION_REQUIRED` unless `sessionMiddleware` attached a
+ * session. When an id was sent but rejected under `deferErrorPaths`, answers
+ * with that reason instead (400 or 404).
+ *
+ * @example
+ * app.post('/api/chat', requireSession(), express.json(), chat);
+ */
+export function requireSession(): RequestHandler {
+  return function requireMorganSession(req, res, next) {
+    if (req.session !== undefined) {
+      next();
+      return;
+    }
+    const error = req.morgan?.error;
+    if (error !== undefined) sendError(res, error, MESSAGES[error]);
+    else sendError(res, ErrorCode.SESSION_REQUIRED, 'This route requires an X-Session-Id header');
+  };
+}
