@@ -14,6 +14,19 @@ export {
   toMorganError,
 } from './errors.js';
 export {
+  compareEventIds,
+  type EventLog,
+  type EventLogOptions,
+  eventLogDefaults,
+  GAP_EVENT_TYPE,
+  type GapEventData,
+  type ReadAfterResult,
+  type SessionEvent,
+  type SessionEventListener,
+} from './events/event-log.js';
+export { MemoryEventLog } from './events/memory-event-log.js';
+export { type EventStreamOptions, eventStreamDefaults, streamSessionEvents } from './events/stream.js';
+export {
   type SessionEndedEvent,
   SessionManager,
   type SessionManagerEvents,

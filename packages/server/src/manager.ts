@@ -2,7 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { CapacityLimiter } from './capacity.js';
 import { ErrorCode, MorganError, SessionNotFoundError } from './errors.js';
-import { DEFAULT_MAX_METADATA_BYTES, serializeMetadata } from './metadata.js';
+import type { EventLog, SessionEvent } from './events/event-log.js';
+import { MemoryEventLog } from './events/memory-event-log.js';
+import { DEFAULT_MAX_METADATA_BYTES, type JsonValue, serializeMetadata } from './metadata.js';
 import { type CreateSessionInput, type Session, type SessionRecord, toSession } from './session.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store, StoreEvent } from './store/store.js';
@@ -28,6 +30,12 @@ export interface SessionManagerOptions {
   drainTimeoutMs?: number;
   /** Where sessions live. The manager owns it and closes it in `stop()`. @default new MemoryStore() */
   store?: Store;
+  /**
+   * Per-session event streams with a replay buffer (`session.events`). The
+   * manager drops a session's stream when it ends and closes the log in
+   * `stop()`. @default new MemoryEventLog() (100 events / 5 min per session)
+   */
+  eventLog?: EventLog;
   /** Clock in epoch ms, for tests. @default Date.now */
   now?: () => number;
 }
@@ -103,6 +111,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly maxMetadataBytes: number;
   readonly drainTimeoutMs: number;
   readonly store: Store;
+  /** Per-session event streams; write with `publish`. */
+  readonly events: EventLog;
   /** Node-wide admission of requests; adapters take a slot per request. */
   readonly capacity: CapacityLimiter;
   readonly #now: () => number;
@@ -146,6 +156,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.#now = options.now ?? Date.now;
     this.store = options.store ?? new MemoryStore();
     this.store.configure({ sessionTimeoutMs: this.sessionTimeoutMs });
+    this.events = options.eventLog ?? new MemoryEventLog();
     this.capacity = new CapacityLimiter({
       maxConcurrent: this.maxConcurrentRequests,
       maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,
@@ -190,6 +201,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     await this.store.close();
+    await this.events.close();
   }
 
   /** Resolves when no request is in flight, or after `timeoutMs`; true when drained. */
@@ -271,8 +283,28 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     const record = await this.store.delete(sessionId);
     if (record === undefined) return false;
     this.#deleted += 1;
+    this.#dropEvents(record.sessionId);
     this.emit('deleted', ended(record.sessionId, record.userId, 'local'));
     return true;
+  }
+
+  /**
+   * Appends an event to the session's stream; subscribers of
+   * `session.events` get it live, reconnecting ones from the replay buffer.
+   *
+   * @throws SessionNotFoundError when the session is absent or expired.
+   * @example
+   * await manager.publish(sessionId, 'chat.reply', { reply, messageCount });
+   */
+  async publish<TData extends JsonValue>(
+    sessionId: string,
+    type: string,
+    data: TData,
+  ): Promise<SessionEvent<TData>> {
+    if ((await this.store.get(sessionId, this.#now())) === undefined) {
+      throw new SessionNotFoundError(sessionId);
+    }
+    return this.events.append(sessionId, type, data);
   }
 
   /** Marks activity; returns the updated session, undefined when absent or expired. */
@@ -358,6 +390,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     const records = await this.store.sweep(this.#now());
     for (const record of records) {
       this.#expired += 1;
+      this.#dropEvents(record.sessionId);
       this.emit('expired', ended(record.sessionId, record.userId, 'local'));
     }
     return records.length;
@@ -396,7 +429,12 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   #onStoreEvent(event: StoreEvent): void {
+    this.#dropEvents(event.sessionId);
     this.emit(event.type, ended(event.sessionId, undefined, 'remote'));
+  }
+
+  #dropEvents(sessionId: string): void {
+    this.events.drop(sessionId).catch((error: unknown) => this.#emitError(error));
   }
 
   #emitError(error: unknown): void {

@@ -1,0 +1,126 @@
+import type { JsonValue } from '../metadata.js';
+
+/**
+ * One server event of a session, as `session.events` delivers it.
+ *
+ * Ids look like Redis stream ids, `<epochMs>-<seq>`: they increase within a
+ * session, compare with `compareEventIds`, and stay increasing across a
+ * restart of the node because the time part moves on.
+ */
+export interface SessionEvent<TData extends JsonValue = JsonValue> {
+  /** Increasing per session, `<epochMs>-<seq>`. */
+  readonly id: string;
+  /** What happened, for example `chat.reply`. `gap` is reserved. */
+  readonly type: string;
+  /** JSON payload; every reader gets its own copy. */
+  readonly data: TData;
+  /** When it was appended, epoch milliseconds. */
+  readonly at: number;
+}
+
+/** The type of the event announcing that missed events are no longer buffered. */
+export const GAP_EVENT_TYPE = 'gap';
+
+/** Payload of a `gap` event. */
+export type GapEventData = {
+  /** The id the reader resumed from. */
+  lastEventId: string;
+  /** The newest id known to be lost, when the log knows it. */
+  lostThroughId?: string;
+};
+
+/** What `readAfter` returns. */
+export interface ReadAfterResult {
+  /** Buffered events after the given id, oldest first. */
+  events: SessionEvent[];
+  /**
+   * True when events after the given id were dropped from the buffer (by
+   * count or age), or when the log has no record of the session although
+   * the reader had seen events: what the reader missed is then unknown.
+   */
+  gap: boolean;
+  /** With `gap`, the newest dropped id when known: reading after it is exact again. */
+  lostThroughId?: string;
+}
+
+/** Receives events appended to one session after `subscribe`. */
+export type SessionEventListener = (event: SessionEvent) => void;
+
+/**
+ * The per-session event stream with a bounded replay buffer.
+ *
+ * Implementations keep, per session, the newest events up to a count and an
+ * age (`eventLogDefaults`), plus the id of the newest event they dropped, so
+ * a reader that comes back with its last id learns whether it missed
+ * anything. The contract is shaped so a shared implementation can serve
+ * every node: ids are comparable and increase per session, `append` is one
+ * atomic operation (with Redis Streams: `XADD … MAXLEN`, `XRANGE (id +`, and
+ * `max-deleted-entry-id` for the gap check).
+ */
+export interface EventLog {
+  /** Appends an event and delivers it to the session's subscribers. */
+  append<TData extends JsonValue>(
+    sessionId: string,
+    type: string,
+    data: TData,
+  ): Promise<SessionEvent<TData>>;
+  /**
+   * Buffered events after `lastEventId` (all buffered events without one),
+   * and whether some events after it are no longer buffered.
+   */
+  readAfter(sessionId: string, lastEventId?: string): Promise<ReadAfterResult>;
+  /** Delivers events appended from now on; returns the unsubscribe function. */
+  subscribe(sessionId: string, listener: SessionEventListener): () => void;
+  /** Forgets a session's events (call when it is deleted or expires). */
+  drop(sessionId: string): Promise<void>;
+  /** Releases buffers, listeners and connections. */
+  close(): Promise<void>;
+}
+
+/** Options of an event log. */
+export interface EventLogOptions {
+  /** Events kept per session for replay. @default 100 */
+  maxEvents?: number;
+  /** Longest time an event is kept for replay, in ms. @default 300_000 (5 min) */
+  maxAgeMs?: number;
+  /** Largest serialised `data` of one event, in bytes. @default 65_536 */
+  maxEventBytes?: number;
+  /** Clock in epoch ms, for tests. @default Date.now */
+  now?: () => number;
+}
+
+export const eventLogDefaults = {
+  maxEvents: 100,
+  maxAgeMs: 5 * 60 * 1000,
+  maxEventBytes: 64 * 1024,
+} as const;
+
+const EVENT_ID = /^(\d{1,16})-(\d{1,16})$/;
+
+/** The two numeric parts of an event id, or undefined when it is not one. */
+export function parseEventId(id: string): [ms: number, seq: number] | undefined {
+  const match = EVENT_ID.exec(id);
+  if (match === null) return undefined;
+  return [Number(match[1]), Number(match[2])];
+}
+
+/** Formats an event id from its parts. */
+export function formatEventId(ms: number, seq: number): string {
+  return `${ms}-${seq}`;
+}
+
+/**
+ * Orders two event ids: negative when `a` is older, positive when newer, 0
+ * when equal. Ids that do not parse sort before every valid id.
+ *
+ * @example
+ * compareEventIds('1700000000000-2', '1700000000000-10') // < 0
+ */
+export function compareEventIds(a: string, b: string): number {
+  const left = parseEventId(a);
+  const right = parseEventId(b);
+  if (left === undefined || right === undefined) {
+    return (left === undefined ? 0 : 1) - (right === undefined ? 0 : 1);
+  }
+  return left[0] - right[0] || left[1] - right[1];
+}

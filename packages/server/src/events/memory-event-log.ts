@@ -1,0 +1,188 @@
+import { ErrorCode, MorganError } from '../errors.js';
+import type { JsonValue } from '../metadata.js';
+import {
+  compareEventIds,
+  type EventLog,
+  type EventLogOptions,
+  eventLogDefaults,
+  formatEventId,
+  GAP_EVENT_TYPE,
+  parseEventId,
+  type ReadAfterResult,
+  type SessionEvent,
+  type SessionEventListener,
+} from './event-log.js';
+
+interface StoredEvent {
+  readonly id: string;
+  readonly type: string;
+  /** JSON text of `data`, so every reader gets its own copy. */
+  readonly json: string;
+  readonly at: number;
+}
+
+interface Stream {
+  /** Buffered events, oldest first. */
+  readonly events: StoredEvent[];
+  /** First id this log ever gave the session: older ids come from elsewhere. */
+  readonly firstId: string;
+  /** Newest id dropped from the buffer. */
+  lostThroughId: string | undefined;
+  lastMs: number;
+  lastSeq: number;
+}
+
+/**
+ * The embedded event log: per-session buffers in this process. It is the
+ * reference implementation of `EventLog`; several nodes need a shared one.
+ *
+ * Trimming is lazy (on `append` and `readAfter`), so the log owns no timer.
+ * A session's bookkeeping stays until `drop`, which `SessionManager` calls
+ * when the session is deleted or expires.
+ *
+ * @example
+ * const log = new MemoryEventLog({ maxEvents: 50 });
+ * await log.append(sessionId, 'chat.reply', { text: 'hi' });
+ * const { events, gap } = await log.readAfter(sessionId, lastEventId);
+ */
+export class MemoryEventLog implements EventLog {
+  readonly maxEvents: number;
+  readonly maxAgeMs: number;
+  readonly maxEventBytes: number;
+  readonly #now: () => number;
+  readonly #streams = new Map<string, Stream>();
+  readonly #listeners = new Map<string, Set<SessionEventListener>>();
+
+  constructor(options: EventLogOptions = {}) {
+    this.maxEvents = positive('maxEvents', options.maxEvents ?? eventLogDefaults.maxEvents);
+    this.maxAgeMs = positive('maxAgeMs', options.maxAgeMs ?? eventLogDefaults.maxAgeMs);
+    this.maxEventBytes = positive('maxEventBytes', options.maxEventBytes ?? eventLogDefaults.maxEventBytes);
+    this.#now = options.now ?? Date.now;
+  }
+
+  async append<TData extends JsonValue>(
+    sessionId: string,
+    type: string,
+    data: TData,
+  ): Promise<SessionEvent<TData>> {
+    checkType(type);
+    const json = encode(data, this.maxEventBytes);
+    const now = this.#now();
+    let stream = this.#streams.get(sessionId);
+    const ms = Math.max(now, stream?.lastMs ?? 0);
+    const seq = stream !== undefined && ms === stream.lastMs ? stream.lastSeq + 1 : 0;
+    const stored: StoredEvent = { id: formatEventId(ms, seq), type, json, at: now };
+    if (stream === undefined) {
+      stream = { events: [], firstId: stored.id, lostThroughId: undefined, lastMs: ms, lastSeq: seq };
+      this.#streams.set(sessionId, stream);
+    }
+    stream.lastMs = ms;
+    stream.lastSeq = seq;
+    stream.events.push(stored);
+    this.#trim(stream, now);
+    for (const listener of this.#listeners.get(sessionId) ?? []) {
+      try {
+        listener(toEvent(stored));
+      } catch {
+        // A failing listener must not stop delivery to the others.
+      }
+    }
+    return toEvent(stored) as SessionEvent<TData>;
+  }
+
+  async readAfter(sessionId: string, lastEventId?: string): Promise<ReadAfterResult> {
+    const stream = this.#streams.get(sessionId);
+    if (stream === undefined) return { events: [], gap: lastEventId !== undefined };
+    this.#trim(stream, this.#now());
+    if (lastEventId === undefined) return { events: stream.events.map(toEvent), gap: false };
+    const known = parseEventId(lastEventId) !== undefined;
+    const lost = stream.lostThroughId;
+    const gap =
+      !known ||
+      compareEventIds(lastEventId, stream.firstId) < 0 ||
+      (lost !== undefined && compareEventIds(lastEventId, lost) < 0);
+    let start = stream.events.length;
+    while (start > 0 && compareEventIds((stream.events[start - 1] as StoredEvent).id, lastEventId) > 0) {
+      start -= 1;
+    }
+    const result: ReadAfterResult = { events: stream.events.slice(start).map(toEvent), gap };
+    if (gap && lost !== undefined) result.lostThroughId = lost;
+    return result;
+  }
+
+  subscribe(sessionId: string, listener: SessionEventListener): () => void {
+    let listeners = this.#listeners.get(sessionId);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#listeners.set(sessionId, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      const current = this.#listeners.get(sessionId);
+      if (current === undefined) return;
+      current.delete(listener);
+      if (current.size === 0) this.#listeners.delete(sessionId);
+    };
+  }
+
+  async drop(sessionId: string): Promise<void> {
+    this.#streams.delete(sessionId);
+  }
+
+  async close(): Promise<void> {
+    this.#streams.clear();
+    this.#listeners.clear();
+  }
+
+  /** Sessions with buffered state, for tests and metrics. */
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  #trim(stream: Stream, now: number): void {
+    const { events } = stream;
+    let drop = Math.max(0, events.length - this.maxEvents);
+    while (drop < events.length && now - (events[drop] as StoredEvent).at > this.maxAgeMs) drop += 1;
+    if (drop === 0) return;
+    stream.lostThroughId = (events[drop - 1] as StoredEvent).id;
+    events.splice(0, drop);
+  }
+}
+
+function toEvent(stored: StoredEvent): SessionEvent {
+  return { id: stored.id, type: stored.type, data: JSON.parse(stored.json) as JsonValue, at: stored.at };
+}
+
+function checkType(type: unknown): void {
+  if (typeof type !== 'string' || type.length === 0 || type.length > 128) {
+    throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event type must be a string of 1 to 128 characters');
+  }
+  if (type === GAP_EVENT_TYPE) {
+    throw new MorganError(ErrorCode.INVALID_REQUEST, `Event type "${GAP_EVENT_TYPE}" is reserved`);
+  }
+}
+
+function encode(data: unknown, maxBytes: number): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (cause) {
+    throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON', { cause });
+  }
+  if (json === undefined) throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON');
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) {
+    throw new MorganError(
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `Event data is ${bytes} bytes, more than the limit of ${maxBytes}`,
+    );
+  }
+  return json;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new MorganError(ErrorCode.INVALID_CONFIG, `${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
