@@ -1,0 +1,63 @@
+import type { SessionManager } from '@morgan/session-server';
+import type { Router } from 'express';
+import { type OverloadOptions, OverloadSimulator } from './overload.js';
+import { adminRoutes } from './routes.js';
+import { LoadSampler, type LoadSamplerOptions } from './sampler.js';
+
+export {
+  type OverloadOptions,
+  OverloadSimulator,
+  type OverloadState,
+  overloadDefaults,
+} from './overload.js';
+export { type AdminSessionRow, type AdminState, adminRoutes } from './routes.js';
+export { type LoadSample, LoadSampler, loadSamplerDefaults } from './sampler.js';
+
+/** Options of `createAdmin`. */
+export interface AdminOptions {
+  overload?: OverloadOptions;
+  sampler?: Omit<LoadSamplerOptions, 'phantomSlots' | 'onTick'>;
+  /** Most sessions listed at once. @default 200 */
+  listLimit?: number;
+  /** Shown in the dashboard header. @default `pid <pid>` */
+  nodeName?: string;
+}
+
+/** The dashboard's server side: routes, load sampler and overload simulation. */
+export interface Admin {
+  /** Mount at `/api/admin`, before `sessionMiddleware`. */
+  readonly routes: Router;
+  readonly overload: OverloadSimulator;
+  readonly sampler: LoadSampler;
+  /** Stops sampling and releases simulated load. */
+  close(): void;
+}
+
+/**
+ * Wires the admin dashboard's server side for one node.
+ *
+ * @example
+ * const admin = createAdmin(manager);
+ * app.use('/api/admin', admin.routes);
+ * app.post('/api/chat', async (req, res) => { await admin.overload.delay(); … });
+ */
+export function createAdmin(manager: SessionManager, options: AdminOptions = {}): Admin {
+  const overload = new OverloadSimulator(manager.capacity, options.overload);
+  const sampler = new LoadSampler(manager, {
+    ...options.sampler,
+    phantomSlots: () => overload.heldSlots,
+    onTick: () => overload.topUp(),
+  }).start();
+  const routeOptions: Parameters<typeof adminRoutes>[0] = { manager, sampler, overload };
+  if (options.listLimit !== undefined) routeOptions.listLimit = options.listLimit;
+  if (options.nodeName !== undefined) routeOptions.nodeName = options.nodeName;
+  return {
+    routes: adminRoutes(routeOptions),
+    overload,
+    sampler,
+    close() {
+      sampler.stop();
+      overload.close();
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import type { AddressInfo } from 'node:net';
+import { SessionManager } from '@morgan/session-server';
+import { requireSession, sessionMiddleware } from '@morgan/session-server/express';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Admin, type AdminState, createAdmin } from './index.js';
+
+interface Fixture {
+  url: string;
+  manager: SessionManager;
+  admin: Admin;
+  close(): Promise<void>;
+}
+
+let fixture: Fixture | undefined;
+
+async function start(maxConcurrentRequests = 10): Promise<Fixture> {
+  const manager = new SessionManager({ maxConcurrentRequests }).start();
+  const admin = createAdmin(manager, { overload: { freeSlots: 1, replyDelayMs: 200 } });
+  const app = express();
+  app.use('/api/admin', admin.routes);
+  app.use(sessionMiddleware(manager));
+  app.post('/api/work', requireSession(), async (_req, res) => {
+    await admin.overload.delay();
+    res.json({ ok: true });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  fixture = {
+    url: `http://127.0.0.1:${port}`,
+    manager,
+    admin,
+    async close() {
+      admin.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await manager.stop();
+    },
+  };
+  return fixture;
+}
+
+afterEach(async () => {
+  await fixture?.close();
+  fixture = undefined;
+});
+
+async function state(url: string): Promise<AdminState> {
+  const response = await fetch(`${url}/api/admin/state`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as AdminState;
+}
+
+describe('admin routes', () => {
+  it('lists sessions with user, conversation, age, idle, connections and requests', async () => {
+    const { url, manager } = await start();
+    const a = await manager.createSession({ userId: 'alice', conversationId: 'conv-1' });
+    const b = await manager.createSession();
+    await manager.addConnection(b.sessionId);
+    await using _request = await manager.trackRequest(b.sessionId);
+    const body = await state(url);
+    expect(body.totals).toMatchObject({ activeSessions: 2, created: 2, connections: 1 });
+    expect(body.sessions.map((s) => s.sessionId).sort()).toEqual([a.sessionId, b.sessionId].sort());
+    const rowA = body.sessions.find((s) => s.sessionId === a.sessionId);
+    const rowB = body.sessions.find((s) => s.sessionId === b.sessionId);
+    expect(rowA).toMatchObject({
+      userId: 'alice',
+      conversationId: 'conv-1',
+      connectionCount: 0,
+      activeRequests: 0,
+    });
+    expect(rowB).toMatchObject({
+      userId: null,
+      conversationId: null,
+      connectionCount: 1,
+      activeRequests: 1,
+    });
+    expect(rowA!.ageMs).toBeGreaterThanOrEqual(0);
+    expect(rowA!.idleMs).toBeGreaterThanOrEqual(0);
+    expect(body.node.store).toBe('memory');
+    expect(body.listError).toBeNull();
+  });
+
+  it('deletes a session, and answers 404 and 400 for unknown and malformed ids', async () => {
+    const { url, manager } = await start();
+    const session = await manager.createSession();
+    const path = `${url}/api/admin/sessions/${session.sessionId}`;
+    const deleted = await fetch(path, { method: 'DELETE' });
+    expect(deleted.status).toBe(200);
+    expect(await manager.getSession(session.sessionId)).toBeUndefined();
+    const again = await fetch(path, { method: 'DELETE' });
+    expect(again.status).toBe(404);
+    expect(await again.json()).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
+    const bad = await fetch(`${url}/api/admin/sessions/nope`, { method: 'DELETE' });
+    expect(bad.status).toBe(400);
+    expect((await state(url)).totals.deleted).toBe(1);
+  });
+
+  it('toggles the overload: concurrent requests are shed, the dashboard still answers', async () => {
+    const { url, manager } = await start(4);
+    const session = await manager.createSession();
+    const on = await fetch(`${url}/api/admin/overload`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: true }),
+    });
+    expect(await on.json()).toMatchObject({ enabled: true, heldSlots: 3 });
+    const send = () =>
+      fetch(`${url}/api/work`, { method: 'POST', headers: { 'x-session-id': session.sessionId } });
+    const statuses = (await Promise.all([send(), send(), send()])).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 503, 503]);
+    const during = await state(url);
+    expect(during.overload.enabled).toBe(true);
+    expect(during.totals.shed).toBe(2);
+    expect(during.totals.inFlightRequests).toBe(0);
+
+    const off = await fetch(`${url}/api/admin/overload`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: false }),
+    });
+    expect(await off.json()).toMatchObject({ enabled: false, heldSlots: 0 });
+    const after = (await Promise.all([send(), send(), send()])).map((r) => r.status);
+    expect(after).toEqual([200, 200, 200]);
+  });
+
+  it('rejects a malformed overload request', async () => {
+    const { url } = await start();
+    const response = await fetch(`${url}/api/admin/overload`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: 'yes' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'INVALID_REQUEST' } });
+  });
+});
