@@ -112,7 +112,7 @@ describe('two RedisStore nodes on one Redis', () => {
     expect(await b.count()).toBe(0);
   });
 
-  it("deliver deletions and expiries to the other node only", async () => {
+  it('deliver deletions and expiries to the other node only', async () => {
     const onA = collector();
     const onB = collector();
     a.subscribe(onA.listener);
@@ -195,7 +195,11 @@ describe('SessionManagers on two nodes', () => {
     const remote = once(managerB, 'deleted') as Promise<[SessionEndedEvent]>;
     const local = once(managerA, 'deleted') as Promise<[SessionEndedEvent]>;
     expect(await managerA.deleteSession(session.sessionId)).toBe(true);
-    expect((await local)[0]).toEqual({ sessionId: session.sessionId, userId: 'ada', origin: 'local' });
+    expect((await local)[0]).toEqual({
+      sessionId: session.sessionId,
+      userId: 'ada',
+      origin: 'local',
+    });
     expect((await remote)[0]).toEqual({ sessionId: session.sessionId, origin: 'remote' });
     expect(await managerB.getSession(session.sessionId)).toBeUndefined();
   });

@@ -13,27 +13,38 @@ interface WireEvent {
 /**
  * The pub/sub side of a `RedisStore`: one extra connection subscribed to the
  * events channel, fanning out the events of *other* nodes to listeners.
- * ioredis resubscribes by itself after a reconnect; events published while
- * this node was disconnected are not replayed.
+ * It subscribes again after every reconnect; events published while this
+ * node was disconnected are not replayed.
  */
 export class EventSubscriber {
   readonly #connection: Redis;
+  readonly #channel: string;
   readonly #nodeId: string;
   readonly #listeners = new Set<(event: StoreEvent) => void>();
-  readonly #subscribed: Promise<void>;
+  #subscribed: Promise<void>;
+  #lost = false;
 
   constructor(client: Redis, channel: string, nodeId: string) {
+    this.#channel = channel;
     this.#nodeId = nodeId;
     // SUBSCRIBE must wait for the connection, so this one keeps an offline queue.
     this.#connection = client.duplicate({
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
+      autoResubscribe: false,
       lazyConnect: false,
     });
     this.#connection.on('error', () => {});
+    this.#connection.on('close', () => {
+      this.#lost = true;
+    });
+    this.#connection.on('ready', () => {
+      if (!this.#lost) return;
+      this.#lost = false;
+      this.#subscribed = this.#subscribe();
+    });
     this.#connection.on('message', (_channel: string, message: string) => this.#deliver(message));
-    this.#subscribed = this.#connection.subscribe(channel).then(() => undefined);
-    this.#subscribed.catch(() => {});
+    this.#subscribed = this.#subscribe();
   }
 
   /** Adds a listener; returns its removal. */
@@ -44,7 +55,7 @@ export class EventSubscriber {
     };
   }
 
-  /** Resolves once the first SUBSCRIBE is acknowledged. */
+  /** Resolves once the current connection's SUBSCRIBE is acknowledged. */
   subscribed(): Promise<void> {
     return this.#subscribed;
   }
@@ -52,6 +63,12 @@ export class EventSubscriber {
   close(): Promise<void> {
     this.#listeners.clear();
     return quit(this.#connection, 1_000);
+  }
+
+  #subscribe(): Promise<void> {
+    const subscribed = this.#connection.subscribe(this.#channel).then(() => undefined);
+    subscribed.catch(() => {});
+    return subscribed;
   }
 
   #deliver(message: string): void {

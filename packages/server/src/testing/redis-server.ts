@@ -16,6 +16,12 @@ import { join } from 'node:path';
 export interface StartRedisOptions {
   /** Spawn a private server even when `REDIS_URL` is set (needed to stop/restart it). @default false */
   own?: boolean;
+  /**
+   * Spawned server only: keep an append-only file fsynced on every write, so
+   * `stopServer()` + `startServer()` keeps every acknowledged write.
+   * @default false (no persistence: a restart starts empty)
+   */
+  persistent?: boolean;
   /** Environment to read `REDIS_URL` from. @default process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -38,6 +44,10 @@ export interface RedisTestServer extends AsyncDisposable {
   startServer(): Promise<void>;
   /** Sends a signal (e.g. `SIGKILL`) to the spawned server and waits for its exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes the spawned server (SIGSTOP): connections stay open, nothing answers. */
+  pauseServer(): void;
+  /** Thaws a paused server (SIGCONT). */
+  resumeServer(): void;
   /** Deletes this caller's keys (shared server) or stops the spawned server. */
   stop(): Promise<void>;
 }
@@ -61,7 +71,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     return sharedServer(shared, keyPrefix);
   }
   ensureRedisServerInstalled(env);
-  return ownServer(keyPrefix);
+  return ownServer(keyPrefix, options.persistent === true);
 }
 
 function sharedServer(url: string, keyPrefix: string): RedisTestServer {
@@ -81,19 +91,23 @@ function sharedServer(url: string, keyPrefix: string): RedisTestServer {
     stopServer: refuse,
     startServer: refuse,
     kill: refuse,
+    pauseServer: () => {
+      throw new Error('This Redis comes from REDIS_URL; use startRedis({ own: true }) to pause it');
+    },
+    resumeServer: () => {},
     stop,
     [Symbol.asyncDispose]: stop,
   };
 }
 
-async function ownServer(keyPrefix: string): Promise<RedisTestServer> {
+async function ownServer(keyPrefix: string, persistent: boolean): Promise<RedisTestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'morgan-redis-'));
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 0; child === undefined; attempt += 1) {
     port = await freePort();
     try {
-      child = await spawnRedis(port, dir);
+      child = await spawnRedis(port, dir, persistent);
     } catch (error) {
       if (attempt >= 3) throw error;
     }
@@ -107,6 +121,7 @@ async function ownServer(keyPrefix: string): Promise<RedisTestServer> {
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill(signal);
+    if (signal !== 'SIGKILL') running.kill('SIGCONT'); // a paused server must run to exit
     const timer = setTimeout(() => running.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
@@ -128,9 +143,11 @@ async function ownServer(keyPrefix: string): Promise<RedisTestServer> {
       return child?.pid;
     },
     stopServer: () => kill('SIGTERM'),
+    pauseServer: () => child?.kill('SIGSTOP'),
+    resumeServer: () => child?.kill('SIGCONT'),
     startServer: async () => {
       if (child !== undefined) return;
-      child = await spawnRedis(port, dir);
+      child = await spawnRedis(port, dir, persistent);
     },
     kill,
     stop,
@@ -138,7 +155,7 @@ async function ownServer(keyPrefix: string): Promise<RedisTestServer> {
   };
 }
 
-function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
+function spawnRedis(port: number, dir: string, persistent: boolean): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -146,8 +163,7 @@ function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
     '127.0.0.1',
     '--save',
     '',
-    '--appendonly',
-    'no',
+    ...(persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     '--dir',
     dir,
     '--daemonize',
