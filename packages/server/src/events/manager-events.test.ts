@@ -8,7 +8,7 @@ import { MemoryEventLog } from './memory-event-log.js';
 /** A MemoryStore that can announce events as if another node sent them. */
 class BusStore extends MemoryStore {
   #listener: ((event: StoreEvent) => void) | undefined;
-  override subscribe(listener: (event: StoreEvent) => void): () => void {
+  subscribe(listener: (event: StoreEvent) => void): () => void {
     this.#listener = listener;
     return () => {
       this.#listener = undefined;

@@ -15,6 +15,12 @@ export interface SessionContext {
   sessionError?: MorganRequestState['error'];
   /** `http` for Express requests, `ws` for WebSocket calls. */
   transport: 'http' | 'ws';
+  /**
+   * Set by transports that account for each call themselves (WebSocket:
+   * request tracking on the session, node capacity, shutdown drain). Every
+   * Morgan procedure runs through it.
+   */
+  runCall?: (<T>(call: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 /**

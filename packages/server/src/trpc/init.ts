@@ -71,12 +71,17 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/** Runs each call through the transport's `ctx.runCall`, when it set one. */
+const transportCall = t.middleware(({ ctx, next }) =>
+  ctx.runCall === undefined ? next() : ctx.runCall(() => next()),
+);
+
 /** Builds routers on Morgan's tRPC instance. */
 export const router = t.router;
 /** Merges routers built on Morgan's tRPC instance. */
 export const mergeRouters = t.mergeRouters;
 /** A procedure anyone may call. */
-export const publicProcedure = t.procedure.use(mapErrors);
+export const publicProcedure = t.procedure.use(mapErrors).use(transportCall);
 
 /**
  * A procedure that requires a session: `ctx.session` is typed and present.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sessionEventsProcedure } from './events.js';
 import { publicProcedure, router, sessionProcedure } from './init.js';
 
 const jsonObject = z.record(z.string(), z.json());
@@ -42,6 +43,8 @@ const sessionRouter = router({
   })),
   /** Node and session figures (`getMetrics()`). */
   metrics: publicProcedure.query(({ ctx }) => ctx.manager.getMetrics()),
+  /** Server events of the caller's session, resumable by last event id. */
+  events: sessionEventsProcedure,
 });
 
 /**
