@@ -1,0 +1,91 @@
+import {
+  httpBatchLink,
+  httpLink,
+  splitLink,
+  TRPCClientError,
+  type Operation,
+  type TRPCLink,
+  type TRPCWebSocketClient,
+  wsLink,
+} from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import superjson from 'superjson';
+import { ClientErrorCode, SessionClientError } from './errors.js';
+import { httpRetryLink, type RetryLinkDeps, SESSION_HEADER } from './http.js';
+import type { FetchLike } from './options.js';
+
+/** What the client's links need from the client. */
+export interface SessionLinkDeps extends RetryLinkDeps {
+  /** HTTP URL of the tRPC endpoint. */
+  httpUrl: string;
+  fetch: FetchLike;
+  /**
+   * The WebSocket client subscriptions go through; opens it (and connects)
+   * when needed. Throws once the client is closed.
+   */
+  wsClient: () => TRPCWebSocketClient;
+}
+
+/**
+ * The client's link chain: subscriptions over the WebSocket (whose
+ * `connectionParams` carry the session id), queries and mutations over
+ * batched HTTP with `X-Session-Id`, 503/429 retries and session replacement;
+ * superjson both ways.
+ */
+export function createSessionLinks<TRouter extends AnyRouter>(deps: SessionLinkDeps): TRPCLink<TRouter>[] {
+  return [
+    splitLink<TRouter>({
+      condition: (op) => op.type === 'subscription',
+      true: lazyWsLink<TRouter>(deps.wsClient),
+      false: [
+        httpRetryLink<TRouter>(deps),
+        splitLink<TRouter>({
+          // The client's own calls carry exactly the id they name, unbatched.
+          condition: (op) => op.context['morganSessionId'] !== undefined,
+          true: httpLink<TRouter>({
+            url: deps.httpUrl,
+            transformer: superjson,
+            fetch: deps.fetch,
+            headers: ({ op }: { op: Operation }) => sessionHeader(op.context['morganSessionId'] as string | null),
+          } as unknown as Parameters<typeof httpLink<TRouter>>[0]),
+          false: httpBatchLink<TRouter>({
+            url: deps.httpUrl,
+            transformer: superjson,
+            fetch: deps.fetch,
+            headers: () => sessionHeader(deps.sessionId()),
+          } as unknown as Parameters<typeof httpBatchLink<TRouter>>[0]),
+        }),
+      ],
+    }),
+  ];
+}
+
+function sessionHeader(sessionId: string | null | undefined): Record<string, string> {
+  return sessionId === undefined || sessionId === null ? {} : { [SESSION_HEADER]: sessionId };
+}
+
+/** `wsLink` over a WebSocket client that is created on first use. */
+function lazyWsLink<TRouter extends AnyRouter>(getClient: () => TRPCWebSocketClient): TRPCLink<TRouter> {
+  return (runtime) => {
+    let link: ReturnType<TRPCLink<TRouter>> | undefined;
+    return (props) =>
+      observable((observer) => {
+        let client: TRPCWebSocketClient;
+        try {
+          client = getClient();
+        } catch (error) {
+          const cause =
+            error instanceof SessionClientError
+              ? error
+              : new SessionClientError(ClientErrorCode.CLIENT_CLOSED, String(error), { cause: error });
+          observer.error(TRPCClientError.from(cause));
+          return () => {};
+        }
+        link ??= wsLink<TRouter>({ client, transformer: superjson } as unknown as Parameters<typeof wsLink<TRouter>>[0])(
+          runtime,
+        );
+        return link(props).subscribe(observer);
+      });
+  };
+}

@@ -1,0 +1,150 @@
+import { type BackoffOptions, backoffDefaults } from './backoff.js';
+import type { StorageOption } from './storage.js';
+
+/** A JSON value, as session metadata holds. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object, the shape of session metadata. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * A WebSocket constructor: the browser's, or `WebSocket` from the `ws`
+ * package in Node 20 (which has no global one).
+ */
+export type WebSocketLike = abstract new (url: string, protocols?: string | string[]) => unknown;
+
+/** A `fetch` function: the platform's, or any compatible one. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** Something that fires `online` and `offline` events, like `window`. */
+export interface OnlineEventSource {
+  addEventListener(type: 'online' | 'offline', listener: () => void): void;
+  removeEventListener(type: 'online' | 'offline', listener: () => void): void;
+}
+
+/** Reconnect policy of the WebSocket, and of `connect()` while the server is unreachable. */
+export interface ReconnectOptions extends BackoffOptions {
+  /**
+   * Attempts in a row before the client gives up and closes with `RECONNECT_FAILED`.
+   * @default Infinity
+   */
+  maxAttempts: number;
+  /**
+   * Replaces the delay function (exponential backoff with full jitter over
+   * `baseDelayMs`, `factor`, `maxDelayMs`). `attempt` is 0 for the first retry.
+   * @default undefined (use {@link fullJitterBackoff})
+   */
+  delayMs?: ((attempt: number) => number) | undefined;
+}
+
+/** Retries of HTTP calls the server turned away with 503 or 429. */
+export interface HttpRetryOptions {
+  /**
+   * Retries per call after the first try; 0 turns retries off.
+   * @default 3
+   */
+  maxRetries: number;
+  /**
+   * Upper bound of the jitter added to `Retry-After` (or used alone when the
+   * header is absent) for the first retry; doubles per retry.
+   * @default 250
+   */
+  baseDelayMs: number;
+  /**
+   * Longest wait the client accepts; a `Retry-After` beyond it fails the call at once.
+   * @default 10000
+   */
+  maxDelayMs: number;
+  /**
+   * HTTP statuses that are retried.
+   * @default [503, 429]
+   */
+  statuses: readonly number[];
+  /**
+   * Mutation paths that are safe to send twice (e.g. `'cart.setQuantity'`).
+   * Queries are always retried; other mutations only when called with
+   * `{ context: { idempotent: true } }`.
+   * @default []
+   */
+  idempotentPaths: readonly string[];
+}
+
+/** Options of `createSessionClient`. */
+export interface SessionClientOptions {
+  /**
+   * The server's base URL, e.g. `'http://localhost:3000'`; in a browser it
+   * may be relative to the page (`'/'`). tRPC lives under `trpcPath`, and the
+   * WebSocket uses the same address with `ws:`/`wss:`.
+   */
+  url: string;
+  /**
+   * Path of the tRPC endpoint (HTTP and WebSocket).
+   * @default '/trpc'
+   */
+  trpcPath?: string;
+  /**
+   * Where the session id is kept: `'session'` (per tab), `'local'` (shared by
+   * the tabs of the origin), `'memory'`, or a Storage-like object.
+   * @default 'session' in browsers, 'memory' where there is no `sessionStorage`
+   */
+  storage?: StorageOption;
+  /**
+   * Key under which the session id is stored.
+   * @default 'morgan.sessionId'
+   */
+  storageKey?: string;
+  /**
+   * Interval of `session.heartbeat`; lowered to a third of the server's
+   * session timeout when that is shorter.
+   * @default 60000
+   */
+  heartbeatIntervalMs?: number;
+  /** Reconnect policy; see {@link reconnectDefaults}. */
+  reconnect?: Partial<ReconnectOptions>;
+  /** Retries of 503/429 answers; see {@link httpRetryDefaults}. */
+  http?: Partial<HttpRetryOptions>;
+  /**
+   * WebSocket implementation; required in Node 20 (`import { WebSocket } from 'ws'`).
+   * @default globalThis.WebSocket
+   */
+  WebSocket?: WebSocketLike;
+  /**
+   * fetch implementation.
+   * @default globalThis.fetch
+   */
+  fetch?: FetchLike;
+  /** `userId` of sessions this client creates. */
+  userId?: string;
+  /** `metadata` of sessions this client creates. */
+  metadata?: JsonObject;
+  /**
+   * Source of `online`/`offline` events: `true` uses `window` when there is
+   * one, `false` ignores them, or pass any event target.
+   * @default true
+   */
+  onlineEvents?: boolean | OnlineEventSource;
+}
+
+/** Defaults of {@link ReconnectOptions}. */
+export const reconnectDefaults: ReconnectOptions = {
+  ...backoffDefaults,
+  maxAttempts: Number.POSITIVE_INFINITY,
+};
+
+/** Defaults of {@link HttpRetryOptions}. */
+export const httpRetryDefaults: HttpRetryOptions = {
+  maxRetries: 3,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  statuses: [503, 429],
+  idempotentPaths: [],
+};
+
+/** Defaults of {@link SessionClientOptions} (those that have one everywhere). */
+export const sessionClientDefaults = {
+  trpcPath: '/trpc',
+  storageKey: 'morgan.sessionId',
+  heartbeatIntervalMs: 60_000,
+  onlineEvents: true,
+  reconnect: reconnectDefaults,
+  http: httpRetryDefaults,
+} as const;

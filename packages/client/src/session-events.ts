@@ -1,0 +1,42 @@
+import type { SessionClientError } from './errors.js';
+import type { GapEvent, SessionEvent } from './events.js';
+import type { HeartbeatReport } from './heartbeat.js';
+import type { SessionInfo } from './session-api.js';
+import type { ConnectionState } from './state.js';
+
+/** What `session-replaced` carries. */
+export interface SessionReplacedEvent {
+  /** The id the server no longer knew. */
+  previousSessionId: string;
+  /** The id in use from now on. */
+  sessionId: string;
+  /** `not-found`: expired, deleted or lost by a restart; `invalid`: the stored id was malformed. */
+  reason: 'not-found' | 'invalid';
+}
+
+/** What `reconnect` carries: an attempt is about to wait `delayMs`, then try. */
+export interface ReconnectEvent {
+  /** 0 for the first retry after a loss. */
+  attempt: number;
+  delayMs: number;
+}
+
+/** The events of a session client and their listeners' signatures. */
+export interface SessionClientEvents {
+  /** The connection state changed. */
+  state: (state: ConnectionState, previous: ConnectionState) => void;
+  /** A session was resumed, created or replaced; carries it as the server reported it. */
+  session: (session: SessionInfo) => void;
+  /** The server no longer knew the session, so the client uses a new one (followed by `session`). */
+  'session-replaced': (event: SessionReplacedEvent) => void;
+  /** Something failed that the app may want to show: a refused socket, a failed heartbeat, a stream error. */
+  error: (error: SessionClientError) => void;
+  /** A server event of the session (`subscribeEvents`), gaps included. */
+  event: (event: SessionEvent) => void;
+  /** Events were missed beyond the server's replay buffer. */
+  gap: (event: GapEvent) => void;
+  /** A heartbeat succeeded: round trip, expiry, next interval. */
+  heartbeat: (report: HeartbeatReport) => void;
+  /** A reconnect attempt was scheduled. */
+  reconnect: (event: ReconnectEvent) => void;
+}
