@@ -4,14 +4,10 @@ import { type OverloadOptions, OverloadSimulator } from './overload.js';
 import { adminRoutes } from './routes.js';
 import { LoadSampler, type LoadSamplerOptions } from './sampler.js';
 
-export {
-  type OverloadOptions,
-  OverloadSimulator,
-  type OverloadState,
-  overloadDefaults,
-} from './overload.js';
-export { type AdminSessionRow, type AdminState, adminRoutes } from './routes.js';
-export { type LoadSample, LoadSampler, loadSamplerDefaults } from './sampler.js';
+export { type OverloadOptions, OverloadSimulator, overloadDefaults } from './overload.js';
+export { adminRoutes } from './routes.js';
+export { LoadSampler, loadSamplerDefaults } from './sampler.js';
+export type { AdminSessionRow, AdminState, LoadSample, OverloadState } from './types.js';
 
 /** Options of `createAdmin`. */
 export interface AdminOptions {

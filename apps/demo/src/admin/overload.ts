@@ -1,4 +1,5 @@
 import type { CapacityLimiter } from '@morgan/session-server';
+import type { OverloadState } from './types.js';
 
 /** Options of an `OverloadSimulator`. */
 export interface OverloadOptions {
@@ -12,15 +13,6 @@ export const overloadDefaults = {
   freeSlots: 2,
   replyDelayMs: 1500,
 } as const satisfies Required<OverloadOptions>;
-
-/** What the dashboard shows about the simulation. */
-export interface OverloadState {
-  enabled: boolean;
-  freeSlots: number;
-  replyDelayMs: number;
-  /** Slots held by the simulated background load now. */
-  heldSlots: number;
-}
 
 /**
  * Simulates a node under heavy load, for the demo's dashboard button.

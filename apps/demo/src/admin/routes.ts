@@ -1,8 +1,9 @@
 import { ErrorCode, isSessionId, type Session, type SessionManager } from '@morgan/session-server';
 import { sendError, sendJson } from '@morgan/session-server/express';
 import express, { type Router } from 'express';
-import type { OverloadSimulator, OverloadState } from './overload.js';
-import type { LoadSample, LoadSampler } from './sampler.js';
+import type { OverloadSimulator } from './overload.js';
+import type { LoadSampler } from './sampler.js';
+import type { AdminSessionRow, AdminState } from './types.js';
 
 /** Options of `adminRoutes`. */
 export interface AdminRoutesOptions {
@@ -16,46 +17,6 @@ export interface AdminRoutesOptions {
 }
 
 export const adminRoutesDefaults = { listLimit: 200 } as const;
-
-/** One row of the dashboard's session table. */
-export interface AdminSessionRow {
-  sessionId: string;
-  userId: string | null;
-  conversationId: string | null;
-  createdAt: number;
-  lastActivity: number;
-  ageMs: number;
-  idleMs: number;
-  connectionCount: number;
-  activeRequests: number;
-}
-
-/** Body of `GET /api/admin/state`. */
-export interface AdminState {
-  now: number;
-  node: { name: string; pid: number; store: string; uptimeSeconds: number };
-  totals: {
-    activeSessions: number;
-    created: number;
-    deleted: number;
-    expired: number;
-    /** Real requests holding a capacity slot on this node (simulated load left out). */
-    inFlightRequests: number;
-    /** Requests tracked on sessions of this node. */
-    activeRequests: number;
-    maxConcurrentRequests: number;
-    shed: number;
-    /** Open connections of the listed sessions. */
-    connections: number;
-  };
-  overload: OverloadState;
-  sessions: AdminSessionRow[];
-  /** True when more sessions exist than `listLimit`. */
-  truncated: boolean;
-  /** Why the list is empty although sessions exist (a store that cannot list). */
-  listError: string | null;
-  series: { intervalMs: number; windowMs: number; samples: LoadSample[] };
-}
 
 /**
  * The dashboard's JSON API under `/api/admin`:

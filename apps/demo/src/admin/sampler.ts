@@ -1,15 +1,5 @@
 import type { SessionManager } from '@morgan/session-server';
-
-/** One point of the dashboard's chart. */
-export interface LoadSample {
-  /** Epoch ms. */
-  at: number;
-  activeSessions: number;
-  /** Real requests holding a capacity slot (simulated load left out). */
-  inFlightRequests: number;
-  /** Requests shed with 503 since the previous sample. */
-  shed: number;
-}
+import type { LoadSample } from './types.js';
 
 /** Options of a `LoadSampler`. */
 export interface LoadSamplerOptions {

@@ -1,0 +1,62 @@
+// Shapes of the admin API, shared by the server routes and the dashboard's
+// browser code (so this file imports nothing).
+
+/** One point of the dashboard's chart. */
+export interface LoadSample {
+  /** Epoch ms. */
+  at: number;
+  activeSessions: number;
+  /** Real requests holding a capacity slot (simulated load left out). */
+  inFlightRequests: number;
+  /** Requests shed with 503 since the previous sample. */
+  shed: number;
+}
+
+/** What the dashboard shows about the simulation. */
+export interface OverloadState {
+  enabled: boolean;
+  freeSlots: number;
+  replyDelayMs: number;
+  /** Slots held by the simulated background load now. */
+  heldSlots: number;
+}
+
+/** One row of the dashboard's session table. */
+export interface AdminSessionRow {
+  sessionId: string;
+  userId: string | null;
+  conversationId: string | null;
+  createdAt: number;
+  lastActivity: number;
+  ageMs: number;
+  idleMs: number;
+  connectionCount: number;
+  activeRequests: number;
+}
+
+/** Body of `GET /api/admin/state`. */
+export interface AdminState {
+  now: number;
+  node: { name: string; pid: number; store: string; uptimeSeconds: number };
+  totals: {
+    activeSessions: number;
+    created: number;
+    deleted: number;
+    expired: number;
+    /** Real requests holding a capacity slot on this node (simulated load left out). */
+    inFlightRequests: number;
+    /** Requests tracked on sessions of this node. */
+    activeRequests: number;
+    maxConcurrentRequests: number;
+    shed: number;
+    /** Open connections of the listed sessions. */
+    connections: number;
+  };
+  overload: OverloadState;
+  sessions: AdminSessionRow[];
+  /** True when more sessions exist than `listLimit`. */
+  truncated: boolean;
+  /** Why the list is empty although sessions exist (a store that cannot list). */
+  listError: string | null;
+  series: { intervalMs: number; windowMs: number; samples: LoadSample[] };
+}

@@ -1,0 +1,247 @@
+import {
+  type ConnectionState,
+  createSessionClient,
+  type SessionEvent,
+  type StorageOption,
+} from '@morgan/session-client';
+import type { AnyRouter } from '@trpc/server';
+import { banner, byTestId } from '../shared/dom.js';
+import { duration, shortId } from '../shared/format.js';
+import { ActivityLog } from './activity.js';
+import { type ChatAnswer, ChatSender } from './sender.js';
+import { StatusPanel } from './status.js';
+import { Transcript } from './transcript.js';
+
+// Page options from the query string: `?storage=local` shares one session
+// across the tabs of this browser, `?user=alice` names the session's user.
+const params = new URLSearchParams(location.search);
+const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
+const userId = params.get('user') ?? undefined;
+
+const client = createSessionClient<AnyRouter>({
+  url: location.origin,
+  storage,
+  heartbeatIntervalMs: 5_000,
+  reconnect: { baseDelayMs: 500, maxDelayMs: 5_000 },
+  ...(userId === undefined ? {} : { userId }),
+});
+
+const status = new StatusPanel();
+const activity = new ActivityLog(byTestId('activity-log'));
+const transcript = new Transcript(
+  byTestId('messages'),
+  storage === 'local' ? globalThis.localStorage : globalThis.sessionStorage,
+);
+const form = byTestId<HTMLFormElement>('chat-form');
+const input = byTestId<HTMLInputElement>('chat-input');
+const send = byTestId<HTMLButtonElement>('chat-send');
+const replacedBanner = byTestId('banner-replaced');
+const overloadBanner = byTestId('banner-overload');
+const errorBanner = byTestId('banner-error');
+
+let reconnects = 0;
+let replayed = 0;
+let gaps = 0;
+let shed = 0;
+let pendingSends = 0;
+/** Server clock minus page clock, learned from heartbeats. */
+let serverOffsetMs = 0;
+/** Server time of the last (re)connect: events appended before it are replays. */
+let connectedAtServer = Number.POSITIVE_INFINITY;
+const heldEvents: SessionEvent[] = [];
+let leaving = false;
+
+status.storage(storage === 'local' ? 'localStorage (shared by tabs)' : 'sessionStorage (this tab)');
+status.state('connecting');
+
+// ---- connection -----------------------------------------------------------
+
+client.on('state', (state: ConnectionState, previous: ConnectionState) => {
+  document.body.dataset.state = state.status;
+  switch (state.status) {
+    case 'connected':
+      status.state('connected');
+      connectedAtServer = Date.now() + serverOffsetMs;
+      setComposer(true);
+      if (previous.status === 'reconnecting' || previous.status === 'offline') {
+        activity.add('Connected again', 'ok');
+      } else {
+        activity.add('Connected', 'ok');
+      }
+      break;
+    case 'reconnecting': {
+      const why =
+        state.error?.closeCode !== undefined ? ` (socket closed ${state.error.closeCode})` : '';
+      status.state('reconnecting', `attempt ${state.attempt + 1}`);
+      if (previous.status === 'connected')
+        activity.add(`Connection lost${why}; reconnecting`, 'warn');
+      break;
+    }
+    case 'offline':
+      status.state('offline');
+      activity.add('Browser is offline; waiting for the network', 'warn');
+      break;
+    case 'closed':
+      status.state('closed');
+      setComposer(false);
+      if (leaving) break;
+      activity.add(`Client closed${state.error ? `: ${state.error.message}` : ''}`, 'error');
+      banner(
+        errorBanner,
+        `Disconnected for good: ${state.error?.message ?? 'closed'}. Reload the page to start again.`,
+      );
+      break;
+    default:
+      status.state(state.status);
+  }
+});
+
+client.on('reconnect', ({ attempt, delayMs }) => {
+  reconnects += 1;
+  status.reconnects(reconnects);
+  activity.add(`Reconnect attempt ${attempt + 1} in ${duration(delayMs)}`, 'warn');
+});
+
+client.on('session', (session) => {
+  status.session(session.sessionId);
+  transcript.useSession(session.sessionId);
+  document.body.dataset.sessionId = session.sessionId;
+});
+
+client.on('session-replaced', ({ previousSessionId, sessionId }) => {
+  const text =
+    `Session ${shortId(previousSessionId)} ended on the server (deleted, expired or lost in a restart). ` +
+    `You are now in a new session, ${shortId(sessionId)}.`;
+  banner(replacedBanner, text);
+  replacedBanner.dataset.previousSessionId = previousSessionId;
+  replacedBanner.dataset.sessionId = sessionId;
+  transcript.divider(`New session ${shortId(sessionId)}`);
+  status.messages(0);
+  activity.add(`Session replaced: ${shortId(previousSessionId)} → ${shortId(sessionId)}`, 'warn');
+});
+
+client.on('heartbeat', (report) => {
+  status.rtt(report.rttMs);
+  serverOffsetMs = report.lastActivity.getTime() + report.rttMs / 2 - Date.now();
+});
+
+client.on('error', (error) => {
+  activity.add(`${error.code}: ${error.message}`, 'error');
+});
+
+client.on('gap', () => {
+  gaps += 1;
+  status.gaps(gaps);
+  activity.add('Some events were missed beyond the replay buffer (gap)', 'warn');
+});
+
+// ---- server events ----------------------------------------------------------
+
+client.subscribeEvents((event) => {
+  if (event.type === 'gap') return;
+  if (event.at < connectedAtServer - 50) {
+    replayed += 1;
+    status.replayed(replayed);
+    activity.add(`Replayed missed event ${event.type} (${event.id})`, 'info');
+  }
+  if (event.type !== 'chat.reply') return;
+  if (pendingSends > 0) heldEvents.push(event);
+  else showEventReply(event);
+});
+
+/** A `chat.reply` that no answer of this tab showed: another tab of the session sent it, or it is a replay. */
+function showEventReply(event: SessionEvent): void {
+  const data = event.data as { reply?: unknown; message?: unknown; messageCount?: unknown };
+  if (typeof data.reply !== 'string' || typeof data.messageCount !== 'number') return;
+  const key = `${client.sessionId}:${data.messageCount}`;
+  if (transcript.has(key)) return;
+  if (typeof data.message === 'string')
+    transcript.user(data.message).status('sent', 'from another tab');
+  transcript.assistant(data.reply, key, 'Morgan · via session events');
+  status.messages(data.messageCount);
+}
+
+// ---- sending ----------------------------------------------------------------
+
+const sender = new ChatSender({
+  post: (message) =>
+    client.fetch('/api/chat', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message }),
+    }),
+  hooks: {
+    onAttempt: () => {},
+    onShed: ({ status: code, attempt, delayMs }) => {
+      shed += 1;
+      overloadBanner.dataset.shedCount = String(shed);
+      banner(
+        overloadBanner,
+        `The server is shedding load (${code} ${code === 503 ? 'Server at capacity' : 'Too many requests'}). ` +
+          `Your message is safe: retry ${attempt} in ${duration(delayMs)}.`,
+      );
+      activity.add(`Server answered ${code}; retrying in ${duration(delayMs)}`, 'warn');
+    },
+    onUnreachable: ({ delayMs }) => {
+      activity.add(`Server unreachable; retrying the message in ${duration(delayMs)}`, 'warn');
+    },
+  },
+});
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (text === '') return;
+  input.value = '';
+  void deliver(text);
+});
+
+async function deliver(text: string): Promise<void> {
+  const view = transcript.user(text);
+  pendingSends += 1;
+  updatePending();
+  try {
+    const answer: ChatAnswer = await sender.send(text);
+    view.status('sent');
+    transcript.assistant(answer.reply, `${answer.sessionId}:${answer.messageCount}`);
+    status.messages(answer.messageCount);
+    if (shed > 0 && !overloadBanner.hidden) {
+      banner(
+        overloadBanner,
+        `The server was shedding load; your message went through after retrying.`,
+      );
+    }
+  } catch (error) {
+    view.status('failed', error instanceof Error ? error.message : String(error));
+    activity.add(`Message not delivered: ${String(error)}`, 'error');
+  } finally {
+    pendingSends -= 1;
+    updatePending();
+    if (pendingSends === 0) {
+      for (const held of heldEvents.splice(0)) showEventReply(held);
+    }
+  }
+}
+
+function updatePending(): void {
+  document.body.dataset.pending = String(pendingSends);
+}
+
+function setComposer(enabled: boolean): void {
+  input.disabled = !enabled;
+  send.disabled = !enabled;
+  if (enabled && document.activeElement === document.body) input.focus();
+}
+
+window.addEventListener('pagehide', () => {
+  leaving = true;
+  // The session stays on the server (a reload resumes it); only the socket goes.
+  void client.close();
+});
+
+client.connect().catch((error: unknown) => {
+  banner(
+    errorBanner,
+    `Could not connect: ${error instanceof Error ? error.message : String(error)}`,
+  );
+});
