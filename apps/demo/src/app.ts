@@ -1,0 +1,152 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import {
+  type MorganConfig,
+  SessionManager,
+  type SessionManagerOptions,
+  type Store,
+} from '@morgan/session-server';
+import {
+  createShutdown,
+  errorHandler,
+  healthRoutes,
+  MorganMetrics,
+  notFoundHandler,
+  requireSession,
+  type Shutdown,
+  sendJson,
+  sessionMiddleware,
+  trpcHandler,
+} from '@morgan/session-server/express';
+import { RedisStore } from '@morgan/session-server/redis';
+import express, { type Express } from 'express';
+import { type Admin, type AdminOptions, createAdmin } from './admin/index.js';
+import { type ChatOptions, ChatService } from './chat.js';
+import { type AppRouter, createAppRouter } from './router.js';
+
+/** Options of `createDemoServer`. */
+export interface DemoServerOptions {
+  /** Settings from the environment (`loadConfig()`). @default {} (option defaults) */
+  config?: MorganConfig;
+  /** A manager to use instead of one built from `config`; the demo still starts and stops it. */
+  manager?: SessionManager;
+  /** Extra manager options, over those from `config`. @default {} */
+  managerOptions?: SessionManagerOptions;
+  /** Directory served at `/` (chat) and `/admin/` (dashboard). @default apps/demo/public */
+  publicDir?: string;
+  chat?: Omit<ChatOptions, 'beforeReply'>;
+  /** The admin dashboard's server side; `false` leaves it out. @default {} */
+  admin?: AdminOptions | false;
+  /** Longest wait for in-flight requests on shutdown, in ms. @default 10_000 */
+  drainTimeoutMs?: number;
+  /** Ends the process after a signal-driven shutdown. @default process.exit */
+  exit?: (code: number) => void;
+  /** Progress and error messages. @default stderr */
+  log?: (message: string) => void;
+}
+
+/** A demo node, created but not listening. */
+export interface DemoServer {
+  readonly app: Express;
+  /** The HTTP server (the WebSocket layer attaches its upgrade handler here). */
+  readonly server: Server;
+  readonly manager: SessionManager;
+  readonly router: AppRouter;
+  readonly chat: ChatService;
+  readonly admin: Admin | undefined;
+  readonly shutdown: Shutdown;
+  /** Listens on `port` (0 for any free one); resolves the bound address. */
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /** Shuts down without exiting the process (tests). */
+  close(): Promise<void>;
+}
+
+const defaultPublicDir = fileURLToPath(new URL('../public', import.meta.url));
+
+/**
+ * Builds the demo node: admin API, health/ready/metrics, static pages, the
+ * session middleware, tRPC at `/trpc`, `POST /api/chat`, JSON 404 and the JSON
+ * error handler, in that order.
+ *
+ * @example
+ * const demo = createDemoServer({ config: loadConfig() });
+ * demo.shutdown.installSignalHandlers();
+ * await demo.listen(3000);
+ */
+export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
+  const log = options.log ?? ((message: string) => process.stderr.write(`[demo] ${message}\n`));
+  const manager = options.manager ?? new SessionManager(managerOptions(options));
+  manager.start();
+  const admin = options.admin === false ? undefined : createAdmin(manager, options.admin);
+  const chat = new ChatService(manager, {
+    ...options.chat,
+    ...(admin && { beforeReply: () => admin.overload.delay() }),
+  });
+  const appRouter = createAppRouter(chat);
+  const metrics = new MorganMetrics(manager);
+  const app = express();
+  const server = createServer(app);
+  const shutdown = createShutdown({
+    server,
+    manager,
+    log,
+    ...(options.drainTimeoutMs !== undefined && { drainTimeoutMs: options.drainTimeoutMs }),
+    ...(options.exit !== undefined && { exit: options.exit }),
+  });
+  shutdown.onShutdown(() => {
+    admin?.close();
+    chat.close();
+  });
+
+  app.disable('x-powered-by');
+  app.use(metrics.requestTimer());
+  if (admin !== undefined) app.use('/api/admin', admin.routes);
+  app.use(healthRoutes(manager, { metrics, isDraining: () => shutdown.draining }));
+  app.use(express.static(options.publicDir ?? defaultPublicDir, { index: 'index.html' }));
+  app.use(sessionMiddleware(manager));
+  app.use('/trpc', trpcHandler(manager, appRouter, { onInternalError: internalLogger(log) }));
+  app.post('/api/chat', requireSession(), express.json({ limit: '16kb' }), async (req, res) => {
+    const body: unknown = req.body;
+    const message =
+      typeof body === 'object' && body !== null
+        ? (body as { message?: unknown }).message
+        : undefined;
+    // biome-ignore lint/style/noNonNullAssertion: requireSession guarantees the session
+    sendJson(res, 200, await chat.send(req.session!.sessionId, message));
+  });
+  app.use(notFoundHandler());
+  app.use(errorHandler({ onInternalError: internalLogger(log) }));
+
+  return {
+    app,
+    server,
+    manager,
+    router: appRouter,
+    chat,
+    admin,
+    shutdown,
+    async listen(port, host) {
+      server.listen(port, host);
+      await once(server, 'listening');
+      return server.address() as AddressInfo;
+    },
+    close: () => shutdown.shutdown(),
+  };
+}
+
+function managerOptions(options: DemoServerOptions): SessionManagerOptions {
+  const { redisUrl, port: _port, ...fromConfig } = options.config ?? {};
+  const store: Store | undefined =
+    redisUrl === undefined ? undefined : new RedisStore({ url: redisUrl });
+  return { ...fromConfig, ...(store && { store }), ...options.managerOptions };
+}
+
+function internalLogger(log: (message: string) => void) {
+  return (error: unknown) => {
+    log(
+      `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+  };
+}
