@@ -1,0 +1,295 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AnyRouter, inferRouterContext } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { CapacityError, ErrorCode, MorganError } from '../errors.js';
+import type { SessionEndedEvent, SessionManager } from '../manager.js';
+import type { SessionContext } from '../trpc/context.js';
+import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
+import { Heartbeat } from './heartbeat.js';
+import {
+  type AttachWebSocketOptions,
+  attachWebSocketDefaults,
+  type CloseWebSocketOptions,
+  type OriginCheck,
+  type WebSocketSettings,
+  WsCloseCode,
+} from './options.js';
+import { SessionSockets } from './session-sockets.js';
+import { compileOriginCheck, pathOf, rejectUpgrade, withoutConnectionParamsFlag } from './upgrade.js';
+
+/** What `attachWebSocket` returns. */
+export interface WebSocketAttachment {
+  /** The underlying `ws` server (`noServer`, fed by the HTTP server's `upgrade`). */
+  readonly wss: WebSocketServer;
+  /** Authenticated sockets open on this node. */
+  readonly connectionCount: number;
+  /** Sockets of one session open on this node. */
+  socketCount(sessionId: string): number;
+  /** Asks every client to reconnect (tRPC's reconnect notification), e.g. before a deploy. */
+  broadcastReconnectNotification(): void;
+  /**
+   * Stops accepting sockets, lets calls in flight finish (up to
+   * `drainTimeoutMs`), closes every socket with 1001, then the server.
+   * Later calls return the same promise.
+   */
+  close(options?: CloseWebSocketOptions): Promise<void>;
+}
+
+const RECONNECT_NOTIFICATION = JSON.stringify({ id: null, method: 'reconnect' });
+
+/**
+ * Serves the app's tRPC router over WebSocket on the same HTTP server, at
+ * `/trpc`. Each socket authenticates with tRPC `connectionParams`
+ * `{ sessionId }` (4400 when missing or malformed, 4404 when unknown), is
+ * counted on its session while open, is pinged every `heartbeatIntervalMs`
+ * and closed with 4404 as soon as its session is deleted or expires on any
+ * node.
+ *
+ * @example
+ * const server = app.listen(3000);
+ * const ws = attachWebSocket(server, { manager, router: appRouter });
+ * shutdown.onShutdown(() => ws.close());
+ * // client: createWSClient({ url: 'ws://host/trpc', connectionParams: () => ({ sessionId }) })
+ */
+export function attachWebSocket<TRouter extends AnyRouter>(
+  server: Server,
+  options: AttachWebSocketOptions<TRouter>,
+): WebSocketAttachment {
+  return new WebSocketLayer(server, options);
+}
+
+class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, ConnectionHost {
+  readonly wss: WebSocketServer;
+  readonly manager: SessionManager;
+  readonly #server: Server;
+  readonly #settings: WebSocketSettings;
+  readonly #originAllowed: OriginCheck;
+  readonly #heartbeat: Heartbeat;
+  readonly #connections = new Set<Connection>();
+  readonly #byWs = new WeakMap<WebSocket, Connection>();
+  readonly #sessions = new SessionSockets<Connection>();
+  readonly #pending = new Set<Promise<void>>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #inFlight = 0;
+  #idleWaiters = new Set<() => void>();
+  #closing: Promise<void> | undefined;
+
+  constructor(server: Server, options: AttachWebSocketOptions<TRouter>) {
+    const { manager, router, allowedOrigins, onError, ...rest } = options;
+    this.#settings = { ...attachWebSocketDefaults, ...definedOnly(rest) };
+    this.manager = manager;
+    this.#server = server;
+    this.#originAllowed = compileOriginCheck(allowedOrigins);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.#settings.maxPayload,
+    });
+    applyWSSHandler<TRouter>({
+      wss: this.wss,
+      router,
+      maxBatchSize: this.#settings.maxBatchSize,
+      createContext: ({ res }) => this.#context(res) as inferRouterContext<TRouter>,
+      ...(onError === undefined ? {} : { onError }),
+    });
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.#settings;
+    this.#heartbeat = new Heartbeat(this.#connections, heartbeatIntervalMs, heartbeatTimeoutMs);
+    this.#heartbeat.start();
+    server.on('upgrade', this.#onUpgrade);
+    manager.on('deleted', this.#onSessionEnded);
+    manager.on('expired', this.#onSessionEnded);
+  }
+
+  get connectionCount(): number {
+    let open = 0;
+    for (const connection of this.#connections) if (connection.open) open += 1;
+    return open;
+  }
+
+  socketCount(sessionId: string): number {
+    return this.#sessions.of(sessionId).filter((connection) => connection.open).length;
+  }
+
+  broadcastReconnectNotification(): void {
+    for (const { ws, open } of this.#connections) {
+      if (open && ws.readyState === WebSocket.OPEN) ws.send(RECONNECT_NOTIFICATION);
+    }
+  }
+
+  close(options: CloseWebSocketOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(
+      options.code ?? WsCloseCode.GOING_AWAY,
+      options.drainTimeoutMs ?? this.manager.drainTimeoutMs,
+    );
+    return this.#closing;
+  }
+
+  // ConnectionHost
+
+  register(connection: Connection): void {
+    if (connection.sessionId !== undefined) this.#sessions.add(connection.sessionId, connection);
+  }
+
+  unregister(connection: Connection): void {
+    this.#connections.delete(connection);
+    if (connection.sessionId !== undefined) this.#sessions.remove(connection.sessionId, connection);
+    if (this.#connections.size === 0) this.#notifyIdle();
+  }
+
+  activity(connection: Connection): void {
+    const { sessionId } = connection;
+    const { touchIntervalMs } = this.#settings;
+    if (sessionId === undefined || !this.#sessions.dueForTouch(sessionId, performance.now(), touchIntervalMs)) {
+      return;
+    }
+    this.#track(this.manager.touch(sessionId).then(() => undefined));
+  }
+
+  release(connection: Connection): void {
+    if (connection.sessionId !== undefined) {
+      this.#track(this.manager.removeConnection(connection.sessionId));
+    }
+  }
+
+  handOff(connection: Connection, buffered: readonly BufferedMessage[]): void {
+    const { ws, req } = connection;
+    const url = withoutConnectionParamsFlag(req.url);
+    if (url !== undefined) req.url = url;
+    this.#byWs.set(ws, connection);
+    this.wss.emit('connection', ws, req);
+    for (const [data, isBinary] of buffered) ws.emit('message', data, isBinary);
+  }
+
+  // Internals
+
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (pathOf(req.url) !== this.#settings.path) {
+      // Another listener may serve other paths (e.g. a dev server's HMR).
+      if (this.#server.listenerCount('upgrade') > 1) return;
+      rejectUpgrade(socket, ErrorCode.ROUTE_NOT_FOUND, 'No WebSocket endpoint at this path');
+      return;
+    }
+    if (this.#closing !== undefined) {
+      rejectUpgrade(socket, ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
+      return;
+    }
+    if (!this.#originAllowed(req.headers.origin)) {
+      rejectUpgrade(socket, ErrorCode.FORBIDDEN_ORIGIN, 'Origin is not allowed');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new Connection(ws, req, this, this.#settings.authTimeoutMs);
+      this.#connections.add(connection);
+      if (this.#closing !== undefined) connection.end(WsCloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+    });
+  };
+
+  readonly #onSessionEnded = ({ sessionId }: SessionEndedEvent): void => {
+    for (const connection of this.#sessions.of(sessionId)) {
+      // A call in flight (often the `session.delete` itself) answers first, within a grace period.
+      if (connection.endAfterCalls(WsCloseCode.SESSION_NOT_FOUND, ErrorCode.SESSION_NOT_FOUND)) {
+        this.#later(this.#settings.endGraceMs, () => connection.flushEnd());
+      }
+    }
+  };
+
+  #context(ws: WebSocket): SessionContext {
+    const connection = this.#byWs.get(ws);
+    if (connection?.session === undefined) {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Socket is not authenticated' });
+    }
+    return {
+      manager: this.manager,
+      session: connection.session,
+      transport: 'ws',
+      runCall: (call) => this.#runCall(connection, call),
+    };
+  }
+
+  /** One call over a socket: admitted by node capacity, tracked on the session, drained on close. */
+  async #runCall<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
+    const { sessionId } = connection;
+    if (this.#closing !== undefined) {
+      throw new MorganError(ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
+    }
+    if (sessionId === undefined) throw new MorganError(ErrorCode.SESSION_REQUIRED, 'Socket has no session');
+    if (!(await this.manager.capacity.acquire())) throw new CapacityError(1);
+    connection.callStarted();
+    this.#inFlight += 1;
+    try {
+      return await this.manager.trackRequest(sessionId, call);
+    } finally {
+      this.manager.capacity.release();
+      this.#inFlight -= 1;
+      // A deferred close waits for this answer, which is sent before the next macrotask.
+      if (connection.callEnded()) this.#later(0, () => connection.flushEnd());
+      if (this.#inFlight === 0) this.#notifyIdle();
+    }
+  }
+
+  async #close(code: number, drainTimeoutMs: number): Promise<void> {
+    await this.#waitFor(() => this.#inFlight === 0, drainTimeoutMs);
+    for (const connection of this.#connections) connection.end(code, ErrorCode.SHUTTING_DOWN);
+    const closed = await this.#waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
+    if (!closed) {
+      for (const { ws } of this.#connections) ws.terminate();
+      await this.#waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
+    }
+    this.#heartbeat.stop();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#server.off('upgrade', this.#onUpgrade);
+    this.manager.off('deleted', this.#onSessionEnded);
+    this.manager.off('expired', this.#onSessionEnded);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Resolves true once `done()` holds, false after `timeoutMs`; re-checked on each idle notice. */
+  #waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (result: boolean) => {
+        clearTimeout(timer);
+        this.#idleWaiters.delete(check);
+        resolve(result);
+      };
+      const check = () => {
+        if (done()) finish(true);
+      };
+      const timer = setTimeout(() => finish(done()), timeoutMs);
+      timer.unref();
+      this.#idleWaiters.add(check);
+    });
+  }
+
+  #notifyIdle(): void {
+    for (const waiter of [...this.#idleWaiters]) waiter();
+  }
+
+  #later(delayMs: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, delayMs);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  #track(operation: Promise<void>): void {
+    const tracked = operation.catch(() => {
+      // Store errors here only delay bookkeeping; the sweep and TTLs repair it.
+    });
+    this.#pending.add(tracked);
+    void tracked.finally(() => this.#pending.delete(tracked));
+  }
+}
+
+/** The fields of `options` whose value is not undefined. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,215 @@
+import type { IncomingMessage } from 'node:http';
+import { type RawData, WebSocket } from 'ws';
+import { errorCodeInfo, toMorganError } from '../errors.js';
+import type { SessionManager } from '../manager.js';
+import type { Session } from '../session.js';
+import { isSessionId } from '../session.js';
+import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
+import { WsCloseCode } from './options.js';
+
+/** What a connection needs from the layer that owns it. */
+export interface ConnectionHost {
+  readonly manager: SessionManager;
+  /** Adds the connection to its session's sockets (before it is counted). */
+  register(connection: Connection): void;
+  /** Removes it from every index once closed. */
+  unregister(connection: Connection): void;
+  /** A pong or message arrived. */
+  activity(connection: Connection): void;
+  /** Counts the connection down on its session (`removeConnection`). */
+  release(connection: Connection): void;
+  /** Hands the authenticated socket to tRPC. */
+  handOff(connection: Connection, buffered: readonly BufferedMessage[]): void;
+}
+
+/** A message that arrived while the session was being looked up. */
+export type BufferedMessage = readonly [data: RawData, isBinary: boolean];
+
+type Phase = 'auth' | 'joining' | 'open' | 'closed';
+
+/** Messages held while the session lookup runs; past it the socket is closed with 1008. */
+const MAX_BUFFERED = 100;
+
+/**
+ * One socket's lifecycle: authenticate with the first message (tRPC
+ * `connectionParams` `{ sessionId }`), count it on the session exactly once
+ * (`addConnection` / `removeConnection`, also when it closes abnormally or
+ * while being counted), then hand it to tRPC.
+ */
+export class Connection implements HeartbeatPeer {
+  readonly ws: WebSocket;
+  readonly req: IncomingMessage;
+  readonly #host: ConnectionHost;
+  pingRound = 0;
+  /** Calls in flight on this socket. */
+  inFlight = 0;
+  sessionId: string | undefined;
+  /** Snapshot taken when the socket was counted; the tRPC context's `session`. */
+  session: Session | undefined;
+  /** Set once the socket is being closed by us. */
+  ending = false;
+  /** Close code and reason to send once the calls in flight have answered. */
+  #pendingEnd: [code: number, reason: string] | undefined;
+  /** Counted on the session and not yet released. */
+  #counted = false;
+  #phase: Phase = 'auth';
+  #buffered: BufferedMessage[] | undefined;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ws: WebSocket, req: IncomingMessage, host: ConnectionHost, authTimeoutMs: number) {
+    this.ws = ws;
+    this.req = req;
+    this.#host = host;
+    ws.on('error', () => {
+      // ws closes the socket itself (1002, 1007, 1009); nothing may crash.
+    });
+    ws.on('close', () => this.#onClose());
+    ws.on('pong', () => this.#onAlive());
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    this.#authTimer = setTimeout(
+      () => this.end(WsCloseCode.BAD_SESSION, 'connectionParams not received'),
+      authTimeoutMs,
+    );
+    this.#authTimer.unref();
+  }
+
+  /** True once tRPC serves the socket. */
+  get open(): boolean {
+    return this.#phase === 'open';
+  }
+
+  /** Closes the socket with a code; safe to call more than once. */
+  end(code: number, reason: string): void {
+    if (this.ending || this.#phase === 'closed') return;
+    this.ending = true;
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code, reason);
+    }
+  }
+
+  /**
+   * Closes now when no call is in flight; otherwise once they have answered
+   * (see `callEnded`). Returns true when the close was deferred.
+   */
+  endAfterCalls(code: number, reason: string): boolean {
+    if (this.inFlight === 0) {
+      this.end(code, reason);
+      return false;
+    }
+    this.#pendingEnd ??= [code, reason];
+    return true;
+  }
+
+  /** Sends a deferred close, if any. */
+  flushEnd(): void {
+    if (this.#pendingEnd !== undefined) this.end(...this.#pendingEnd);
+  }
+
+  callStarted(): void {
+    this.inFlight += 1;
+  }
+
+  /** Returns true when a deferred close is now due. */
+  callEnded(): boolean {
+    this.inFlight -= 1;
+    return this.inFlight === 0 && this.#pendingEnd !== undefined;
+  }
+
+  #onAlive(): void {
+    Heartbeat.alive(this);
+    if (this.#phase === 'open') this.#host.activity(this);
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    Heartbeat.alive(this);
+    switch (this.#phase) {
+      case 'auth':
+        this.#phase = 'joining';
+        clearTimeout(this.#authTimer);
+        this.#buffered = [];
+        void this.#join(data, isBinary);
+        return;
+      case 'joining':
+        if ((this.#buffered?.push([data, isBinary]) ?? 0) > MAX_BUFFERED) {
+          this.end(WsCloseCode.POLICY_VIOLATION, 'Too many messages before authentication');
+        }
+        return;
+      case 'open':
+        this.#host.activity(this);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  async #join(data: RawData, isBinary: boolean): Promise<void> {
+    const sessionId = readSessionId(data, isBinary);
+    if (!isSessionId(sessionId)) {
+      this.end(WsCloseCode.BAD_SESSION, badSessionReason(sessionId));
+      return;
+    }
+    this.sessionId = sessionId;
+    this.#host.register(this);
+    let session: Session;
+    try {
+      session = await this.#host.manager.addConnection(sessionId);
+    } catch (error) {
+      const { code } = toMorganError(error);
+      this.end(errorCodeInfo[code].wsCloseCode, code);
+      return;
+    }
+    this.session = session;
+    this.#counted = true;
+    if (this.#phase === 'closed') {
+      this.#releaseOnce();
+      return;
+    }
+    if (this.ending) return;
+    this.#phase = 'open';
+    const buffered = this.#buffered ?? [];
+    this.#buffered = undefined;
+    this.#host.handOff(this, buffered);
+  }
+
+  #onClose(): void {
+    this.#phase = 'closed';
+    this.ending = true;
+    clearTimeout(this.#authTimer);
+    this.#buffered = undefined;
+    this.#host.unregister(this);
+    this.#releaseOnce();
+  }
+
+  #releaseOnce(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.#host.release(this);
+  }
+}
+
+function badSessionReason(sessionId: unknown): string {
+  if (sessionId === undefined) return 'connectionParams.sessionId is required';
+  if (sessionId === null) return 'Expected a connectionParams message first';
+  return 'Session id must be a UUID';
+}
+
+/**
+ * The session id from a tRPC `connectionParams` message
+ * (`{"method":"connectionParams","data":{"sessionId":"…"}}`): undefined when
+ * absent, the raw value (to be validated) otherwise.
+ */
+function readSessionId(data: RawData, isBinary: boolean): unknown {
+  if (isBinary) return null;
+  let message: unknown;
+  try {
+    message = JSON.parse(data.toString());
+  } catch {
+    return null;
+  }
+  if (typeof message !== 'object' || message === null) return null;
+  const { method, data: params } = message as { method?: unknown; data?: unknown };
+  if (method !== 'connectionParams') return null;
+  if (params === null || params === undefined) return undefined;
+  if (typeof params !== 'object') return null;
+  return (params as { sessionId?: unknown }).sessionId;
+}

@@ -1,0 +1,89 @@
+import type { AnyRouter } from '@trpc/server';
+import type { WSSHandlerOptions } from '@trpc/server/adapters/ws';
+import type { SessionManager } from '../manager.js';
+
+/** Decides whether a browser page from `origin` may open a socket. */
+export type OriginCheck = (origin: string | undefined) => boolean;
+
+/** Options of `attachWebSocket`. */
+export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
+  /** The manager whose sessions authenticate sockets. */
+  manager: SessionManager;
+  /** The app's router (built on Morgan's tRPC instance), the same as over HTTP. */
+  router: TRouter;
+  /** Upgrade path. Other paths get 404 unless another `upgrade` listener is registered. @default '/trpc' */
+  path?: string;
+  /** Time between server pings, in ms. @default 25_000 */
+  heartbeatIntervalMs?: number;
+  /** A peer that does not answer a ping within this time is terminated, in ms. @default 10_000 */
+  heartbeatTimeoutMs?: number;
+  /** Largest incoming message, in bytes; larger ones close the socket with 1009. @default 1_048_576 (1 MiB) */
+  maxPayload?: number;
+  /**
+   * Origins allowed to connect (exact `Origin` header values, such as
+   * `https://app.example.com`), or a function deciding. A request whose
+   * Origin is refused gets 403 before the upgrade. Requests without an
+   * Origin header (non-browser clients) are allowed by the list form.
+   * @default undefined (every origin)
+   */
+  allowedOrigins?: readonly string[] | OriginCheck | undefined;
+  /** Time a new socket has to send its `connectionParams`, in ms; then it is closed with 4400. @default 10_000 */
+  authTimeoutMs?: number;
+  /**
+   * Shortest time between two `lastActivity` writes caused by pongs and
+   * messages of one session, in ms. Open sockets pin a session anyway, so
+   * this only bounds store writes. 0 writes on every pong and message.
+   * @default 1_000
+   */
+  touchIntervalMs?: number;
+  /** Longest wait for a close handshake in `close()` before the socket is cut, in ms. @default 2_000 */
+  closeTimeoutMs?: number;
+  /**
+   * Longest delay before the sockets of a deleted or expired session are
+   * closed with 4404, to let a call in flight on them (such as the
+   * `session.delete` that caused it) send its answer, in ms.
+   * @default 250
+   */
+  endGraceMs?: number;
+  /** Largest batch of calls in one message. @default 100 */
+  maxBatchSize?: number;
+  /** Called with each error a procedure throws (tRPC's `onError`). */
+  onError?: WSSHandlerOptions<TRouter>['onError'];
+}
+
+/** The numeric and path options, resolved. */
+export type WebSocketSettings = Required<
+  Omit<AttachWebSocketOptions<AnyRouter>, 'manager' | 'router' | 'allowedOrigins' | 'onError'>
+>;
+
+export const attachWebSocketDefaults = {
+  path: '/trpc',
+  heartbeatIntervalMs: 25_000,
+  heartbeatTimeoutMs: 10_000,
+  maxPayload: 1024 * 1024,
+  authTimeoutMs: 10_000,
+  touchIntervalMs: 1_000,
+  closeTimeoutMs: 2_000,
+  endGraceMs: 250,
+  maxBatchSize: 100,
+} as const satisfies WebSocketSettings;
+
+/** Options of `WebSocketAttachment.close`. */
+export interface CloseWebSocketOptions {
+  /** Close code sent to every socket. @default 1001 (going away) */
+  code?: number;
+  /** Longest wait for calls in flight before the sockets are closed, in ms. @default the manager's `drainTimeoutMs` */
+  drainTimeoutMs?: number;
+}
+
+/** Close codes used by the WebSocket layer (the 44xx ones follow `errorCodeInfo`). */
+export const WsCloseCode = {
+  /** Server shutting down: reconnect elsewhere. */
+  GOING_AWAY: 1001,
+  /** Too many messages before authentication. */
+  POLICY_VIOLATION: 1008,
+  /** Missing or malformed `connectionParams`. */
+  BAD_SESSION: 4400,
+  /** Unknown, deleted or expired session. */
+  SESSION_NOT_FOUND: 4404,
+} as const;

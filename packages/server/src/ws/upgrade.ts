@@ -1,0 +1,52 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type ErrorCode, errorCodeInfo } from '../errors.js';
+import type { OriginCheck } from './options.js';
+
+/** Builds the origin check once from the option. */
+export function compileOriginCheck(allowed: readonly string[] | OriginCheck | undefined): OriginCheck {
+  if (allowed === undefined) return () => true;
+  if (typeof allowed === 'function') return allowed;
+  const origins = new Set(allowed.map((origin) => origin.toLowerCase()));
+  return (origin) => origin === undefined || origins.has(origin.toLowerCase());
+}
+
+/** The path of an upgrade request's URL, or undefined when it does not parse. */
+export function pathOf(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes tRPC's `connectionParams=1` flag from a URL: the parameters have
+ * been read by the time tRPC's handler sees the socket.
+ */
+export function withoutConnectionParamsFlag(url: string | undefined): string | undefined {
+  if (url === undefined || !url.includes('connectionParams')) return url;
+  const parsed = new URL(url, 'http://localhost');
+  parsed.searchParams.delete('connectionParams');
+  return parsed.pathname + parsed.search;
+}
+
+/** Refuses an upgrade with a JSON error body and drops the TCP socket. */
+export function rejectUpgrade(socket: Duplex, code: ErrorCode, message: string): void {
+  socket.on('error', () => {
+    // The peer may already be gone; nothing to report.
+  });
+  const status = errorCodeInfo[code].httpStatus;
+  const body = JSON.stringify({ error: { code, message } });
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
