@@ -113,7 +113,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
       typeof body === 'object' && body !== null
         ? (body as { message?: unknown }).message
         : undefined;
-    // biome-ignore lint/style/noNonNullAssertion: requireSession guarantees the session
+    // requireSession() above guarantees the session
     sendJson(res, 200, await chat.send(req.session!.sessionId, message));
   });
   app.use(notFoundHandler());
