@@ -16,14 +16,24 @@ import { Transcript } from './transcript.js';
 // across the tabs of this browser, `?user=alice` names the session's user.
 const params = new URLSearchParams(location.search);
 const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
-const userId = params.get('user') ?? undefined;
+const userId = params.get('user') ?? guestName();
+
+/** A friendly user name per tab (kept across reloads) so the dashboard can tell tabs apart. */
+function guestName(): string {
+  const key = 'morgan.demo.user';
+  const saved = sessionStorage.getItem(key);
+  if (saved !== null) return saved;
+  const name = `guest-${Math.floor(1000 + Math.random() * 9000)}`;
+  sessionStorage.setItem(key, name);
+  return name;
+}
 
 const client = createSessionClient<AnyRouter>({
   url: location.origin,
   storage,
   heartbeatIntervalMs: 5_000,
   reconnect: { baseDelayMs: 500, maxDelayMs: 5_000 },
-  ...(userId === undefined ? {} : { userId }),
+  userId,
 });
 
 const status = new StatusPanel();
@@ -72,7 +82,7 @@ client.on('state', (state: ConnectionState, previous: ConnectionState) => {
     case 'reconnecting': {
       const why =
         state.error?.closeCode !== undefined ? ` (socket closed ${state.error.closeCode})` : '';
-      status.state('reconnecting', `attempt ${state.attempt + 1}`);
+      status.state('reconnecting', `#${state.attempt + 1}`);
       if (previous.status === 'connected')
         activity.add(`Connection lost${why}; reconnecting`, 'warn');
       break;
