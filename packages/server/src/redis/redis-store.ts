@@ -199,7 +199,7 @@ export class RedisStore implements Store {
       now,
       this.#timeoutMs,
     );
-    return toRecords(reply);
+    return toRecords(reply).sort((x, y) => y.lastActivity - x.lastActivity);
   }
 
   async sweep(now: number): Promise<SessionRecord[]> {

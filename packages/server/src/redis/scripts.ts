@@ -8,7 +8,7 @@
 //                    count), r (JSON array of request ids in flight)
 //   P idle     zset  unpinned session ids scored by last activity (sweep order)
 //   P pinned   set   session ids with requests or connections (never expire)
-//   P u:<user> zset  the user's session ids scored by last activity
+//   P u:<user> set   the user's session ids
 //   P events   channel of {"n": node id, "t": "deleted"|"expired", "s": id}
 // An unpinned hash carries a TTL of timeout + grace so that Redis frees it
 // even when no node sweeps; a pinned one has none (PERSIST).
@@ -30,11 +30,14 @@ local function live(f, now, timeout)
   if pinned(f) then return true end
   return now - tonumber(f[4]) <= timeout
 end
-local function mark(f, was)
+local function mark(f, was, changed, index)
   local key, id, nowText = KEYS[1], ARGV[2], ARGV[3]
   if tonumber(nowText) > tonumber(f[4]) then f[4] = nowText end
-  redis.call('HSET', key, 'la', f[4], 'cc', f[6], 'r', f[7])
-  if f[1] then redis.call('ZADD', ARGV[1] .. 'u:' .. f[1], f[4], id) end
+  if changed then
+    redis.call('HSET', key, 'la', f[4], changed, f[index])
+  else
+    redis.call('HSET', key, 'la', f[4])
+  end
   if pinned(f) then
     if not was then
       redis.call('ZREM', KEYS[2], id)
@@ -70,7 +73,7 @@ const addRequest = `${PRELUDE}${LIVE_OR_NIL}
 local r = cjson.decode(f[7])
 r[#r + 1] = ARGV[6]
 f[7] = cjson.encode(r)
-mark(f, was)
+mark(f, was, 'r', 7)
 return f`;
 
 /** ARGV = [..., requestId] → 1 when removed, nil otherwise. */
@@ -80,7 +83,7 @@ for i = 1, #r do
   if r[i] == ARGV[6] then
     table.remove(r, i)
     if #r == 0 then f[7] = '[]' else f[7] = cjson.encode(r) end
-    mark(f, was)
+    mark(f, was, 'r', 7)
     return 1
   end
 end
@@ -89,14 +92,14 @@ return nil`;
 /** ARGV = [prefix, id, now, timeoutMs, ttlMs] → fields or nil. */
 const addConnection = `${PRELUDE}${LIVE_OR_NIL}
 f[6] = tostring(tonumber(f[6]) + 1)
-mark(f, was)
+mark(f, was, 'cc', 6)
 return f`;
 
 /** ARGV = [prefix, id, now, timeoutMs, ttlMs] → 1 when counted, nil otherwise. */
 const removeConnection = `${PRELUDE}${EXISTS_OR_NIL}
 if f[6] == '0' then return nil end
 f[6] = tostring(tonumber(f[6]) - 1)
-mark(f, was)
+mark(f, was, 'cc', 6)
 return 1`;
 
 /**
@@ -106,13 +109,13 @@ return 1`;
 const create = `
 local key, id = KEYS[1], ARGV[2]
 local old = redis.call('HGET', key, 'u')
-if old then redis.call('ZREM', ARGV[1] .. 'u:' .. old, id) end
+if old then redis.call('SREM', ARGV[1] .. 'u:' .. old, id) end
 redis.call('DEL', key)
 redis.call('HSET', key, 'ca', ARGV[6], 'la', ARGV[7], 'm', ARGV[8], 'cc', ARGV[9], 'r', ARGV[10])
 if ARGV[4] ~= '' then
   local user = string.sub(ARGV[4], 2)
   redis.call('HSET', key, 'u', user)
-  redis.call('ZADD', ARGV[1] .. 'u:' .. user, ARGV[7], id)
+  redis.call('SADD', ARGV[1] .. 'u:' .. user, id)
 end
 if ARGV[5] ~= '' then redis.call('HSET', key, 'c', string.sub(ARGV[5], 2)) end
 if ARGV[9] ~= '0' or ARGV[10] ~= '[]' then
@@ -133,7 +136,7 @@ if not f[3] then return nil end
 redis.call('DEL', key)
 redis.call('ZREM', KEYS[2], id)
 redis.call('SREM', KEYS[3], id)
-if f[1] then redis.call('ZREM', ARGV[1] .. 'u:' .. f[1], id) end
+if f[1] then redis.call('SREM', ARGV[1] .. 'u:' .. f[1], id) end
 redis.call('PUBLISH', ARGV[4], cjson.encode({ n = ARGV[3], t = 'deleted', s = id }))
 return f`;
 
@@ -154,7 +157,7 @@ for i = 1, #found, 2 do
   redis.call('ZREM', KEYS[1], id)
   if f[3] then
     redis.call('DEL', key)
-    if f[1] then redis.call('ZREM', prefix .. 'u:' .. f[1], id) end
+    if f[1] then redis.call('SREM', prefix .. 'u:' .. f[1], id) end
   else
     f = { false, false, score, score, '{}', '0', '[]' }
   end
@@ -164,14 +167,14 @@ for i = 1, #found, 2 do
 end
 return out`;
 
-/** KEYS = [user index]; ARGV = [prefix, now, timeoutMs] → [id, fields, ...], most recent first. */
+/** KEYS = [user index]; ARGV = [prefix, now, timeoutMs] → [id, fields, ...] of live sessions. */
 const listByUser = `
 local out = {}
 local now, timeout = tonumber(ARGV[2]), tonumber(ARGV[3])
-for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local f = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
   if not f[3] then
-    redis.call('ZREM', KEYS[1], id)
+    redis.call('SREM', KEYS[1], id)
   elseif f[6] ~= '0' or f[7] ~= '[]' or now - tonumber(f[4]) <= timeout then
     out[#out + 1] = id
     out[#out + 1] = f
