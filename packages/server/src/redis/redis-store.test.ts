@@ -157,6 +157,19 @@ describe('RedisStore on a real redis-server', () => {
     await small.close();
   });
 
+  it('uses an ioredis client passed in and leaves it open on close', async () => {
+    const client = new Redis(redis.url);
+    const borrowed = new RedisStore({ client, keyPrefix: `${keyPrefix}borrowed:` });
+    borrowed.configure({ sessionTimeoutMs: TIMEOUT_MS });
+    const value = record(Date.now());
+    await borrowed.create(value);
+    expect(await store.get(value.sessionId, value.createdAt)).toBeUndefined(); // other prefix
+    expect((await borrowed.get(value.sessionId, value.createdAt))?.sessionId).toBe(value.sessionId);
+    await borrowed.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+  });
+
   it('keeps metadata and request ids with any characters', async () => {
     const t0 = Date.now();
     const value = record(t0, { metadata: '{"a":"\\u0000 \\" ] [ , é"}' });
