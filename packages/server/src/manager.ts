@@ -1,11 +1,17 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { CapacityLimiter } from './capacity.js';
 import { ErrorCode, MorganError, SessionNotFoundError } from './errors.js';
 import type { EventLog, SessionEvent } from './events/event-log.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
 import { DEFAULT_MAX_METADATA_BYTES, type JsonValue, serializeMetadata } from './metadata.js';
-import { type CreateSessionInput, type Session, type SessionRecord, toSession } from './session.js';
+import {
+  type CreateSessionInput,
+  newSessionId,
+  type Session,
+  type SessionRecord,
+  toSession,
+} from './session.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store, StoreEvent } from './store/store.js';
 
@@ -224,7 +230,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   async createSession(input: CreateSessionInput = {}): Promise<Session> {
     const now = this.#now();
     const record: SessionRecord = {
-      sessionId: randomUUID(),
+      sessionId: newSessionId(),
       userId: optionalString('userId', input.userId),
       conversationId: optionalString('conversationId', input.conversationId),
       createdAt: now,
