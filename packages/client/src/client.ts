@@ -340,7 +340,9 @@ export class SessionClient<TRouter extends AnyRouter> {
   /** The one place state changes are acted on and announced. */
   #onState(state: ConnectionState, previous: ConnectionState): void {
     if (state.status === 'connected') {
-      this.#heartbeat.start(previous.status === 'offline');
+      // Beat at once when the server's timeout (hence the interval) is not
+      // known yet, or after being offline; otherwise `url()` just checked.
+      this.#heartbeat.start(previous.status === 'offline' || !this.#heartbeat.knowsTimeout);
       this.#events.resume();
       const session = this.#session;
       if (session !== undefined) {

@@ -74,6 +74,11 @@ export class HeartbeatTimer {
     return heartbeatIntervalFor(this.#options.intervalMs, this.#sessionTimeoutMs);
   }
 
+  /** True once a beat (or `learnTimeout`) told the server's timeout. */
+  get knowsTimeout(): boolean {
+    return this.#sessionTimeoutMs !== undefined;
+  }
+
   /** True between `start()` and `stop()`. */
   get running(): boolean {
     return this.#running;

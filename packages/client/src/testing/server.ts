@@ -1,0 +1,249 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { ErrorCode, MorganError, SessionManager, type SessionManagerOptions } from '@morgan/session-server';
+import {
+  errorHandler,
+  healthRoutes,
+  notFoundHandler,
+  requireSession,
+  sessionMiddleware,
+  trpcHandler,
+} from '@morgan/session-server/express';
+import {
+  createSessionRouter,
+  mergeRouters,
+  router,
+  sessionProcedure,
+  toTRPCError,
+} from '@morgan/session-server/trpc';
+import { attachWebSocket, type WebSocketAttachment } from '@morgan/session-server/ws';
+import express from 'express';
+
+/** Counters the test router and routes keep, shared across restarts. */
+export interface ServerCounters {
+  /** Executions of `test.count` (a non-idempotent mutation). */
+  countRuns: number;
+  /** `test.limited` fails with 429 this many more times. */
+  limitedFailures: number;
+  /** `GET /api/limited` answers 429 this many more times. */
+  plainLimitedFailures: number;
+}
+
+function createTestRouter(counters: ServerCounters) {
+  return mergeRouters(
+    createSessionRouter(),
+    router({
+      test: router({
+        whoami: sessionProcedure.query(({ ctx }) => ctx.session.sessionId),
+        count: sessionProcedure.mutation(() => {
+          counters.countRuns += 1;
+          return counters.countRuns;
+        }),
+        limited: sessionProcedure.query(() => {
+          if (counters.limitedFailures > 0) {
+            counters.limitedFailures -= 1;
+            throw toTRPCError(new MorganError(ErrorCode.RATE_LIMITED, 'Slow down'));
+          }
+          return 'ok';
+        }),
+      }),
+    }),
+  );
+}
+
+/** The router of the test server; clients use it as their `TRouter`. */
+export type TestRouter = ReturnType<typeof createTestRouter>;
+
+/** Options of {@link startTestServer}. */
+export interface TestServerOptions {
+  /** Manager options (timeout, capacity…) for this and later managers. */
+  manager?: SessionManagerOptions;
+  /** `Retry-After` of 503 answers, in seconds. @default 1 */
+  retryAfterSeconds?: number;
+  /** Server ping interval, in ms. @default 25_000 */
+  wsHeartbeatIntervalMs?: number;
+}
+
+/**
+ * A real Morgan server for client tests: Express with `sessionMiddleware`,
+ * tRPC over HTTP and WebSocket (`attachWebSocket`) on 127.0.0.1, port 0, and
+ * a few routes. It can be restarted on the same port, keeping its manager
+ * (sessions and event buffers survive) or with a fresh one, and its network
+ * path can be cut without close frames.
+ */
+export class TestServer implements AsyncDisposable {
+  readonly options: TestServerOptions;
+  readonly counters: ServerCounters = { countRuns: 0, limitedFailures: 0, plainLimitedFailures: 0 };
+  /** `METHOD path` of every HTTP request that reached the app, in order. */
+  readonly requests: string[] = [];
+  manager: SessionManager;
+  port = 0;
+  #server: Server | undefined;
+  #ws: WebSocketAttachment | undefined;
+  #sockets = new Set<Socket>();
+  #releaseHold: (() => void) | undefined;
+  #held: Promise<void> | undefined;
+
+  private constructor(options: TestServerOptions) {
+    this.options = options;
+    this.manager = new SessionManager(options.manager).start();
+  }
+
+  /** Starts a server on a random port. */
+  static async start(options: TestServerOptions = {}): Promise<TestServer> {
+    const server = new TestServer(options);
+    await server.listen();
+    return server;
+  }
+
+  /** `http://127.0.0.1:<port>` */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** True while accepting connections. */
+  get listening(): boolean {
+    return this.#server?.listening === true;
+  }
+
+  /** Open, authenticated WebSockets. */
+  get socketCount(): number {
+    return this.#ws?.connectionCount ?? 0;
+  }
+
+  /** Appends an event to a session's stream. */
+  publish(sessionId: string, type: string, data: Record<string, string | number>) {
+    return this.manager.publish(sessionId, type, data);
+  }
+
+  /** Makes `GET /hold` wait until `releaseHold()`: each waiting request holds a capacity slot. */
+  holdRequests(): void {
+    this.#held = new Promise((resolve) => {
+      this.#releaseHold = resolve;
+    });
+  }
+
+  releaseHold(): void {
+    this.#releaseHold?.();
+    this.#held = undefined;
+  }
+
+  /** Listens (again) on the same port as before, or a random one the first time. */
+  async listen(): Promise<void> {
+    const app = this.#app();
+    const server = createServer(app);
+    server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+    this.#ws = attachWebSocket(server, {
+      manager: this.manager,
+      router: createTestRouter(this.counters),
+      heartbeatIntervalMs: this.options.wsHeartbeatIntervalMs ?? 25_000,
+      closeTimeoutMs: 500,
+      endGraceMs: 50,
+    });
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
+    this.#server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /**
+   * A graceful stop like a deploy: sockets get 1001, the port is released.
+   * The manager keeps running unless `stopManager`.
+   */
+  async stop({ stopManager = false } = {}): Promise<void> {
+    await this.#ws?.close({ drainTimeoutMs: 500 });
+    await this.#closeHttp();
+    if (stopManager) await this.manager.stop({ drainTimeoutMs: 0 });
+  }
+
+  /**
+   * Restarts on the same port: stops gracefully (1001) and listens again,
+   * with the same manager (sessions survive) or a fresh one (they are lost).
+   */
+  async restart({ freshManager = false, downtimeMs = 0 } = {}): Promise<void> {
+    await this.stop({ stopManager: freshManager });
+    if (freshManager) this.manager = new SessionManager(this.options.manager).start();
+    if (downtimeMs > 0) await new Promise((resolve) => setTimeout(resolve, downtimeMs));
+    await this.listen();
+  }
+
+  /** Cuts the network path: stops listening and destroys every connection, without close frames. */
+  async cut(): Promise<void> {
+    const server = this.#server;
+    const ws = this.#ws;
+    this.#server = undefined;
+    this.#ws = undefined;
+    if (server === undefined) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await ws?.close({ drainTimeoutMs: 0 });
+    await closed;
+  }
+
+  async close(): Promise<void> {
+    this.releaseHold();
+    await this.stop({ stopManager: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #closeHttp(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    this.#ws = undefined;
+    if (server === undefined) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await closed;
+  }
+
+  #app(): express.Express {
+    const app = express();
+    app.use((req, _res, next) => {
+      this.requests.push(`${req.method} ${req.path}`);
+      next();
+    });
+    app.use(sessionMiddleware(this.manager, { retryAfterSeconds: this.options.retryAfterSeconds ?? 1 }));
+    app.use(healthRoutes(this.manager));
+    app.get('/hold', async (_req, res) => {
+      await this.#held;
+      res.json({ held: true });
+    });
+    app.get('/api/whoami', requireSession(), (req, res) => {
+      res.json({ sessionId: req.session?.sessionId });
+    });
+    app.post('/api/count', requireSession(), (_req, res) => {
+      this.counters.countRuns += 1;
+      res.json({ countRuns: this.counters.countRuns });
+    });
+    app.get('/api/limited', (_req, res) => {
+      if (this.counters.plainLimitedFailures > 0) {
+        this.counters.plainLimitedFailures -= 1;
+        res
+          .status(429)
+          .set('Retry-After', new Date(Date.now() + 1_000).toUTCString())
+          .json({ error: { code: 'RATE_LIMITED', message: 'Slow down' } });
+        return;
+      }
+      res.json({ ok: true });
+    });
+    app.use('/trpc', trpcHandler(this.manager, createTestRouter(this.counters), { onInternalError: () => {} }));
+    app.use(notFoundHandler());
+    app.use(errorHandler({ onInternalError: () => {} }));
+    return app;
+  }
+}
+
+/** Starts a {@link TestServer}; dispose it with `await using`. */
+export function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  return TestServer.start(options);
+}
