@@ -1,14 +1,145 @@
-import type { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
+import { toStoreError } from './records.js';
+import { type ScriptName, scripts } from './scripts.js';
+
+/** Where the connection goes; the fields of `RedisStoreOptions` it uses. */
+export interface StoreConnectionOptions {
+  url: string;
+  redis: RedisOptions | undefined;
+  client: Redis | undefined;
+  commandTimeoutMs: number;
+}
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * The command connection of a `RedisStore`: an ioredis client set up to fail
+ * fast (no offline queue, no resend after a reconnect, a reply timeout) and to
+ * reconnect by itself, with the store's Lua scripts defined on it. Every
+ * failure comes out as `StoreUnavailableError` unless it is a script bug.
+ */
+export class StoreConnection {
+  readonly client: Redis;
+  readonly #owned: boolean;
+  readonly #timeoutMs: number;
+  readonly #scripts: Record<ScriptName, ScriptCall>;
+  /** The wait for the first connection, shared by the calls made meanwhile. */
+  #connecting: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: StoreConnectionOptions) {
+    this.#timeoutMs = options.commandTimeoutMs;
+    this.#owned = options.client === undefined;
+    this.client =
+      options.client ??
+      new Redis(options.url, {
+        // A queued write could run long after its caller gave up: refuse instead.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: this.#timeoutMs,
+        connectTimeout: Math.max(this.#timeoutMs, 1_000),
+        retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+        ...options.redis,
+      });
+    // Errors reach callers through rejected operations; keep ioredis from logging them.
+    this.client.on('error', () => {});
+    for (const [name, script] of Object.entries(scripts)) this.client.defineCommand(name, script);
+    const commands = this.client as unknown as Record<string, ScriptCall>;
+    this.#scripts = Object.fromEntries(
+      Object.keys(scripts).map((name) => [name, (commands[name] as ScriptCall).bind(this.client)]),
+    ) as Record<ScriptName, ScriptCall>;
+  }
+
+  /** Runs one of the store's scripts (EVALSHA; EVAL the first time on a socket). */
+  run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.call(() => this.#scripts[name](...args));
+  }
+
+  /** Runs a command once the client is ready; maps failures to `StoreUnavailableError`. */
+  call<T>(command: () => Promise<T>): Promise<T> {
+    const ready = this.client.status === 'ready' ? command() : this.#whenReady().then(command);
+    return ready.catch((error: unknown) => {
+      throw toStoreError(error);
+    });
+  }
+
+  /** QUITs the client unless it was passed in by the caller. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#owned) await quit(this.client, this.#timeoutMs);
+  }
+
+  /**
+   * Waits for the first connection up to the command timeout. After a lost
+   * connection the client reconnects in the background and calls fail at once.
+   */
+  #whenReady(): Promise<void> {
+    const client = this.client;
+    if (this.#closed || client.status === 'end') {
+      return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
+    }
+    if (client.status === 'wait') client.connect().catch(() => {});
+    else if (client.status !== 'connecting' && client.status !== 'connect') {
+      return Promise.reject(
+        new StoreUnavailableError(`Redis is unavailable (connection ${client.status})`),
+      );
+    }
+    this.#connecting ??= new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        this.#connecting = undefined;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onReady = () => done();
+      const onEnd = () => done(new StoreUnavailableError('Redis connection ended'));
+      const timer = setTimeout(
+        () => done(new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+      timer.unref();
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+    });
+    return this.#connecting;
+  }
+}
 
 /** QUITs politely when connected, then drops the socket and any reconnect timer. */
 export async function quit(client: Redis, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([client.quit().catch(() => {}), timeout]);
-    clearTimeout(timer);
+    await withTimeout(
+      client.quit().then(() => undefined),
+      timeoutMs,
+      () => undefined,
+    ).catch(() => {});
   }
   client.disconnect();
+}
+
+/** Settles like `promise`, or with `onTimeout()` after `timeoutMs`. */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  onTimeout: () => T,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(onTimeout());
+      } catch (error) {
+        reject(error);
+      }
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

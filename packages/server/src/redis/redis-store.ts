@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { SessionRecord } from '../session.js';
 import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
-import { quit } from './connection.js';
-import { optionalArg, type RawFields, toRecord, toRecords, toStoreError } from './records.js';
-import { type ScriptName, scripts } from './scripts.js';
+import { StoreConnection, withTimeout } from './connection.js';
+import { optionalArg, type RawFields, toRecord, toRecords } from './records.js';
+import type { ScriptName } from './scripts.js';
 import { EventSubscriber } from './subscriber.js';
 
 /** Options of a `RedisStore`. */
@@ -52,8 +52,6 @@ export const redisStoreDefaults = {
 
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
-
 /**
  * Sessions in Redis, shared by every node that uses the same `keyPrefix`.
  * Each operation is one round trip (one Lua script or one HMGET); expiry uses
@@ -69,20 +67,16 @@ export class RedisStore implements Store {
   readonly name = 'redis';
   readonly nodeId: string;
   readonly keyPrefix: string;
-  readonly #client: Redis;
-  readonly #ownsClient: boolean;
+  readonly #connection: StoreConnection;
   readonly #commandTimeoutMs: number;
   readonly #ttlGraceMs: number;
   readonly #sweepBatchSize: number;
   readonly #idleKey: string;
   readonly #pinnedKey: string;
   readonly #channel: string;
-  readonly #scripts: Record<ScriptName, ScriptCall>;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #subscriber: EventSubscriber | undefined;
-  /** The wait for the first connection, shared by the calls made meanwhile. */
-  #connecting: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -94,27 +88,12 @@ export class RedisStore implements Store {
     this.#idleKey = `${this.keyPrefix}idle`;
     this.#pinnedKey = `${this.keyPrefix}pinned`;
     this.#channel = `${this.keyPrefix}events`;
-    this.#ownsClient = options.client === undefined;
-    this.#client =
-      options.client ??
-      new Redis(options.url ?? redisStoreDefaults.url, {
-        // Fail fast while Redis is away instead of queueing: a queued write
-        // could run long after its caller gave up. Reconnect on our own.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        commandTimeout: this.#commandTimeoutMs,
-        connectTimeout: Math.max(this.#commandTimeoutMs, 1_000),
-        retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-        ...options.redis,
-      });
-    // Errors reach callers through rejected operations; keep ioredis from logging them.
-    this.#client.on('error', () => {});
-    for (const [name, script] of Object.entries(scripts)) this.#client.defineCommand(name, script);
-    const commands = this.#client as unknown as Record<string, ScriptCall>;
-    this.#scripts = Object.fromEntries(
-      Object.keys(scripts).map((name) => [name, (commands[name] as ScriptCall).bind(this.#client)]),
-    ) as Record<ScriptName, ScriptCall>;
+    this.#connection = new StoreConnection({
+      url: options.url ?? redisStoreDefaults.url,
+      redis: options.redis,
+      client: options.client,
+      commandTimeoutMs: this.#commandTimeoutMs,
+    });
   }
 
   configure(settings: StoreSettings): void {
@@ -143,8 +122,8 @@ export class RedisStore implements Store {
   }
 
   async get(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    const fields = await this.#call(() =>
-      this.#client.hmget(this.#key(sessionId), 'u', 'c', 'ca', 'la', 'm', 'cc', 'r'),
+    const fields = await this.#connection.call(() =>
+      this.#connection.client.hmget(this.#key(sessionId), 'u', 'c', 'ca', 'la', 'm', 'cc', 'r'),
     );
     if (fields[2] === null) return undefined;
     const record = toRecord(sessionId, fields);
@@ -227,7 +206,7 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#call(() => this.#client.ping());
+    await this.#connection.call(() => this.#connection.client.ping());
   }
 
   /**
@@ -238,19 +217,9 @@ export class RedisStore implements Store {
     await this.ping();
     const subscriber = this.#subscriber;
     if (subscriber === undefined) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new StoreUnavailableError('Redis did not acknowledge the events subscription')),
-        this.#commandTimeoutMs,
-      );
+    await withTimeout(subscriber.subscribed(), this.#commandTimeoutMs, () => {
+      throw new StoreUnavailableError('Redis did not acknowledge the events subscription');
     });
-    try {
-      await Promise.race([subscriber.subscribed(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -259,7 +228,7 @@ export class RedisStore implements Store {
    */
   subscribe(listener: (event: StoreEvent) => void): () => void {
     if (this.#closed) throw new StoreUnavailableError('RedisStore is closed');
-    this.#subscriber ??= new EventSubscriber(this.#client, this.#channel, this.nodeId);
+    this.#subscriber ??= new EventSubscriber(this.#connection.client, this.#channel, this.nodeId);
     return this.#subscriber.add(listener);
   }
 
@@ -267,10 +236,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const closing: Promise<void>[] = [];
-    if (this.#subscriber !== undefined) closing.push(this.#subscriber.close());
-    if (this.#ownsClient) closing.push(quit(this.#client, this.#commandTimeoutMs));
-    await Promise.all(closing);
+    await Promise.all([this.#subscriber?.close(), this.#connection.close()]);
   }
 
   #key(sessionId: string): string {
@@ -299,54 +265,6 @@ export class RedisStore implements Store {
   }
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
-    return this.#call(() => this.#scripts[name](...args));
-  }
-
-  /** Runs a command once the client is ready; maps failures to `StoreUnavailableError`. */
-  #call<T>(command: () => Promise<T>): Promise<T> {
-    const ready = this.#client.status === 'ready' ? command() : this.#whenReady().then(command);
-    return ready.catch((error: unknown) => {
-      throw toStoreError(error);
-    });
-  }
-
-  /**
-   * Waits for the first connection up to `commandTimeoutMs`. After a lost
-   * connection the client reconnects in the background and calls fail at once.
-   */
-  #whenReady(): Promise<void> {
-    const client = this.#client;
-    if (this.#closed || client.status === 'end') {
-      return Promise.reject(new StoreUnavailableError('RedisStore is closed'));
-    }
-    if (client.status === 'wait') client.connect().catch(() => {});
-    else if (client.status !== 'connecting' && client.status !== 'connect') {
-      return Promise.reject(
-        new StoreUnavailableError(`Redis is unavailable (connection ${client.status})`),
-      );
-    }
-    this.#connecting ??= new Promise<void>((resolve, reject) => {
-      const done = (error?: Error) => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        client.off('end', onEnd);
-        this.#connecting = undefined;
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onReady = () => done();
-      const onEnd = () => done(new StoreUnavailableError('Redis connection ended'));
-      const timer = setTimeout(
-        () =>
-          done(
-            new StoreUnavailableError(`Redis did not answer within ${this.#commandTimeoutMs} ms`),
-          ),
-        this.#commandTimeoutMs,
-      );
-      timer.unref();
-      client.once('ready', onReady);
-      client.once('end', onEnd);
-    });
-    return this.#connecting;
+    return this.#connection.run(name, ...args);
   }
 }
