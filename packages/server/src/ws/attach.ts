@@ -233,6 +233,8 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
   async #close(code: number, drainTimeoutMs: number): Promise<void> {
     await this.#waitFor(() => this.#inFlight === 0, drainTimeoutMs);
+    // The last answers are sent in the microtasks after their calls end.
+    await new Promise((resolve) => setImmediate(resolve));
     for (const connection of this.#connections) connection.end(code, ErrorCode.SHUTTING_DOWN);
     const closed = await this.#waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
     if (!closed) {
