@@ -89,6 +89,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       perMessageDeflate: false,
       maxPayload: this.#settings.maxPayload,
     });
+    // Handshake errors (bad version, key, …) get the same JSON error bodies as HTTP.
+    this.wss.on('wsClientError', (error, socket) =>
+      rejectUpgrade(socket, ErrorCode.INVALID_REQUEST, error.message),
+    );
     applyWSSHandler<TRouter>({
       wss: this.wss,
       router,
