@@ -16,7 +16,10 @@ const eventsInput = z
  * `session.events`: the caller's session events with increasing ids
  * (`tracked()`), so a client that reconnects resumes after the last one it
  * got. Missed events come from the replay buffer; when the buffer no longer
- * holds them all, a `{ type: 'gap' }` event comes first. Ends with
+ * holds them all, a `{ type: 'gap' }` event comes first. A first
+ * subscription (no last id) starts with what is still buffered, so events
+ * published just before it (e.g. by the HTTP call that opened the page) are
+ * not lost. Ends with
  * `SESSION_NOT_FOUND` when the session is deleted or expires.
  *
  * @example

@@ -5,6 +5,8 @@ export interface TcpProxy extends AsyncDisposable {
   port: number;
   /** Stops forwarding in both directions without closing anything. */
   blackhole(): void;
+  /** Drops every current connection at once (TCP reset); new ones are still forwarded. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         client.on('data', () => undefined);
         upstream.on('data', () => undefined);
       }
+    },
+    cut() {
+      for (const socket of sockets) socket.resetAndDestroy();
+      pairs.length = 0;
     },
     close,
     [Symbol.asyncDispose]: close,
