@@ -364,10 +364,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     }
     let ending: Promise<void> | undefined;
     const end = (): Promise<void> => {
-      ending ??= this.store
-        .removeRequest(sessionId, requestId, this.#now())
-        .catch((error: unknown) => this.#emitError(error))
-        .finally(() => this.#requestEnded());
+      // One promise per end: this runs once for every HTTP request.
+      ending ??= this.store.removeRequest(sessionId, requestId, this.#now()).then(
+        () => this.#requestEnded(),
+        (error: unknown) => {
+          this.#requestEnded();
+          this.#emitError(error);
+        },
+      );
       return ending;
     };
     return { requestId, session: toSession(record), end, [Symbol.asyncDispose]: end };

@@ -76,7 +76,7 @@ export function toSession(record: SessionRecord): Session {
     sessionId: record.sessionId,
     createdAt: new Date(record.createdAt),
     lastActivity: new Date(record.lastActivity),
-    metadata: JSON.parse(record.metadata) as JsonObject,
+    metadata: record.metadata === '{}' ? {} : (JSON.parse(record.metadata) as JsonObject),
     connectionCount: record.connectionCount,
     activeRequests: [...record.activeRequests],
   };

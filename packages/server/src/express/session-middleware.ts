@@ -113,7 +113,8 @@ export function sessionMiddleware(
       limiter.release();
       if (tracked !== undefined) void tracked.end();
     };
-    res.on('finish', release);
+    // 'close' follows 'finish' on every response and also fires when the
+    // client goes away first: one listener covers both ends of a request.
     res.on('close', release);
 
     const id = req.headers[header];
