@@ -87,6 +87,7 @@ export class SessionClient<TRouter extends AnyRouter> {
   #verified = false;
   #ws: TRPCWebSocketClient | undefined;
   #socketAttempts = 0;
+  #socketGeneration = 0;
   #lastError: SessionClientError | undefined;
   #replacing: Promise<boolean> | undefined;
   #closing: Promise<void> | undefined;
@@ -282,11 +283,29 @@ export class SessionClient<TRouter extends AnyRouter> {
     }
   }
 
+  /**
+   * A socket opened; it counts as connected once the server answers a call
+   * on it, which proves it accepted the session (a refused socket is closed
+   * with 4400/4404 instead, and `#onSocketClose` takes over).
+   */
   #onSocketOpen(): void {
-    if (this.#closing !== undefined || this.#sessionId === undefined) return;
-    this.#scheduler.reset();
-    this.#lastError = undefined;
-    this.#machine.tryTransition({ status: 'connected', sessionId: this.#sessionId });
+    if (this.#closing !== undefined) return;
+    const generation = ++this.#socketGeneration;
+    this.#api.confirmSocket().then(
+      (session) => {
+        if (generation !== this.#socketGeneration || this.#closing !== undefined) return;
+        if (session.sessionId !== this.#sessionId) return;
+        this.#session = session;
+        this.#scheduler.reset();
+        this.#lastError = undefined;
+        if (this.#machine.status !== 'connected') {
+          this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
+        }
+      },
+      () => {
+        // The socket closed before answering; its close event reports why.
+      },
+    );
   }
 
   #onSocketClose(code: number | undefined): void {

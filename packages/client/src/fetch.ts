@@ -42,11 +42,22 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
     const template = new Request(resolveInput(input, deps.baseUrl), requestInit);
     const replayable = idempotent || template.method === 'GET' || template.method === 'HEAD';
     let replaced = false;
+    let resent = false;
     for (let retry = 0; ; ) {
       const sentId = deps.sessionId();
       const request = template.clone();
       if (sentId !== undefined) request.headers.set(SESSION_HEADER, sentId);
-      const response = await deps.fetch(request);
+      let response: Response;
+      try {
+        response = await deps.fetch(request);
+      } catch (error) {
+        // Sent on a keep-alive socket the server closed (e.g. it restarted): once more.
+        if (replayable && !resent && error instanceof TypeError) {
+          resent = true;
+          continue;
+        }
+        throw error;
+      }
       if (deps.options.statuses.includes(response.status) && replayable) {
         const delay = httpRetryDelay(retry, parseRetryAfter(response.headers.get('retry-after')), deps.options);
         if (delay !== undefined) {

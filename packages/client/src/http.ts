@@ -2,7 +2,7 @@ import type { AnyRouter } from '@trpc/server';
 import type { TRPCLink } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { fullJitterBackoff, parseRetryAfter } from './backoff.js';
-import { httpStatusOf, serverErrorCode } from './errors.js';
+import { httpStatusOf, isNetworkError, serverErrorCode } from './errors.js';
 import type { HttpRetryOptions } from './options.js';
 
 /** Header that carries the session id on every HTTP request. */
@@ -70,6 +70,10 @@ export interface RetryLinkDeps {
 
 /**
  * A tRPC link for queries and mutations over HTTP that
+ * - sends a replayable call (query, idempotent mutation) once more at once
+ *   when it failed without an answer: after a server restart the first
+ *   request often goes out on a pooled keep-alive socket the server already
+ *   closed;
  * - retries 503 and 429 answers after `Retry-After` plus jitter, for queries
  *   and for mutations marked idempotent (never other mutations);
  * - on `SESSION_NOT_FOUND` for the id it sent, has the client replace the
@@ -85,6 +89,7 @@ export function httpRetryLink<TRouter extends AnyRouter>(deps: RetryLinkDeps): T
         let stopped = false;
         const context = op.context as SessionCallContext;
 
+        let resent = false;
         const attempt = (retry: number, replaced: boolean) => {
           const sentId = deps.sessionId();
           current = next(op).subscribe({
@@ -92,11 +97,17 @@ export function httpRetryLink<TRouter extends AnyRouter>(deps: RetryLinkDeps): T
             complete: () => observer.complete(),
             error: (error) => {
               if (stopped) return;
+              const replayable = isReplayable(op.type, op.path, context, deps.options);
+              if (!resent && replayable && isNetworkError(error)) {
+                resent = true;
+                attempt(retry, replaced);
+                return;
+              }
               const status = httpStatusOf(error);
               if (
                 status !== undefined &&
                 deps.options.statuses.includes(status) &&
-                isReplayable(op.type, op.path, context, deps.options)
+                replayable
               ) {
                 const retryAfter = (error.meta?.response as Response | undefined)?.headers?.get('retry-after');
                 const delay = httpRetryDelay(retry, parseRetryAfter(retryAfter), deps.options);

@@ -36,7 +36,8 @@ export interface SessionLinkDeps extends RetryLinkDeps {
 export function createSessionLinks<TRouter extends AnyRouter>(deps: SessionLinkDeps): TRPCLink<TRouter>[] {
   return [
     splitLink<TRouter>({
-      condition: (op) => op.type === 'subscription',
+      // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
+      condition: (op) => op.type === 'subscription' || op.context['morganTransport'] === 'ws',
       true: lazyWsLink<TRouter>(deps.wsClient),
       false: [
         httpRetryLink<TRouter>(deps),

@@ -51,6 +51,18 @@ export class SessionApi {
     return this.#client.query('session.get', undefined, this.#options(sessionId)) as Promise<SessionInfo>;
   }
 
+  /**
+   * The caller's session, asked over the WebSocket: the answer proves the
+   * server accepted the socket's session (it closes refused sockets with
+   * 4400/4404 instead).
+   */
+  confirmSocket(): Promise<SessionInfo> {
+    return this.#client.query('session.get', undefined, {
+      context: { morganTransport: 'ws' },
+      signal: this.#signal,
+    }) as Promise<SessionInfo>;
+  }
+
   /** Creates a session (sent without any session id). Not replayed on 503: the caller's backoff retries. */
   create(input: CreateSessionInput): Promise<SessionInfo> {
     return this.#client.mutation('session.create', input, this.#options(null)) as Promise<SessionInfo>;

@@ -45,7 +45,7 @@ export function recordedClient(server: TestServer, options: Partial<SessionClien
   for (const name of Object.keys(log) as (keyof SessionClientEvents)[]) {
     client.on(name, ((...args: never[]) => {
       (log[name] as unknown[][]).push(args);
-      if (name === 'state') states.push((args[0] as { status: ConnectionStatus }).status);
+      if (name === 'state') states.push((args[0] as unknown as { status: ConnectionStatus }).status);
       for (const check of [...checks]) check();
     }) as SessionClientEvents[typeof name]);
   }
