@@ -37,12 +37,18 @@ describe('SessionManager.publish and the event log', () => {
     let now = 1_000_000;
     const store = new BusStore();
     const eventLog = new MemoryEventLog({ now: () => now });
-    const manager = new SessionManager({ eventLog, store, sessionTimeoutMs: 1_000, now: () => now });
+    const manager = new SessionManager({
+      eventLog,
+      store,
+      sessionTimeoutMs: 1_000,
+      now: () => now,
+    });
     manager.start();
     const deleted = await manager.createSession();
     const expired = await manager.createSession();
     const remote = await manager.createSession();
-    for (const { sessionId } of [deleted, expired, remote]) await manager.publish(sessionId, 'm', 1);
+    for (const { sessionId } of [deleted, expired, remote])
+      await manager.publish(sessionId, 'm', 1);
     expect(eventLog.size).toBe(3);
     await manager.deleteSession(deleted.sessionId);
     expect(eventLog.size).toBe(2);

@@ -109,7 +109,7 @@ describe('MemoryEventLog', () => {
     const data = { list: [1] };
     await log.append(A, 'm', data);
     data.list.push(2);
-    (got[0]?.data as { list: number[] }).list.push(3);
+    (got[0]!.data as { list: number[] }).list.push(3);
     expect((await log.readAfter(A)).events[0]?.data).toEqual({ list: [1] });
     unsubscribe();
     await log.append(A, 'm', 'after');
@@ -130,10 +130,12 @@ describe('MemoryEventLog', () => {
 
   it('rejects the reserved gap type, bad types, non-JSON and oversize data', async () => {
     const log = new MemoryEventLog({ maxEventBytes: 16 });
-    await expect(log.append(A, 'gap', 1)).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUEST });
+    await expect(log.append(A, 'gap', 1)).rejects.toMatchObject({
+      code: ErrorCode.INVALID_REQUEST,
+    });
     await expect(log.append(A, '', 1)).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUEST });
     const cyclic: Record<string, unknown> = {};
-    cyclic['self'] = cyclic;
+    cyclic.self = cyclic;
     await expect(log.append(A, 'm', cyclic as never)).rejects.toMatchObject({
       code: ErrorCode.INVALID_REQUEST,
     });

@@ -56,7 +56,10 @@ export class MemoryEventLog implements EventLog {
   constructor(options: EventLogOptions = {}) {
     this.maxEvents = positive('maxEvents', options.maxEvents ?? eventLogDefaults.maxEvents);
     this.maxAgeMs = positive('maxAgeMs', options.maxAgeMs ?? eventLogDefaults.maxAgeMs);
-    this.maxEventBytes = positive('maxEventBytes', options.maxEventBytes ?? eventLogDefaults.maxEventBytes);
+    this.maxEventBytes = positive(
+      'maxEventBytes',
+      options.maxEventBytes ?? eventLogDefaults.maxEventBytes,
+    );
     this.#now = options.now ?? Date.now;
   }
 
@@ -73,7 +76,13 @@ export class MemoryEventLog implements EventLog {
     const seq = stream !== undefined && ms === stream.lastMs ? stream.lastSeq + 1 : 0;
     const stored: StoredEvent = { id: formatEventId(ms, seq), type, json, at: now };
     if (stream === undefined) {
-      stream = { events: [], firstId: stored.id, lostThroughId: undefined, lastMs: ms, lastSeq: seq };
+      stream = {
+        events: [],
+        firstId: stored.id,
+        lostThroughId: undefined,
+        lastMs: ms,
+        lastSeq: seq,
+      };
       this.#streams.set(sessionId, stream);
     }
     stream.lastMs = ms;
@@ -102,7 +111,10 @@ export class MemoryEventLog implements EventLog {
       compareEventIds(lastEventId, stream.firstId) < 0 ||
       (lost !== undefined && compareEventIds(lastEventId, lost) < 0);
     let start = stream.events.length;
-    while (start > 0 && compareEventIds((stream.events[start - 1] as StoredEvent).id, lastEventId) > 0) {
+    while (
+      start > 0 &&
+      compareEventIds((stream.events[start - 1] as StoredEvent).id, lastEventId) > 0
+    ) {
       start -= 1;
     }
     const result: ReadAfterResult = { events: stream.events.slice(start).map(toEvent), gap };
@@ -142,7 +154,8 @@ export class MemoryEventLog implements EventLog {
   #trim(stream: Stream, now: number): void {
     const { events } = stream;
     let drop = Math.max(0, events.length - this.maxEvents);
-    while (drop < events.length && now - (events[drop] as StoredEvent).at > this.maxAgeMs) drop += 1;
+    while (drop < events.length && now - (events[drop] as StoredEvent).at > this.maxAgeMs)
+      drop += 1;
     if (drop === 0) return;
     stream.lostThroughId = (events[drop - 1] as StoredEvent).id;
     events.splice(0, drop);
@@ -150,12 +163,20 @@ export class MemoryEventLog implements EventLog {
 }
 
 function toEvent(stored: StoredEvent): SessionEvent {
-  return { id: stored.id, type: stored.type, data: JSON.parse(stored.json) as JsonValue, at: stored.at };
+  return {
+    id: stored.id,
+    type: stored.type,
+    data: JSON.parse(stored.json) as JsonValue,
+    at: stored.at,
+  };
 }
 
 function checkType(type: unknown): void {
   if (typeof type !== 'string' || type.length === 0 || type.length > 128) {
-    throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event type must be a string of 1 to 128 characters');
+    throw new MorganError(
+      ErrorCode.INVALID_REQUEST,
+      'Event type must be a string of 1 to 128 characters',
+    );
   }
   if (type === GAP_EVENT_TYPE) {
     throw new MorganError(ErrorCode.INVALID_REQUEST, `Event type "${GAP_EVENT_TYPE}" is reserved`);
@@ -169,7 +190,8 @@ function encode(data: unknown, maxBytes: number): string {
   } catch (cause) {
     throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON', { cause });
   }
-  if (json === undefined) throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON');
+  if (json === undefined)
+    throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON');
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > maxBytes) {
     throw new MorganError(
@@ -182,7 +204,10 @@ function encode(data: unknown, maxBytes: number): string {
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new MorganError(ErrorCode.INVALID_CONFIG, `${name} must be a positive number, got ${value}`);
+    throw new MorganError(
+      ErrorCode.INVALID_CONFIG,
+      `${name} must be a positive number, got ${value}`,
+    );
   }
   return value;
 }

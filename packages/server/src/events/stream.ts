@@ -91,7 +91,10 @@ export async function* streamSessionEvents(
   }
 }
 
-function gapEvent(lastEventId: string, lostThroughId: string | undefined): SessionEvent<GapEventData> {
+function gapEvent(
+  lastEventId: string,
+  lostThroughId: string | undefined,
+): SessionEvent<GapEventData> {
   const data: GapEventData = { lastEventId };
   if (lostThroughId !== undefined) data.lostThroughId = lostThroughId;
   return { id: lostThroughId ?? lastEventId, type: GAP_EVENT_TYPE, data, at: Date.now() };

@@ -18,7 +18,12 @@ import {
   WsCloseCode,
 } from './options.js';
 import { SessionSockets } from './session-sockets.js';
-import { compileOriginCheck, pathOf, rejectUpgrade, withoutConnectionParamsFlag } from './upgrade.js';
+import {
+  compileOriginCheck,
+  pathOf,
+  rejectUpgrade,
+  withoutConnectionParamsFlag,
+} from './upgrade.js';
 
 /** What `attachWebSocket` returns. */
 export interface WebSocketAttachment {
@@ -147,7 +152,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   activity(connection: Connection): void {
     const { sessionId } = connection;
     const { touchIntervalMs } = this.#settings;
-    if (sessionId === undefined || !this.#sessions.dueForTouch(sessionId, performance.now(), touchIntervalMs)) {
+    if (
+      sessionId === undefined ||
+      !this.#sessions.dueForTouch(sessionId, performance.now(), touchIntervalMs)
+    ) {
       return;
     }
     this.#track(this.manager.touch(sessionId).then(() => undefined));
@@ -220,7 +228,8 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     if (this.#closing !== undefined) {
       throw new MorganError(ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
     }
-    if (sessionId === undefined) throw new MorganError(ErrorCode.SESSION_REQUIRED, 'Socket has no session');
+    if (sessionId === undefined)
+      throw new MorganError(ErrorCode.SESSION_REQUIRED, 'Socket has no session');
     if (!(await this.manager.capacity.acquire())) throw new CapacityError(1);
     connection.callStarted();
     this.#inFlight += 1;
@@ -240,7 +249,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     // The last answers are sent in the microtasks after their calls end.
     await new Promise((resolve) => setImmediate(resolve));
     for (const connection of this.#connections) connection.end(code, ErrorCode.SHUTTING_DOWN);
-    const closed = await this.#waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
+    const closed = await this.#waitFor(
+      () => this.#connections.size === 0,
+      this.#settings.closeTimeoutMs,
+    );
     if (!closed) {
       for (const { ws } of this.#connections) ws.terminate();
       await this.#waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
@@ -297,5 +309,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
 /** The fields of `options` whose value is not undefined. */
 function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
 }

@@ -2,7 +2,15 @@ import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { call, closed, connect, openSocket, startWsServer, type TestRouter, waitUntil } from './testing/ws-server.js';
+import {
+  call,
+  closed,
+  connect,
+  openSocket,
+  startWsServer,
+  type TestRouter,
+  waitUntil,
+} from './testing/ws-server.js';
 
 const UNKNOWN = '0b0e4a3e-2f53-4a8e-9a57-0f4bd0c3f1a7';
 
@@ -12,7 +20,10 @@ describe('WebSocket session auth (connectionParams)', () => {
     const session = await t.manager.createSession();
     const socket = await connect(t.url, session.sessionId);
     const answer = await call(socket, 1, 'mutation', 'test.echo', 'hi');
-    expect(answer['result']).toMatchObject({ type: 'data', data: { json: { input: 'hi', sessionId: session.sessionId } } });
+    expect(answer.result).toMatchObject({
+      type: 'data',
+      data: { json: { input: 'hi', sessionId: session.sessionId } },
+    });
     socket.close();
     await closed(socket);
   });
@@ -20,10 +31,19 @@ describe('WebSocket session auth (connectionParams)', () => {
   it.each([
     ['no sessionId', JSON.stringify({ method: 'connectionParams', data: {} })],
     ['null params', JSON.stringify({ method: 'connectionParams', data: null })],
-    ['a sessionId that is not a UUID', JSON.stringify({ method: 'connectionParams', data: { sessionId: 'abc' } })],
-    ['a numeric sessionId', JSON.stringify({ method: 'connectionParams', data: { sessionId: 42 } })],
+    [
+      'a sessionId that is not a UUID',
+      JSON.stringify({ method: 'connectionParams', data: { sessionId: 'abc' } }),
+    ],
+    [
+      'a numeric sessionId',
+      JSON.stringify({ method: 'connectionParams', data: { sessionId: 42 } }),
+    ],
     ['text that is not JSON', '{"method":'],
-    ['a call instead of connectionParams', JSON.stringify({ id: 1, method: 'query', params: { path: 'session.get' } })],
+    [
+      'a call instead of connectionParams',
+      JSON.stringify({ id: 1, method: 'query', params: { path: 'session.get' } }),
+    ],
   ])('closes with 4400 when the first message has %s', async (_name, first) => {
     await using t = await startWsServer();
     const socket = await openSocket(`${t.url}?connectionParams=1`);
@@ -59,9 +79,15 @@ describe('WebSocket session auth (connectionParams)', () => {
     await using t = await startWsServer();
     const session = await t.manager.createSession();
     const socket = await openSocket(`${t.url}?connectionParams=1`);
-    socket.send(JSON.stringify({ method: 'connectionParams', data: { sessionId: session.sessionId } }));
-    const answers = await Promise.all([1, 2, 3].map((id) => call(socket, id, 'mutation', 'test.echo', `m${id}`)));
-    const inputs = answers.map((answer) => (answer['result'] as { data: { json: { input: string } } }).data.json.input);
+    socket.send(
+      JSON.stringify({ method: 'connectionParams', data: { sessionId: session.sessionId } }),
+    );
+    const answers = await Promise.all(
+      [1, 2, 3].map((id) => call(socket, id, 'mutation', 'test.echo', `m${id}`)),
+    );
+    const inputs = answers.map(
+      (answer) => (answer.result as { data: { json: { input: string } } }).data.json.input,
+    );
     expect(inputs).toEqual(['m1', 'm2', 'm3']);
     socket.close();
     await closed(socket);
@@ -75,7 +101,9 @@ describe('WebSocket session auth (connectionParams)', () => {
       connectionParams: () => ({ sessionId: session.sessionId }),
       WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     });
-    const trpc = createTRPCClient<TestRouter>({ links: [wsLink({ client, transformer: superjson })] });
+    const trpc = createTRPCClient<TestRouter>({
+      links: [wsLink({ client, transformer: superjson })],
+    });
     const got = await trpc.session.get.query();
     expect(got.sessionId).toBe(session.sessionId);
     expect(got.connectionCount).toBe(1);

@@ -70,7 +70,10 @@ describe('connectionCount over WebSocket', () => {
     const sockets = await Promise.all(Array.from({ length: 40 }, () => connect(t.url, sessionId)));
     await waitUntil(() => t.ws.connectionCount === 40);
     expect((await t.manager.getSession(sessionId))?.connectionCount).toBe(40);
-    sockets.forEach((socket, index) => (index % 2 === 0 ? socket.terminate() : socket.close()));
+    for (const [index, socket] of sockets.entries()) {
+      if (index % 2 === 0) socket.terminate();
+      else socket.close();
+    }
     await waitUntil(async () => (await t.manager.getSession(sessionId))?.connectionCount === 0);
     expect(t.ws.connectionCount).toBe(0);
   });
@@ -85,21 +88,28 @@ describe('connectionCount over WebSocket', () => {
     await waitUntil(() => t.slowStarted.includes('held'));
     expect((await t.manager.getSession(sessionId))?.activeRequests).toHaveLength(1);
     latch.open();
-    expect((await answer)['result']).toMatchObject({ data: { json: 'held' } });
-    await waitUntil(async () => (await t.manager.getSession(sessionId))?.activeRequests.length === 0);
+    expect((await answer).result).toMatchObject({ data: { json: 'held' } });
+    await waitUntil(
+      async () => (await t.manager.getSession(sessionId))?.activeRequests.length === 0,
+    );
     socket.close();
     await closed(socket);
   });
 
   it('touches lastActivity on messages (touchIntervalMs: 0)', async () => {
     let now = 1_700_000_000_000;
-    await using t = await startWsServer({ manager: { now: () => now }, ws: { touchIntervalMs: 0 } });
+    await using t = await startWsServer({
+      manager: { now: () => now },
+      ws: { touchIntervalMs: 0 },
+    });
     const { sessionId } = await t.manager.createSession();
     const socket = await connect(t.url, sessionId);
     await waitUntil(() => t.ws.connectionCount === 1);
     now += 60_000;
     socket.send('PING');
-    await waitUntil(async () => (await t.manager.getSession(sessionId))?.lastActivity.getTime() === now);
+    await waitUntil(
+      async () => (await t.manager.getSession(sessionId))?.lastActivity.getTime() === now,
+    );
     socket.close();
     await closed(socket);
   });

@@ -21,7 +21,13 @@ function subscribe(socket: WebSocket, lastEventId?: string) {
     events.push((message.result.data as { json: { data: SessionEvent } }).json.data);
   });
   const params = lastEventId === undefined ? {} : { lastEventId };
-  socket.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'session.events', input: {}, ...params } }));
+  socket.send(
+    JSON.stringify({
+      id: 1,
+      method: 'subscription',
+      params: { path: 'session.events', input: {}, ...params },
+    }),
+  );
   return { events, trackedIds };
 }
 
@@ -54,17 +60,22 @@ describe('session.events over WebSocket', () => {
     const later = await t.manager.publish(sessionId, 'chat.reply', { n: 6 });
     await waitUntil(() => resumed.events.length === 3);
     expect(resumed.events.map((event) => event.data)).toEqual([{ n: 4 }, { n: 5 }, { n: 6 }]);
-    expect(resumed.events.map((event) => event.id)).toEqual([...missed, later].map((event) => event.id));
+    expect(resumed.events.map((event) => event.id)).toEqual(
+      [...missed, later].map((event) => event.id),
+    );
     second.close();
     await closed(second);
   });
 
   it('starts with an explicit gap event when the buffer no longer holds what was missed', async () => {
-    await using t = await startWsServer({ manager: { eventLog: new MemoryEventLog({ maxEvents: 2 }) } });
+    await using t = await startWsServer({
+      manager: { eventLog: new MemoryEventLog({ maxEvents: 2 }) },
+    });
     const { sessionId } = await t.manager.createSession();
     const seen = await t.manager.publish(sessionId, 'chat.reply', { n: 1 });
     const published = [];
-    for (let n = 2; n <= 5; n += 1) published.push(await t.manager.publish(sessionId, 'chat.reply', { n }));
+    for (let n = 2; n <= 5; n += 1)
+      published.push(await t.manager.publish(sessionId, 'chat.reply', { n }));
     const socket = await connect(t.url, sessionId);
     const resumed = subscribe(socket, seen.id);
     await waitUntil(() => resumed.events.length === 3);
@@ -97,7 +108,9 @@ describe('session.events over WebSocket', () => {
         closes += 1;
       },
     });
-    const trpc = createTRPCClient<TestRouter>({ links: [wsLink({ client, transformer: superjson })] });
+    const trpc = createTRPCClient<TestRouter>({
+      links: [wsLink({ client, transformer: superjson })],
+    });
     const received: SessionEvent[] = [];
     const subscription = trpc.session.events.subscribe(undefined, {
       onData: ({ data }) => received.push(data),

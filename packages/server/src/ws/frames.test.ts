@@ -9,7 +9,9 @@ const PARAMS = (sessionId: string) =>
 /** The next message on the socket, parsed. */
 function nextMessage(socket: WebSocket): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
-    socket.once('message', (data: Buffer) => resolve(JSON.parse(data.toString()) as Record<string, unknown>));
+    socket.once('message', (data: Buffer) =>
+      resolve(JSON.parse(data.toString()) as Record<string, unknown>),
+    );
   });
 }
 
@@ -18,7 +20,7 @@ async function stillServes(t: WsTestServer): Promise<void> {
   const { sessionId } = await t.manager.createSession();
   const socket = await connect(t.url, sessionId);
   const answer = await call(socket, 1, 'mutation', 'test.echo', 'alive');
-  expect(answer['result']).toMatchObject({ data: { json: { input: 'alive' } } });
+  expect(answer.result).toMatchObject({ data: { json: { input: 'alive' } } });
   socket.close();
   await closed(socket);
 }
@@ -38,13 +40,22 @@ describe('garbage on the wire', () => {
     await using t = await startWsServer();
     const { sessionId } = await t.manager.createSession();
     const socket = await connect(t.url, sessionId);
-    for (const junk of ['{not json', Buffer.from([0, 1, 2, 255]), '{"hello":"world"}', '[1,2,3]', 'null']) {
+    for (const junk of [
+      '{not json',
+      Buffer.from([0, 1, 2, 255]),
+      '{"hello":"world"}',
+      '[1,2,3]',
+      'null',
+    ]) {
       const reply = nextMessage(socket);
       socket.send(junk);
-      expect(await reply).toMatchObject({ id: null, error: { json: { data: { code: 'PARSE_ERROR' } } } });
+      expect(await reply).toMatchObject({
+        id: null,
+        error: { json: { data: { code: 'PARSE_ERROR' } } },
+      });
     }
     const answer = await call(socket, 7, 'mutation', 'test.echo', 'still here');
-    expect(answer['result']).toMatchObject({ data: { json: { input: 'still here' } } });
+    expect(answer.result).toMatchObject({ data: { json: { input: 'still here' } } });
     socket.close();
     await closed(socket);
   });
@@ -53,7 +64,11 @@ describe('garbage on the wire', () => {
     await using t = await startWsServer({ ws: { maxBatchSize: 2 } });
     const { sessionId } = await t.manager.createSession();
     const socket = await connect(t.url, sessionId);
-    const batch = [1, 2, 3].map((id) => ({ id, method: 'mutation', params: { path: 'test.slow', input: { json: 'x' } } }));
+    const batch = [1, 2, 3].map((id) => ({
+      id,
+      method: 'mutation',
+      params: { path: 'test.slow', input: { json: 'x' } },
+    }));
     const reply = nextMessage(socket);
     socket.send(JSON.stringify(batch));
     expect(await reply).toMatchObject({ error: { json: { data: { code: 'BAD_REQUEST' } } } });

@@ -7,7 +7,10 @@ const fast = { heartbeatIntervalMs: 40, heartbeatTimeoutMs: 40 };
 
 describe('server heartbeat', () => {
   it('documents 25 s pings and a 10 s pong timeout', () => {
-    expect(attachWebSocketDefaults).toMatchObject({ heartbeatIntervalMs: 25_000, heartbeatTimeoutMs: 10_000 });
+    expect(attachWebSocketDefaults).toMatchObject({
+      heartbeatIntervalMs: 25_000,
+      heartbeatTimeoutMs: 10_000,
+    });
   });
 
   it('keeps a peer that answers pings across many rounds', async () => {
@@ -55,13 +58,18 @@ describe('server heartbeat', () => {
 
   it('touches lastActivity on pongs', async () => {
     let now = 1_700_000_000_000;
-    await using t = await startWsServer({ manager: { now: () => now }, ws: { ...fast, touchIntervalMs: 0 } });
+    await using t = await startWsServer({
+      manager: { now: () => now },
+      ws: { ...fast, touchIntervalMs: 0 },
+    });
     const { sessionId } = await t.manager.createSession();
     const socket = await connect(t.url, sessionId);
     await waitUntil(() => t.ws.connectionCount === 1);
     now += 120_000;
     // No message from the client: only pongs can move lastActivity.
-    await waitUntil(async () => (await t.manager.getSession(sessionId))?.lastActivity.getTime() === now);
+    await waitUntil(
+      async () => (await t.manager.getSession(sessionId))?.lastActivity.getTime() === now,
+    );
     socket.close();
     await closed(socket);
   });

@@ -22,7 +22,10 @@ describe('sockets of a session that ends', () => {
     await using t = await startWsServer();
     const doomed = await t.manager.createSession();
     const kept = await t.manager.createSession();
-    const sockets = await Promise.all([connect(t.url, doomed.sessionId), connect(t.url, doomed.sessionId)]);
+    const sockets = await Promise.all([
+      connect(t.url, doomed.sessionId),
+      connect(t.url, doomed.sessionId),
+    ]);
     const keptSocket = await connect(t.url, kept.sessionId);
     await waitUntil(() => t.ws.connectionCount === 3);
     const closes = sockets.map(closed);
@@ -42,20 +45,23 @@ describe('sockets of a session that ends', () => {
     const socket = await connect(t.url, sessionId);
     const close = closed(socket);
     const answer = await call(socket, 1, 'mutation', 'session.delete', null);
-    expect(answer['result']).toMatchObject({ data: { json: { deleted: true } } });
+    expect(answer.result).toMatchObject({ data: { json: { deleted: true } } });
     expect((await close).code).toBe(4404);
   });
 
-  it.each(['deleted', 'expired'] as const)('close with 4404 when the session is %s on another node', async (type) => {
-    const store = new BusStore();
-    await using t = await startWsServer({ manager: { store } });
-    const { sessionId } = await t.manager.createSession();
-    const socket = await connect(t.url, sessionId);
-    await waitUntil(() => t.ws.connectionCount === 1);
-    const close = closed(socket);
-    store.announce({ type, sessionId });
-    expect((await close).code).toBe(4404);
-  });
+  it.each(['deleted', 'expired'] as const)(
+    'close with 4404 when the session is %s on another node',
+    async (type) => {
+      const store = new BusStore();
+      await using t = await startWsServer({ manager: { store } });
+      const { sessionId } = await t.manager.createSession();
+      const socket = await connect(t.url, sessionId);
+      await waitUntil(() => t.ws.connectionCount === 1);
+      const close = closed(socket);
+      store.announce({ type, sessionId });
+      expect((await close).code).toBe(4404);
+    },
+  );
 
   it('close with 4404 when the session expires in a sweep', async () => {
     let now = 1_700_000_000_000;

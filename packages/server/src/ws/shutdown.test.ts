@@ -32,11 +32,13 @@ describe('WebSocket shutdown', () => {
     // Draining: no new sockets, no new calls, the old ones still open.
     expect(await refusedStatus(t.url)).toBe(503);
     const refused = await call(idle, 2, 'mutation', 'test.echo', 'late');
-    expect(refused['error']).toMatchObject({ json: { data: { errorCode: 'SHUTTING_DOWN', httpStatus: 503 } } });
+    expect(refused.error).toMatchObject({
+      json: { data: { errorCode: 'SHUTTING_DOWN', httpStatus: 503 } },
+    });
     expect(busy.readyState).toBe(WebSocket.OPEN);
 
     latch.open();
-    expect((await answer)['result']).toMatchObject({ data: { json: 'last words' } });
+    expect((await answer).result).toMatchObject({ data: { json: 'last words' } });
     const codes = (await closes).map((close) => close.code);
     expect(codes).toEqual([1001, 1001]);
     await closing;

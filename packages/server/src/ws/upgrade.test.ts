@@ -68,7 +68,9 @@ describe('WebSocket upgrade', () => {
       status: 403,
       body: { error: { code: 'FORBIDDEN_ORIGIN', message: 'Origin is not allowed' } },
     });
-    expect((await upgrade(t.port, '/trpc', { Origin: 'https://APP.example.com' })).status).toBe(101);
+    expect((await upgrade(t.port, '/trpc', { Origin: 'https://APP.example.com' })).status).toBe(
+      101,
+    );
     // Non-browser clients send no Origin.
     expect((await upgrade(t.port, '/trpc')).status).toBe(101);
     const { sessionId } = await t.manager.createSession();
@@ -79,7 +81,9 @@ describe('WebSocket upgrade', () => {
   });
 
   it('takes a function as the Origin check', async () => {
-    await using t = await startWsServer({ ws: { allowedOrigins: (origin) => origin?.endsWith('.test') === true } });
+    await using t = await startWsServer({
+      ws: { allowedOrigins: (origin) => origin?.endsWith('.test') === true },
+    });
     expect((await upgrade(t.port, '/trpc', { Origin: 'http://a.test' })).status).toBe(101);
     expect((await upgrade(t.port, '/trpc', { Origin: 'http://a.example' })).status).toBe(403);
     expect((await upgrade(t.port, '/trpc')).status).toBe(403);

@@ -4,7 +4,9 @@ import { type ErrorCode, errorCodeInfo } from '../errors.js';
 import type { OriginCheck } from './options.js';
 
 /** Builds the origin check once from the option. */
-export function compileOriginCheck(allowed: readonly string[] | OriginCheck | undefined): OriginCheck {
+export function compileOriginCheck(
+  allowed: readonly string[] | OriginCheck | undefined,
+): OriginCheck {
   if (allowed === undefined) return () => true;
   if (typeof allowed === 'function') return allowed;
   const origins = new Set(allowed.map((origin) => origin.toLowerCase()));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 
 /** A TCP socket that completed a WebSocket handshake by hand, to send frames no client library would. */
 export async function rawHandshake(port: number, path = '/trpc'): Promise<Socket> {

@@ -4,7 +4,11 @@ import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { SessionManager, type SessionManagerOptions } from '../../manager.js';
 import { createSessionRouter, mergeRouters, router, sessionProcedure } from '../../trpc/index.js';
-import { type AttachWebSocketOptions, attachWebSocket, type WebSocketAttachment } from '../index.js';
+import {
+  type AttachWebSocketOptions,
+  attachWebSocket,
+  type WebSocketAttachment,
+} from '../index.js';
 
 /** A latch a test opens to let the `test.slow` procedure answer. */
 export class Latch {
@@ -143,7 +147,7 @@ export function call(socket: WebSocket, id: number, method: string, path: string
   return new Promise<Record<string, unknown>>((resolve) => {
     const onMessage = (data: Buffer) => {
       const message = JSON.parse(data.toString()) as Record<string, unknown>;
-      if (message['id'] !== id) return;
+      if (message.id !== id) return;
       socket.off('message', onMessage);
       resolve(message);
     };
@@ -153,10 +157,14 @@ export function call(socket: WebSocket, id: number, method: string, path: string
 }
 
 /** Waits until `check()` holds, polling; fails after `timeoutMs`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${check}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms: ${check}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
