@@ -26,26 +26,32 @@ export function niceMax(value: number): number {
  * Draws active sessions (line + area), requests in flight (line) and shed
  * requests per second (bars) over the last `windowMs`, ending at `now`,
  * sized to the element's current width so text is never stretched.
+ * Returns the time span drawn, in ms.
  */
 export function drawChart(
   target: SVGSVGElement,
   samples: readonly LoadSample[],
   windowMs: number,
   now: number,
-): void {
+): number {
   const width = Math.max(320, Math.round(target.clientWidth || 960));
   const height = Math.max(160, Math.round(target.clientHeight || 240));
   target.setAttribute('viewBox', `0 0 ${width} ${height}`);
   target.setAttribute('preserveAspectRatio', 'xMidYMid meet');
   const plotW = width - PAD.left - PAD.right;
   const plotH = height - PAD.top - PAD.bottom;
-  const start = now - windowMs;
-  const peak = samples.reduce(
+  // Until the node has `windowMs` of history, the chart spans what it has
+  // (at least a minute), so a fresh node does not draw in one corner.
+  const oldest = samples[0]?.at ?? now;
+  const spanMs = Math.min(windowMs, Math.max(60_000, now - oldest));
+  const start = now - spanMs;
+  const visible = samples.filter((s) => s.at >= start);
+  const peak = visible.reduce(
     (max, s) => Math.max(max, s.activeSessions, s.inFlightRequests, s.shed),
     0,
   );
   const yMax = niceMax(peak);
-  const x = (at: number) => PAD.left + ((at - start) / windowMs) * plotW;
+  const x = (at: number) => PAD.left + ((at - start) / spanMs) * plotW;
   const y = (value: number) => PAD.top + plotH - (value / yMax) * plotH;
 
   const nodes: SVGElement[] = [];
@@ -57,20 +63,21 @@ export function drawChart(
     label.textContent = Number.isInteger(value) ? String(value) : value.toFixed(1);
     nodes.push(label);
   }
-  const minutes = Math.round(windowMs / 60_000);
-  for (let m = 0; m <= minutes; m += 1) {
+  const stepMs =
+    [10_000, 15_000, 30_000, 60_000, 120_000].find((step) => spanMs / step <= 6) ?? 300_000;
+  for (let ago = 0; ago <= spanMs; ago += stepMs) {
     const label = svg('text', {
       class: 'axis',
-      x: x(now - m * 60_000),
+      x: x(now - ago),
       y: height - 6,
-      'text-anchor': m === 0 ? 'end' : m === minutes ? 'start' : 'middle',
+      'text-anchor': ago === 0 ? 'end' : 'middle',
     });
-    label.textContent = m === 0 ? 'now' : `−${m} min`;
+    label.textContent =
+      ago === 0 ? 'now' : ago % 60_000 === 0 ? `−${ago / 60_000} min` : `−${ago / 1000} s`;
     nodes.push(label);
   }
 
-  const visible = samples.filter((s) => s.at >= start);
-  const barWidth = Math.max(1.5, (plotW / windowMs) * 1000 * 0.8);
+  const barWidth = Math.max(1.5, (plotW / spanMs) * 1000 * 0.8);
   for (const s of visible) {
     if (s.shed <= 0) continue;
     const top = y(s.shed);
@@ -112,4 +119,5 @@ export function drawChart(
   }
   target.replaceChildren(...nodes);
   target.dataset.points = String(visible.length);
+  return spanMs;
 }

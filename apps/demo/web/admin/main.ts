@@ -89,8 +89,8 @@ function render(state: AdminState): void {
   setText(ui.overloadToggle, overload.enabled ? 'Turn off' : 'Turn on');
   ui.overloadToggle.setAttribute('aria-pressed', String(overload.enabled));
   ui.overloadToggle.closest('.card')?.setAttribute('data-on', String(overload.enabled));
-  setText(ui.chartWindow, String(Math.round(state.series.windowMs / 60_000)));
-  drawChart(ui.chart, state.series.samples, state.series.windowMs, state.now);
+  const spanMs = drawChart(ui.chart, state.series.samples, state.series.windowMs, state.now);
+  setText(ui.chartWindow, spanMs % 60_000 === 0 ? `${spanMs / 60_000} min` : duration(spanMs));
   table.update(state.sessions);
   ui.empty.hidden = state.sessions.length > 0;
   if (state.listError !== null) setText(ui.empty, state.listError);

@@ -165,9 +165,15 @@ function showEventReply(event: SessionEvent): void {
   if (typeof data.reply !== 'string' || typeof data.messageCount !== 'number') return;
   const key = `${client.sessionId}:${data.messageCount}`;
   if (transcript.has(key)) return;
-  if (typeof data.message === 'string')
-    transcript.user(data.message).status('sent', 'from another tab');
-  transcript.assistant(data.reply, key, 'Morgan · via session events');
+  if (typeof data.message === 'string') {
+    transcript.user(data.message, 'event').status('sent', 'from another tab');
+  }
+  transcript.assistant(data.reply, {
+    key,
+    note: 'Morgan · via session events',
+    origin: 'event',
+    onlyOnce: true,
+  });
   status.messages(data.messageCount);
 }
 
@@ -213,7 +219,7 @@ async function deliver(text: string): Promise<void> {
   try {
     const answer: ChatAnswer = await sender.send(text);
     view.status('sent');
-    transcript.assistant(answer.reply, `${answer.sessionId}:${answer.messageCount}`);
+    transcript.assistant(answer.reply, { key: `${answer.sessionId}:${answer.messageCount}` });
     status.messages(answer.messageCount);
     if (shed > 0 && !overloadBanner.hidden) {
       banner(

@@ -7,6 +7,18 @@ export interface UserMessageView {
   status(status: MessageStatus, note?: string): void;
 }
 
+/** How `Transcript.assistant` shows a reply. */
+export interface ReplyOptions {
+  /** `<sessionId>:<messageCount>` of the exchange. */
+  key?: string | undefined;
+  /** Small print under the bubble. @default 'Morgan' */
+  note?: string;
+  /** `event` for replies learnt from session events. @default 'local' */
+  origin?: 'local' | 'event';
+  /** Skip the reply when `key` is already on screen. @default false */
+  onlyOnce?: boolean;
+}
+
 /** What the transcript keeps so a reload can show the conversation again. */
 interface SavedEntry {
   role: 'user' | 'assistant' | 'divider';
@@ -60,9 +72,10 @@ export class Transcript {
     }
   }
 
-  /** Adds a message the user is sending. */
-  user(text: string): UserMessageView {
+  /** Adds a message the user is sending (`event`: one another tab sent, learnt from session events). */
+  user(text: string, origin: 'local' | 'event' = 'local'): UserMessageView {
     const element = this.#append('user', text, 'pending');
+    element.dataset.origin = origin;
     const meta = element.querySelector('.meta')!;
     return {
       element,
@@ -74,13 +87,18 @@ export class Transcript {
     };
   }
 
-  /** Adds a reply of Morgan's, once per `key`. Returns false when it was already shown. */
-  assistant(text: string, key?: string, note?: string): boolean {
+  /**
+   * Adds a reply of Morgan's. With `onlyOnce`, a reply whose `key` is already
+   * on screen is skipped (events that repeat an answer); returns false then.
+   */
+  assistant(text: string, options: ReplyOptions = {}): boolean {
+    const { key, note, origin = 'local', onlyOnce = false } = options;
     if (key !== undefined) {
-      if (this.#keys.has(key)) return false;
+      if (onlyOnce && this.#keys.has(key)) return false;
       this.#keys.add(key);
     }
     const element = this.#append('assistant', text, 'sent');
+    element.dataset.origin = origin;
     if (key !== undefined) element.dataset.key = key;
     if (note !== undefined) element.querySelector('.meta')!.textContent = note;
     this.#save(key === undefined ? { role: 'assistant', text } : { role: 'assistant', text, key });

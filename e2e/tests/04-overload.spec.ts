@@ -1,0 +1,85 @@
+import { fileURLToPath } from 'node:url';
+import { adminState, setOverload } from '../support/admin-api.js';
+import { ChatTab } from '../support/chat-tab.js';
+import { expect, test } from '../support/fixtures.js';
+
+const screenshots = fileURLToPath(new URL('../screenshots/', import.meta.url));
+
+// Scenario 4: with the node's capacity lowered, tabs that send at the same time
+// are shed with 503, retry after Retry-After, and every message is answered
+// exactly once.
+test('overload: concurrent sends from many tabs get 503, succeed after retry, nothing lost or duplicated', async ({
+  context,
+  resources,
+}) => {
+  test.setTimeout(90_000);
+  const demo = await resources.demo();
+  const tabs = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => ChatTab.open(context, demo.url, { user: `load-${i}` })),
+  );
+  const dashboard = await context.newPage();
+  await dashboard.setViewportSize({ width: 1280, height: 900 });
+  await dashboard.goto(`${demo.url}/admin/`);
+  await expect(dashboard.getByTestId('session-row')).toHaveCount(8);
+
+  // Two free request slots, and each reply takes 600 ms: eight tabs at once overflow it.
+  await setOverload(demo.url, { enabled: true, freeSlots: 2, replyDelayMs: 600 });
+  await expect(dashboard.getByTestId('overload-state')).toContainText('on');
+
+  const sent = tabs.map((_, i) => [0, 1, 2].map((k) => `load-${i}-${k}`));
+  await Promise.all(
+    tabs.map(async (tab, i) => {
+      for (const text of sent[i]!) await tab.send(text);
+    }),
+  );
+
+  // The user is told the server sheds load while the messages wait.
+  await expect
+    .poll(
+      async () => (await Promise.all(tabs.map((tab) => tab.shedRetries()))).some((n) => n > 0),
+      {
+        timeout: 20_000,
+      },
+    )
+    .toBe(true);
+  const shedTab = (
+    await Promise.all(
+      tabs.map(async (tab) => ({ tab, visible: await tab.overloadBanner.isVisible() })),
+    )
+  ).find((t) => t.visible)?.tab;
+  if (shedTab !== undefined) {
+    await expect(shedTab.overloadBanner).toContainText('shedding load');
+    await shedTab.page.bringToFront();
+    await shedTab.page.screenshot({ path: `${screenshots}chat.png` });
+  }
+  await dashboard.bringToFront();
+  await expect
+    .poll(async () => Number(await dashboard.getByTestId('total-shed').textContent()))
+    .toBeGreaterThan(0);
+  await dashboard.screenshot({ path: `${screenshots}dashboard.png` });
+
+  // Every message answered exactly once, in order, in its own tab.
+  let retried = 0;
+  for (const [i, tab] of tabs.entries()) {
+    await tab.expectExchanges(3, 60_000);
+    expect(await tab.texts('user')).toEqual(sent[i]);
+    const replies = await tab.texts('assistant');
+    expect(replies).toHaveLength(3);
+    for (const [k, reply] of replies.entries()) {
+      expect(reply).toContain(`"load-${i}-${k}"`);
+      // A duplicate would have been counted: the k-th reply would not be #k+1.
+      expect(reply).toContain(`message #${k + 1} in this session`);
+    }
+    await expect(tab.byTestId('message-count')).toHaveText('3');
+    await expect(tab.page.locator('[data-testid="message"][data-status="failed"]')).toHaveCount(0);
+    retried += await tab.shedRetries();
+  }
+  expect(retried).toBeGreaterThan(0);
+
+  // The server counted at least every 503 the tabs retried (heartbeats may add more).
+  const state = await adminState(demo.url);
+  expect(state.totals.shed).toBeGreaterThanOrEqual(retried);
+  expect(state.overload.enabled).toBe(true);
+  await setOverload(demo.url, { enabled: false });
+  await expect(dashboard.getByTestId('overload-state')).toHaveText('off');
+});

@@ -1,0 +1,51 @@
+import { adminState } from '../support/admin-api.js';
+import { ChatTab } from '../support/chat-tab.js';
+import { expect, test } from '../support/fixtures.js';
+
+// Scenario 5: an operator deletes a session on the dashboard; its tab notices
+// at once (the server closes its socket with 4404) and moves to a new session.
+test('deleting a session from the dashboard makes its tab show a replaced session within 2 s', async ({
+  context,
+  resources,
+}) => {
+  const demo = await resources.demo();
+  const victim = await ChatTab.open(context, demo.url, { user: 'victim' });
+  const bystander = await ChatTab.open(context, demo.url, { user: 'bystander' });
+  const victimId = await victim.sessionId();
+  const bystanderId = await bystander.sessionId();
+  await victim.send('hello before delete');
+  await victim.expectExchanges(1);
+
+  const dashboard = await context.newPage();
+  await dashboard.goto(`${demo.url}/admin/`);
+  const row = dashboard.locator(`[data-testid="session-row"][data-session-id="${victimId}"]`);
+  await expect(row).toBeVisible();
+  await expect(row.locator('[data-col="user"]')).toHaveText('victim');
+  await row.getByTestId('delete-session').click();
+
+  await expect(victim.replacedBanner).toBeVisible({ timeout: 2_000 });
+  await expect(victim.replacedBanner).toHaveAttribute('data-previous-session-id', victimId);
+  await victim.expectConnected();
+  const newId = await victim.sessionId();
+  expect(newId).not.toBe(victimId);
+
+  // The other tab is untouched.
+  expect(await bystander.sessionId()).toBe(bystanderId);
+  await expect(bystander.replacedBanner).toBeHidden();
+
+  // Server side: the deleted session is gone, the new one is listed, and the
+  // dashboard shows the change.
+  await expect
+    .poll(async () => (await adminState(demo.url)).sessions.map((s) => s.sessionId).sort())
+    .toEqual([bystanderId, newId].sort());
+  expect((await adminState(demo.url)).totals.deleted).toBe(1);
+  await expect(row).toHaveCount(0);
+  await expect(
+    dashboard.locator(`[data-testid="session-row"][data-session-id="${newId}"]`),
+  ).toBeVisible();
+
+  // The tab goes on chatting in its new session, counting from one.
+  await victim.send('hello after delete');
+  await victim.expectExchanges(2);
+  expect((await victim.texts('assistant'))[1]).toContain('message #1 in this session');
+});
