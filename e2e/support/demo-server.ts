@@ -6,8 +6,7 @@ import { freePort } from './ports.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built demo server (`npm test` builds it through turbo before the suite). */
-export const demoServerEntry =
-  process.env.E2E_DEMO_ENTRY ?? join(repoRoot, 'apps', 'demo', 'dist', 'server.js'); // TMP
+export const demoServerEntry = join(repoRoot, 'apps', 'demo', 'dist', 'server.js');
 
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 8_000;
