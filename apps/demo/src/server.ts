@@ -1,6 +1,6 @@
 // The demo's entry point behind `npm start`: reads MORGAN_* / PORT / REDIS_URL,
-// serves the demo on PORT (default 3000) and shuts down gracefully on
-// SIGTERM / SIGINT.
+// serves the demo on PORT (default 3000; HOST, when set, picks the interface)
+// and shuts down gracefully on SIGTERM / SIGINT.
 import { ConfigError, loadConfig, type MorganConfig } from '@morgan/session-server';
 import { createDemoServer } from './app.js';
 
@@ -23,7 +23,8 @@ demo.server.on('error', (error: NodeJS.ErrnoException) => {
   );
   process.exit(1);
 });
-const address = await demo.listen(config.port ?? DEFAULT_PORT);
+const host = process.env.HOST?.trim() || undefined;
+const address = await demo.listen(config.port ?? DEFAULT_PORT, host);
 process.stdout.write(
   `[demo] Morgan Sessions demo on http://localhost:${address.port} (store: ${demo.manager.store.name})\n`,
 );
