@@ -18,6 +18,7 @@ const ui = {
   connections: byTestId('total-connections'),
   shed: byTestId('total-shed'),
   overloadState: byTestId('overload-state'),
+  overloadDetail: byTestId('overload-detail'),
   overloadToggle: byTestId<HTMLButtonElement>('overload-toggle'),
   chart: document.querySelector<SVGSVGElement>('[data-testid="chart"]')!,
   chartWindow: byTestId('chart-window'),
@@ -85,7 +86,13 @@ function render(state: AdminState): void {
   setText(ui.capacity, String(totals.maxConcurrentRequests));
   setText(ui.connections, String(totals.connections));
   setText(ui.shed, String(totals.shed));
-  setText(ui.overloadState, overload.enabled ? `on · ${overload.freeSlots} slots free` : 'off');
+  setText(ui.overloadState, overload.enabled ? 'on' : 'off');
+  setText(
+    ui.overloadDetail,
+    overload.enabled
+      ? `${overload.freeSlots} of ${totals.maxConcurrentRequests} slots left · replies +${overload.replyDelayMs} ms`
+      : 'holds request slots and slows replies',
+  );
   setText(ui.overloadToggle, overload.enabled ? 'Turn off' : 'Turn on');
   ui.overloadToggle.setAttribute('aria-pressed', String(overload.enabled));
   ui.overloadToggle.closest('.card')?.setAttribute('data-on', String(overload.enabled));

@@ -217,7 +217,12 @@ async function deliver(text: string): Promise<void> {
   pendingSends += 1;
   updatePending();
   try {
-    const answer: ChatAnswer = await sender.send(text);
+    const answer: ChatAnswer = await sender.send(text, (reason) => {
+      view.status(
+        'retrying',
+        reason === 'shed' ? 'server busy, retrying…' : 'server unreachable, retrying…',
+      );
+    });
     view.status('sent');
     transcript.assistant(answer.reply, { key: `${answer.sessionId}:${answer.messageCount}` });
     status.messages(answer.messageCount);

@@ -44,14 +44,20 @@ export class ChatSender {
     this.#options = options;
   }
 
-  /** Queues `message`; resolves with the server's answer. */
-  send(message: string): Promise<ChatAnswer> {
-    const result = this.#queue.then(() => this.#deliver(message));
+  /**
+   * Queues `message`; resolves with the server's answer. `onRetry` hears
+   * about this message's retries (the hooks hear about every message's).
+   */
+  send(message: string, onRetry?: (reason: 'shed' | 'unreachable') => void): Promise<ChatAnswer> {
+    const result = this.#queue.then(() => this.#deliver(message, onRetry));
     this.#queue = result.catch(() => undefined);
     return result;
   }
 
-  async #deliver(message: string): Promise<ChatAnswer> {
+  async #deliver(
+    message: string,
+    onRetry: ((reason: 'shed' | 'unreachable') => void) | undefined,
+  ): Promise<ChatAnswer> {
     const { post, hooks } = this.#options;
     const maxDelayMs = this.#options.maxDelayMs ?? 5000;
     const maxAttempts = this.#options.maxAttempts ?? 40;
@@ -64,6 +70,7 @@ export class ChatSender {
         if (isClosed(error) || attempt >= maxAttempts) throw error;
         const delayMs = backoff(attempt, 0, maxDelayMs);
         hooks.onUnreachable({ attempt, delayMs, error });
+        onRetry?.('unreachable');
         await sleep(delayMs);
         continue;
       }
@@ -72,6 +79,7 @@ export class ChatSender {
         await response.body?.cancel();
         const delayMs = backoff(attempt, retryAfterMs, maxDelayMs);
         hooks.onShed({ status: response.status, attempt, delayMs });
+        onRetry?.('shed');
         await sleep(delayMs);
         continue;
       }
