@@ -21,6 +21,11 @@ import {
   trpcHandler,
 } from '@morgan/session-server/express';
 import { RedisStore } from '@morgan/session-server/redis';
+import {
+  type AttachWebSocketOptions,
+  attachWebSocket,
+  type WebSocketAttachment,
+} from '@morgan/session-server/ws';
 import express, { type Express } from 'express';
 import { type Admin, type AdminOptions, createAdmin } from './admin/index.js';
 import { type ChatOptions, ChatService } from './chat.js';
@@ -39,6 +44,8 @@ export interface DemoServerOptions {
   chat?: Omit<ChatOptions, 'beforeReply'>;
   /** The admin dashboard's server side; `false` leaves it out. @default {} */
   admin?: AdminOptions | false;
+  /** WebSocket options (heartbeats, `allowedOrigins`, …). @default attachWebSocketDefaults */
+  ws?: Omit<AttachWebSocketOptions<AppRouter>, 'manager' | 'router'>;
   /** Longest wait for in-flight requests on shutdown, in ms. @default 10_000 */
   drainTimeoutMs?: number;
   /** Ends the process after a signal-driven shutdown. @default process.exit */
@@ -52,6 +59,8 @@ export interface DemoServer {
   readonly app: Express;
   /** The HTTP server (the WebSocket layer attaches its upgrade handler here). */
   readonly server: Server;
+  /** tRPC over WebSocket at `/trpc` on the same server. */
+  readonly ws: WebSocketAttachment;
   readonly manager: SessionManager;
   readonly router: AppRouter;
   readonly chat: ChatService;
@@ -95,10 +104,13 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
     ...(options.drainTimeoutMs !== undefined && { drainTimeoutMs: options.drainTimeoutMs }),
     ...(options.exit !== undefined && { exit: options.exit }),
   });
+  const ws = attachWebSocket(server, { manager, router: appRouter, ...options.ws });
   shutdown.onShutdown(() => {
     admin?.close();
     chat.close();
   });
+  // Requests (WebSocket calls included) have drained by now: close sockets with 1001.
+  shutdown.onShutdown(() => ws.close({ drainTimeoutMs: 1_000 }));
 
   app.disable('x-powered-by');
   app.use(metrics.requestTimer());
@@ -122,6 +134,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   return {
     app,
     server,
+    ws,
     manager,
     router: appRouter,
     chat,

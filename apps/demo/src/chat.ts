@@ -57,7 +57,8 @@ export class ChatService {
   }
 
   /**
-   * Answers a message of a session.
+   * Answers a message of a session and publishes the answer as a `chat.reply`
+   * event of the session (`session.events`).
    * @throws MorganError `INVALID_REQUEST` for an empty, non-string or too long message;
    *   `SESSION_NOT_FOUND` when the session ended meanwhile.
    */
@@ -70,7 +71,10 @@ export class ChatService {
     }
     const messageCount = (this.#counts.get(sessionId) ?? 0) + 1;
     this.#counts.set(sessionId, messageCount);
-    return { reply: compose(text, messageCount), sessionId, messageCount };
+    const answer = { reply: compose(text, messageCount), sessionId, messageCount };
+    // Every tab of the session hears the reply on `session.events`, replayed after a reconnect.
+    await this.#manager.events.append(sessionId, 'chat.reply', answer);
+    return answer;
   }
 
   /** Stops listening to the manager. */
