@@ -44,17 +44,11 @@ describe('demo over WebSocket', () => {
     const { sessionId } = await demo.manager.createSession();
     const tabs = [await socketFor(port, sessionId), await socketFor(port, sessionId)];
     for (const tab of tabs) tab.send(1, 'subscription', 'session.events', undefined);
+    type Reply = { data: { type: string; data: { messageCount: number } } };
     const repliesOn = (tab: (typeof tabs)[number]) =>
       tab.messages
         .filter((message) => message.id === 1 && message.result?.type === 'data')
-        .map(
-          (message) =>
-            (
-              message.result?.data?.json as {
-                data: { type: string; data: { messageCount: number } };
-              }
-            ).data,
-        );
+        .map((message) => (message.result!.data!.json as Reply).data);
 
     const res = await fetch(`http://127.0.0.1:${port}/api/chat`, {
       method: 'POST',
