@@ -1,0 +1,34 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Transpiles the client's sources (not tests or testing helpers) to plain
+ * ESM JavaScript under `node_modules/.cache/<name>` of this package, so a
+ * child `node` process can import the SDK (and resolve its dependencies)
+ * without a build step. Returns the directory.
+ */
+export async function transpileClient(name: string): Promise<string> {
+  const outDir = join(srcDir, '..', 'node_modules', '.cache', name);
+  await mkdir(outDir, { recursive: true });
+  const files = (await readdir(srcDir)).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'));
+  await Promise.all(
+    files.map(async (file) => {
+      const source = await readFile(join(srcDir, file), 'utf8');
+      const { outputText } = ts.transpileModule(source, {
+        compilerOptions: {
+          module: ts.ModuleKind.ESNext,
+          target: ts.ScriptTarget.ES2022,
+          verbatimModuleSyntax: true,
+        },
+        fileName: file,
+      });
+      await writeFile(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
+    }),
+  );
+  await writeFile(join(outDir, 'package.json'), '{"type":"module"}\n');
+  return outDir;
+}
