@@ -19,8 +19,14 @@ test.describe('session persistence across reloads and tabs', () => {
     await tab.expectConnected();
     expect(await tab.sessionId()).toBe(first);
     await expect(tab.replacedBanner).toBeHidden();
-    // The conversation is still there, and the server's count goes on.
+    // The conversation is still there, once: the server replayed its buffered
+    // chat.reply event to the reloaded page, which recognised it.
     expect(await tab.texts('user')).toEqual(['before reload']);
+    await expect
+      .poll(async () => Number(await tab.byTestId('replayed-count').textContent()))
+      .toBeGreaterThanOrEqual(1);
+    await expect(tab.messages('assistant')).toHaveCount(1);
+    await expect(tab.eventMessages('assistant')).toHaveCount(0);
     await tab.send('after reload');
     await tab.expectExchanges(2);
     expect((await tab.texts('assistant'))[1]).toContain('message #2 in this session');
@@ -54,6 +60,11 @@ test.describe('session persistence across reloads and tabs', () => {
     await b.expectExchanges(1);
     // One session, so one count across both tabs.
     expect((await b.texts('assistant'))[0]).toContain('message #2 in this session');
+    // Each tab also hears the other's reply on the session's event stream.
+    await expect(b.eventMessages('assistant')).toHaveCount(1);
+    await expect(b.eventMessages('assistant')).toContainText('"shared hello"');
+    await expect(a.eventMessages('assistant')).toHaveCount(1);
+    await expect(a.eventMessages('assistant')).toContainText('"second tab"');
 
     await expect
       .poll(async () =>
