@@ -25,7 +25,12 @@ export {
   type SessionEventListener,
 } from './events/event-log.js';
 export { MemoryEventLog } from './events/memory-event-log.js';
-export { type EventStreamOptions, eventStreamDefaults, streamSessionEvents } from './events/stream.js';
+export {
+  type EventStreamEnd,
+  type EventStreamOptions,
+  eventStreamDefaults,
+  streamSessionEvents,
+} from './events/stream.js';
 export {
   type SessionEndedEvent,
   SessionManager,

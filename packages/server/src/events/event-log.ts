@@ -69,9 +69,13 @@ export interface EventLog {
    * and whether some events after it are no longer buffered.
    */
   readAfter(sessionId: string, lastEventId?: string): Promise<ReadAfterResult>;
-  /** Delivers events appended from now on; returns the unsubscribe function. */
-  subscribe(sessionId: string, listener: SessionEventListener): () => void;
-  /** Forgets a session's events (call when it is deleted or expires). */
+  /**
+   * Delivers events appended from now on; returns the unsubscribe function.
+   * `onDrop` is called once when the session's stream is dropped, after
+   * which the subscription is gone.
+   */
+  subscribe(sessionId: string, listener: SessionEventListener, onDrop?: () => void): () => void;
+  /** Forgets a session's events and ends its subscriptions (call when it is deleted or expires). */
   drop(sessionId: string): Promise<void>;
   /** Releases buffers, listeners and connections. */
   close(): Promise<void>;

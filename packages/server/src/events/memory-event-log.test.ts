@@ -117,11 +117,28 @@ describe('MemoryEventLog', () => {
     expect(other).toHaveLength(0);
   });
 
-  it('forgets a dropped session, so a reader that comes back learns of the gap', async () => {
+  it('forgets a dropped session and ends its subscriptions, so a reader that comes back learns of the gap', async () => {
     const log = new MemoryEventLog();
+    let ended = 0;
+    log.subscribe(
+      A,
+      () => undefined,
+      () => {
+        ended += 1;
+      },
+    );
+    log.subscribe(
+      B,
+      () => undefined,
+      () => {
+        ended += 10;
+      },
+    );
     const event = await log.append(A, 'm', 1);
     await log.append(B, 'm', 1);
     await log.drop(A);
+    expect(ended).toBe(1);
+    expect(log.subscriberCount).toBe(1);
     expect(log.size).toBe(1);
     expect(await log.readAfter(A, event.id)).toEqual({ events: [], gap: true });
     await log.close();

@@ -21,6 +21,11 @@ interface StoredEvent {
   readonly at: number;
 }
 
+interface Subscriber {
+  readonly listener: SessionEventListener;
+  readonly onDrop: (() => void) | undefined;
+}
+
 interface Stream {
   /** Buffered events, oldest first. */
   readonly events: StoredEvent[];
@@ -51,7 +56,7 @@ export class MemoryEventLog implements EventLog {
   readonly maxEventBytes: number;
   readonly #now: () => number;
   readonly #streams = new Map<string, Stream>();
-  readonly #listeners = new Map<string, Set<SessionEventListener>>();
+  readonly #subscribers = new Map<string, Set<Subscriber>>();
 
   constructor(options: EventLogOptions = {}) {
     this.maxEvents = positive('maxEvents', options.maxEvents ?? eventLogDefaults.maxEvents);
@@ -89,7 +94,7 @@ export class MemoryEventLog implements EventLog {
     stream.lastSeq = seq;
     stream.events.push(stored);
     this.#trim(stream, now);
-    for (const listener of this.#listeners.get(sessionId) ?? []) {
+    for (const { listener } of this.#subscribers.get(sessionId) ?? []) {
       try {
         listener(toEvent(stored));
       } catch {
@@ -122,28 +127,45 @@ export class MemoryEventLog implements EventLog {
     return result;
   }
 
-  subscribe(sessionId: string, listener: SessionEventListener): () => void {
-    let listeners = this.#listeners.get(sessionId);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.#listeners.set(sessionId, listeners);
+  subscribe(sessionId: string, listener: SessionEventListener, onDrop?: () => void): () => void {
+    let subscribers = this.#subscribers.get(sessionId);
+    if (subscribers === undefined) {
+      subscribers = new Set();
+      this.#subscribers.set(sessionId, subscribers);
     }
-    listeners.add(listener);
+    const subscriber: Subscriber = { listener, onDrop };
+    subscribers.add(subscriber);
     return () => {
-      const current = this.#listeners.get(sessionId);
+      const current = this.#subscribers.get(sessionId);
       if (current === undefined) return;
-      current.delete(listener);
-      if (current.size === 0) this.#listeners.delete(sessionId);
+      current.delete(subscriber);
+      if (current.size === 0) this.#subscribers.delete(sessionId);
     };
   }
 
   async drop(sessionId: string): Promise<void> {
     this.#streams.delete(sessionId);
+    const subscribers = this.#subscribers.get(sessionId);
+    this.#subscribers.delete(sessionId);
+    for (const { onDrop } of subscribers ?? []) {
+      try {
+        onDrop?.();
+      } catch {
+        // A failing subscriber must not stop the others from ending.
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.#streams.clear();
-    this.#listeners.clear();
+    this.#subscribers.clear();
+  }
+
+  /** Live subscriptions, for tests and metrics. */
+  get subscriberCount(): number {
+    let count = 0;
+    for (const subscribers of this.#subscribers.values()) count += subscribers.size;
+    return count;
   }
 
   /** Sessions with buffered state, for tests and metrics. */

@@ -90,7 +90,18 @@ describe('streamSessionEvents', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(listeners).toBe(1);
     controller.abort();
-    expect(await next).toEqual({ done: true, value: undefined });
+    expect(await next).toEqual({ done: true, value: 'aborted' });
     expect(listeners).toBe(0);
+  });
+
+  it("ends with 'dropped' when the session's stream is dropped", async () => {
+    const log = new MemoryEventLog();
+    const stream = streamSessionEvents(log, A);
+    const next = stream.next();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log.subscriberCount).toBe(1);
+    await log.drop(A);
+    expect(await next).toEqual({ done: true, value: 'dropped' });
+    expect(log.subscriberCount).toBe(0);
   });
 });

@@ -22,13 +22,18 @@ export interface EventStreamOptions {
 
 export const eventStreamDefaults = { maxQueuedEvents: 1_000 } as const;
 
+/** Why a stream ended: its session's stream was dropped (deleted, expired), or the signal aborted. */
+export type EventStreamEnd = 'dropped' | 'aborted';
+
 /**
  * A session's events as one ordered stream: first what was missed after
  * `lastEventId` (preceded by a `gap` event when the buffer no longer holds
  * all of it), then live events, each exactly once and in id order.
  *
  * A `gap` event's id is the newest lost id when known (resuming after it is
- * exact), otherwise the `lastEventId` the reader came with.
+ * exact), otherwise the `lastEventId` the reader came with. The stream
+ * returns `'dropped'` when the session's stream is dropped (the session was
+ * deleted or expired), `'aborted'` when `signal` aborts.
  *
  * @example
  * for await (const event of streamSessionEvents(log, sessionId, { lastEventId, signal })) {
@@ -40,17 +45,25 @@ export async function* streamSessionEvents(
   log: EventLog,
   sessionId: string,
   options: EventStreamOptions = {},
-): AsyncGenerator<SessionEvent, void, undefined> {
+): AsyncGenerator<SessionEvent, EventStreamEnd, undefined> {
   const { signal } = options;
   const maxQueued = options.maxQueuedEvents ?? eventStreamDefaults.maxQueuedEvents;
   const queue: SessionEvent[] = [];
   let overflowThroughId: string | undefined;
   let wake: (() => void) | undefined;
-  const unsubscribe = log.subscribe(sessionId, (event) => {
-    if (queue.length >= maxQueued) overflowThroughId = queue.shift()?.id;
-    queue.push(event);
-    wake?.();
-  });
+  let dropped = false;
+  const unsubscribe = log.subscribe(
+    sessionId,
+    (event) => {
+      if (queue.length >= maxQueued) overflowThroughId = queue.shift()?.id;
+      queue.push(event);
+      wake?.();
+    },
+    () => {
+      dropped = true;
+      wake?.();
+    },
+  );
   const onAbort = () => wake?.();
   signal?.addEventListener('abort', onAbort);
   try {
@@ -66,7 +79,7 @@ export async function* streamSessionEvents(
       yield event;
       lastId = event.id;
     }
-    while (signal?.aborted !== true) {
+    while (signal?.aborted !== true && !dropped) {
       if (overflowThroughId !== undefined) {
         const gap = gapEvent(lastId ?? '0-0', overflowThroughId);
         overflowThroughId = undefined;
@@ -85,6 +98,7 @@ export async function* streamSessionEvents(
       yield next;
       lastId = next.id;
     }
+    return dropped ? 'dropped' : 'aborted';
   } finally {
     unsubscribe();
     signal?.removeEventListener('abort', onAbort);

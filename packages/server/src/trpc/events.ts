@@ -2,7 +2,6 @@ import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import { SessionNotFoundError } from '../errors.js';
 import { streamSessionEvents } from '../events/stream.js';
-import type { SessionEndedEvent } from '../manager.js';
 import { sessionProcedure, toTRPCError } from './init.js';
 
 const eventsInput = z
@@ -30,25 +29,23 @@ const eventsInput = z
 export const sessionEventsProcedure = sessionProcedure
   .input(eventsInput)
   .subscription(async function* ({ ctx, input, signal }) {
-    const { manager } = ctx;
     const { sessionId } = ctx.session;
-    const ended = new AbortController();
-    const onEnded = (event: SessionEndedEvent) => {
-      if (event.sessionId === sessionId) ended.abort();
-    };
-    manager.on('deleted', onEnded);
-    manager.on('expired', onEnded);
+    // The manager drops the session's stream when it is deleted or expires,
+    // which ends this stream: no per-subscription listener on the manager.
+    const stream = streamSessionEvents(ctx.manager.events, sessionId, {
+      lastEventId: input?.lastEventId ?? undefined,
+      signal,
+    });
     try {
-      const stream = streamSessionEvents(manager.events, sessionId, {
-        lastEventId: input?.lastEventId ?? undefined,
-        signal: signal === undefined ? ended.signal : AbortSignal.any([signal, ended.signal]),
-      });
-      for await (const event of stream) {
-        yield tracked(event.id, event);
+      for (;;) {
+        const next = await stream.next();
+        if (next.done) {
+          if (next.value === 'dropped') throw toTRPCError(new SessionNotFoundError(sessionId));
+          return;
+        }
+        yield tracked(next.value.id, next.value);
       }
     } finally {
-      manager.off('deleted', onEnded);
-      manager.off('expired', onEnded);
+      await stream.return('aborted');
     }
-    if (ended.signal.aborted) throw toTRPCError(new SessionNotFoundError(sessionId));
   });

@@ -133,14 +133,29 @@ describe('session.events over WebSocket', () => {
   it('closes a subscribed socket with 4404 when its session is deleted, and lets go of the subscription', async () => {
     await using t = await startWsServer();
     const { sessionId } = await t.manager.createSession();
+    const log = t.manager.events as MemoryEventLog;
     const baseline = t.manager.listenerCount('deleted');
     const socket = await connect(t.url, sessionId);
     subscribe(socket);
-    await waitUntil(() => t.manager.listenerCount('deleted') === baseline + 1);
+    await waitUntil(() => log.subscriberCount === 1);
+    // Subscriptions end through the event log, not through manager listeners.
+    expect(t.manager.listenerCount('deleted')).toBe(baseline);
     const close = closed(socket);
     await t.manager.deleteSession(sessionId);
     expect((await close).code).toBe(4404);
-    await waitUntil(() => t.manager.listenerCount('deleted') === baseline);
-    expect(t.manager.listenerCount('expired')).toBe(baseline);
+    expect(log.subscriberCount).toBe(0);
+  });
+
+  it('lets go of the subscription when the socket closes', async () => {
+    await using t = await startWsServer();
+    const { sessionId } = await t.manager.createSession();
+    const log = t.manager.events as MemoryEventLog;
+    const sockets = await Promise.all([connect(t.url, sessionId), connect(t.url, sessionId)]);
+    for (const socket of sockets) subscribe(socket);
+    await waitUntil(() => log.subscriberCount === 2);
+    sockets[0]?.terminate();
+    await waitUntil(() => log.subscriberCount === 1);
+    sockets[1]?.close();
+    await waitUntil(() => log.subscriberCount === 0);
   });
 });
