@@ -9,12 +9,16 @@ describe('backoffCeiling', () => {
 
   it('stays capped for huge attempt numbers instead of overflowing', () => {
     expect(backoffCeiling(10_000)).toBe(backoffDefaults.maxDelayMs);
-    expect(backoffCeiling(Number.MAX_SAFE_INTEGER, { baseDelayMs: 5, maxDelayMs: 77, factor: 3 })).toBe(77);
+    expect(
+      backoffCeiling(Number.MAX_SAFE_INTEGER, { baseDelayMs: 5, maxDelayMs: 77, factor: 3 }),
+    ).toBe(77);
   });
 
   it('follows custom options', () => {
     const options = { baseDelayMs: 100, maxDelayMs: 1_000, factor: 3 };
-    expect([0, 1, 2, 3].map((attempt) => backoffCeiling(attempt, options))).toEqual([100, 300, 900, 1_000]);
+    expect([0, 1, 2, 3].map((attempt) => backoffCeiling(attempt, options))).toEqual([
+      100, 300, 900, 1_000,
+    ]);
   });
 });
 

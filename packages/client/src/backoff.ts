@@ -48,7 +48,10 @@ export function fullJitterBackoff(
 export function backoffCeiling(attempt: number, options: BackoffOptions = backoffDefaults): number {
   const exponent = Math.max(0, Math.floor(attempt));
   const grown = options.baseDelayMs * options.factor ** exponent;
-  return Math.max(0, Math.min(options.maxDelayMs, Number.isFinite(grown) ? grown : options.maxDelayMs));
+  return Math.max(
+    0,
+    Math.min(options.maxDelayMs, Number.isFinite(grown) ? grown : options.maxDelayMs),
+  );
 }
 
 /**
@@ -59,7 +62,10 @@ export function backoffCeiling(attempt: number, options: BackoffOptions = backof
  * parseRetryAfter('2'); // 2000
  * parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.now()); // ms until then, at least 0
  */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   if (text === '') return undefined;

@@ -1,8 +1,19 @@
-import { createTRPCClient, createWSClient, getUntypedClient, type TRPCClient, type TRPCWebSocketClient } from '@trpc/client';
+import {
+  createTRPCClient,
+  createWSClient,
+  getUntypedClient,
+  type TRPCClient,
+  type TRPCWebSocketClient,
+} from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { fullJitterBackoff } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { ClientErrorCode, SessionClientError, serverErrorCode, toSessionClientError } from './errors.js';
+import {
+  ClientErrorCode,
+  SessionClientError,
+  serverErrorCode,
+  toSessionClientError,
+} from './errors.js';
 import { EventStream, isGapEvent, type SessionEventHandler } from './events.js';
 import { createSessionFetch, type SessionFetch } from './fetch.js';
 import { HeartbeatTimer } from './heartbeat.js';
@@ -120,7 +131,9 @@ export class SessionClient<TRouter extends AnyRouter> {
         wsClient: () => this.#socket(),
       }),
     });
-    const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<typeof SessionApi>[0];
+    const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<
+      typeof SessionApi
+    >[0];
     this.#api = new SessionApi(untyped, this.#lifetime.signal);
     this.#heartbeat = new HeartbeatTimer({
       intervalMs: options.heartbeatIntervalMs ?? sessionClientDefaults.heartbeatIntervalMs,
@@ -193,7 +206,11 @@ export class SessionClient<TRouter extends AnyRouter> {
   connect(): Promise<SessionInfo> {
     const status = this.#machine.status;
     if (status === 'closed') return Promise.reject(closedError());
-    if (status === 'connected' && this.#session !== undefined) return Promise.resolve(this.#session);
+    if (status === 'connected' && this.#session !== undefined)
+      return Promise.resolve(this.#session);
+    if (status === 'idle' && this.#webSocketImpl() === undefined) {
+      return Promise.reject(new TypeError(NO_WEBSOCKET));
+    }
     const waiting = new Promise<SessionInfo>((resolve, reject) => {
       this.#waiters.add({ resolve, reject });
     });
@@ -247,12 +264,8 @@ export class SessionClient<TRouter extends AnyRouter> {
       void this.connect().catch(() => {});
       if (this.#ws !== undefined) return this.#ws;
     }
-    const WebSocketImpl = this.#options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket;
-    if (WebSocketImpl === undefined) {
-      throw new TypeError(
-        "No WebSocket implementation: pass `WebSocket` (in Node 20: `import { WebSocket } from 'ws'`)",
-      );
-    }
+    const WebSocketImpl = this.#webSocketImpl();
+    if (WebSocketImpl === undefined) throw new TypeError(NO_WEBSOCKET);
     this.#ws = createWSClient({
       url: () => this.#beforeSocket(),
       connectionParams: () => ({ sessionId: this.#sessionId ?? '' }),
@@ -262,6 +275,10 @@ export class SessionClient<TRouter extends AnyRouter> {
       onClose: (cause) => this.#onSocketClose(cause?.code),
     });
     return this.#ws;
+  }
+
+  #webSocketImpl(): unknown {
+    return this.#options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket;
   }
 
   /**
@@ -333,7 +350,11 @@ export class SessionClient<TRouter extends AnyRouter> {
   #onReconnectScheduled(attempt: number, delayMs: number): void {
     this.#emitter.emit('reconnect', { attempt, delayMs });
     const state = this.#machine.state;
-    if (state.status === 'offline' || (state.status === 'reconnecting' && state.attempt === attempt)) return;
+    if (
+      state.status === 'offline' ||
+      (state.status === 'reconnecting' && state.attempt === attempt)
+    )
+      return;
     this.#machine.tryTransition({ status: 'reconnecting', attempt, error: this.#lastError });
   }
 
@@ -405,7 +426,10 @@ export class SessionClient<TRouter extends AnyRouter> {
       const code = serverErrorCode(error);
       if (code !== 'SESSION_NOT_FOUND' && code !== 'INVALID_SESSION_ID') throw error;
       this.#sessionId = id;
-      const replaced = await this.#replaceSession(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found');
+      const replaced = await this.#replaceSession(
+        id,
+        code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found',
+      );
       if (!replaced) throw error;
     }
   }
@@ -420,9 +444,15 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (this.#sessionId !== previousId) return Promise.resolve(this.#sessionId !== undefined);
     this.#replacing ??= (async () => {
       try {
-        const session = (await this.#adoptStoredSession(previousId)) ?? (await this.#api.create(this.#createInput()));
+        const session =
+          (await this.#adoptStoredSession(previousId)) ??
+          (await this.#api.create(this.#createInput()));
         this.#assertOpen();
-        this.#adopt(session, { previousSessionId: previousId, sessionId: session.sessionId, reason });
+        this.#adopt(session, {
+          previousSessionId: previousId,
+          sessionId: session.sessionId,
+          reason,
+        });
         return true;
       } finally {
         this.#replacing = undefined;
@@ -469,8 +499,8 @@ export class SessionClient<TRouter extends AnyRouter> {
     if ((code === 'SESSION_NOT_FOUND' || code === 'INVALID_SESSION_ID') && id !== undefined) {
       // The socket of the lost session is closed by the server (4404) and
       // reopens with the new id.
-      this.#replaceSession(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found').catch((failure: unknown) =>
-        this.#emitter.emit('error', toSessionClientError(failure)),
+      this.#replaceSession(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found').catch(
+        (failure: unknown) => this.#emitter.emit('error', toSessionClientError(failure)),
       );
       return;
     }
@@ -510,6 +540,9 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#machine.transition({ status: 'closed', error });
   }
 }
+
+const NO_WEBSOCKET =
+  "No WebSocket implementation: pass `WebSocket` (in Node 20: `import { WebSocket } from 'ws'`)";
 
 function closedError(): SessionClientError {
   return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');

@@ -51,7 +51,9 @@ function runChild(script: string, args: string[], boundMs: number): Promise<Chil
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`child did not exit within ${boundMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+      reject(
+        new Error(`child did not exit within ${boundMs} ms; stdout: ${stdout}; stderr: ${stderr}`),
+      );
     }, boundMs);
     child.on('exit', (code) => {
       clearTimeout(timer);

@@ -94,7 +94,10 @@ export function isNetworkError(error: unknown): boolean {
     const name = (current as { name?: unknown }).name;
     const code = (current as { code?: unknown }).code;
     if (name === 'TRPCWebSocketClosedError') return true;
-    if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|UND_ERR_)/.test(code)) {
+    if (
+      typeof code === 'string' &&
+      /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|UND_ERR_)/.test(code)
+    ) {
       return true;
     }
     current = (current as { cause?: unknown }).cause;

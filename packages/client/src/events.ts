@@ -109,7 +109,16 @@ export class EventStream {
     if (event === undefined) return;
     this.#lastEventId = event.id;
     this.#hooks.onEvent(event);
-    for (const handler of [...this.#handlers]) handler(event);
+    for (const handler of [...this.#handlers]) {
+      try {
+        handler(event);
+      } catch (error) {
+        // A failing handler must not stop the others or the stream.
+        setTimeout(() => {
+          throw error;
+        }, 0);
+      }
+    }
   }
 }
 
@@ -119,7 +128,12 @@ function unwrap(value: unknown): SessionEvent | undefined {
   const outer = value as { id?: unknown; type?: unknown; data?: unknown };
   if (typeof outer.type === 'string' && typeof outer.id === 'string') return value as SessionEvent;
   const inner = outer.data as { type?: unknown } | undefined;
-  if (typeof outer.id === 'string' && typeof inner === 'object' && inner !== null && typeof inner.type === 'string') {
+  if (
+    typeof outer.id === 'string' &&
+    typeof inner === 'object' &&
+    inner !== null &&
+    typeof inner.type === 'string'
+  ) {
     return { ...(inner as Omit<SessionEvent, 'id'>), id: outer.id } as SessionEvent;
   }
   return undefined;

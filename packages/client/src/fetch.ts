@@ -14,7 +14,10 @@ export interface SessionFetchInit extends RequestInit {
 }
 
 /** `fetch` with the session header attached; see {@link createSessionFetch}. */
-export type SessionFetch = (input: string | URL | Request, init?: SessionFetchInit) => Promise<Response>;
+export type SessionFetch = (
+  input: string | URL | Request,
+  init?: SessionFetchInit,
+) => Promise<Response>;
 
 /** What the fetch helper needs from the client. */
 export interface SessionFetchDeps {
@@ -59,7 +62,11 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
         throw error;
       }
       if (deps.options.statuses.includes(response.status) && replayable) {
-        const delay = httpRetryDelay(retry, parseRetryAfter(response.headers.get('retry-after')), deps.options);
+        const delay = httpRetryDelay(
+          retry,
+          parseRetryAfter(response.headers.get('retry-after')),
+          deps.options,
+        );
         if (delay !== undefined) {
           await response.body?.cancel();
           await sleep(delay, deps.signal);
@@ -67,7 +74,12 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
           continue;
         }
       }
-      if (response.status === 404 && sentId !== undefined && !replaced && (await isSessionNotFound(response))) {
+      if (
+        response.status === 404 &&
+        sentId !== undefined &&
+        !replaced &&
+        (await isSessionNotFound(response))
+      ) {
         replaced = true;
         if (await deps.replaceSession(sentId).catch(() => false)) {
           await response.body?.cancel();
@@ -97,12 +109,16 @@ async function isSessionNotFound(response: Response): Promise<boolean> {
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
-      reject(new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed'));
+      reject(
+        new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed'),
+      );
       return;
     }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed'));
+      reject(
+        new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed'),
+      );
     };
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type HeartbeatResult, HeartbeatTimer, heartbeatIntervalFor, MIN_HEARTBEAT_INTERVAL_MS } from './heartbeat.js';
+import {
+  type HeartbeatResult,
+  HeartbeatTimer,
+  heartbeatIntervalFor,
+  MIN_HEARTBEAT_INTERVAL_MS,
+} from './heartbeat.js';
 
 function result(sessionTimeoutMs: number): HeartbeatResult {
   return { lastActivity: new Date(0), expiresAt: new Date(sessionTimeoutMs), sessionTimeoutMs };
@@ -47,13 +52,21 @@ describe('HeartbeatTimer', () => {
       return result(30_000);
     });
     const onBeat = vi.fn();
-    const timer = new HeartbeatTimer({ intervalMs: 60_000, beat, onBeat, onError: vi.fn(), now: () => clock });
+    const timer = new HeartbeatTimer({
+      intervalMs: 60_000,
+      beat,
+      onBeat,
+      onError: vi.fn(),
+      now: () => clock,
+    });
     timer.start();
     await vi.advanceTimersByTimeAsync(59_999);
     expect(beat).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1);
     expect(beat).toHaveBeenCalledTimes(1);
-    expect(onBeat).toHaveBeenLastCalledWith(expect.objectContaining({ rttMs: 7, intervalMs: 10_000 }));
+    expect(onBeat).toHaveBeenLastCalledWith(
+      expect.objectContaining({ rttMs: 7, intervalMs: 10_000 }),
+    );
     await vi.advanceTimersByTimeAsync(10_000);
     expect(beat).toHaveBeenCalledTimes(2);
     timer.stop();

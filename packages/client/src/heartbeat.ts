@@ -32,7 +32,9 @@ export const MIN_HEARTBEAT_INTERVAL_MS = 1_000;
  */
 export function heartbeatIntervalFor(configuredMs: number, sessionTimeoutMs?: number): number {
   const ceiling =
-    sessionTimeoutMs !== undefined && sessionTimeoutMs > 0 ? Math.floor(sessionTimeoutMs / 3) : configuredMs;
+    sessionTimeoutMs !== undefined && sessionTimeoutMs > 0
+      ? Math.floor(sessionTimeoutMs / 3)
+      : configuredMs;
   return Math.max(MIN_HEARTBEAT_INTERVAL_MS, Math.min(configuredMs, ceiling));
 }
 

@@ -13,7 +13,8 @@ async function fillCapacity(server: TestServer): Promise<{ held: Promise<Respons
 }
 
 async function waitFor(predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 1_000 && !predicate(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 1_000 && !predicate(); i += 1)
+    await new Promise((resolve) => setTimeout(resolve, 10));
   if (!predicate()) throw new Error('condition not reached');
 }
 
@@ -23,7 +24,10 @@ function count(server: TestServer, request: string): number {
 
 describe('HTTP retries against a real server', () => {
   it('retries a query turned away with 503 only after Retry-After, and it succeeds once capacity frees', async () => {
-    await using server = await startTestServer({ manager: { maxConcurrentRequests: 1 }, retryAfterSeconds: 2 });
+    await using server = await startTestServer({
+      manager: { maxConcurrentRequests: 1 },
+      retryAfterSeconds: 2,
+    });
     await using rec = recordedClient(server);
     const { sessionId } = await rec.client.connect();
     await rec.until(() => rec.log.heartbeat.length === 1, 'the first heartbeat');
@@ -74,7 +78,9 @@ describe('HTTP retries against a real server', () => {
     await plain.client.connect();
     await plain.until(() => plain.log.heartbeat.length === 1, 'the first heartbeat');
     ({ held } = await fillCapacity(server));
-    const byContext = plain.client.trpc.test.count.mutate(undefined, { context: { idempotent: true } });
+    const byContext = plain.client.trpc.test.count.mutate(undefined, {
+      context: { idempotent: true },
+    });
     await waitFor(() => count(server, 'POST /trpc/test.count') === 3);
     server.releaseHold();
     await held;
@@ -128,14 +134,21 @@ describe('HTTP retries against a real server', () => {
     await server.manager.deleteSession(sessionId);
     const [viaTrpc, viaFetch] = await Promise.all([
       rec.client.trpc.test.whoami.query(),
-      rec.client.fetch('/api/whoami').then((response) => response.json() as Promise<{ sessionId: string }>),
+      rec.client
+        .fetch('/api/whoami')
+        .then((response) => response.json() as Promise<{ sessionId: string }>),
     ]);
     const newId = rec.client.sessionId;
     expect(newId).not.toBe(sessionId);
     expect(viaTrpc).toBe(newId);
     expect(viaFetch.sessionId).toBe(newId);
-    await rec.until(() => rec.client.state === 'connected' && server.socketCount === 1, 'the socket of the new session');
-    expect(rec.log['session-replaced']).toEqual([[{ previousSessionId: sessionId, sessionId: newId, reason: 'not-found' }]]);
+    await rec.until(
+      () => rec.client.state === 'connected' && server.socketCount === 1,
+      'the socket of the new session',
+    );
+    expect(rec.log['session-replaced']).toEqual([
+      [{ previousSessionId: sessionId, sessionId: newId, reason: 'not-found' }],
+    ]);
     expect((await server.manager.getMetrics()).totalSessionsCreated).toBe(2);
   });
 });

@@ -31,13 +31,17 @@ describe('isReplayable', () => {
 
   it('does not replay mutations unless marked idempotent by context or path', () => {
     expect(isReplayable('mutation', 'chat.send', undefined, httpRetryDefaults)).toBe(false);
-    expect(isReplayable('mutation', 'chat.send', { idempotent: true }, httpRetryDefaults)).toBe(true);
+    expect(isReplayable('mutation', 'chat.send', { idempotent: true }, httpRetryDefaults)).toBe(
+      true,
+    );
     const options = { ...httpRetryDefaults, idempotentPaths: ['cart.set'] };
     expect(isReplayable('mutation', 'cart.set', {}, options)).toBe(true);
     expect(isReplayable('mutation', 'cart.add', {}, options)).toBe(false);
   });
 
   it('never replays subscriptions here', () => {
-    expect(isReplayable('subscription', 'session.events', { idempotent: true }, httpRetryDefaults)).toBe(false);
+    expect(
+      isReplayable('subscription', 'session.events', { idempotent: true }, httpRetryDefaults),
+    ).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
-import type { AnyRouter } from '@trpc/server';
 import type { TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { fullJitterBackoff, parseRetryAfter } from './backoff.js';
 import { httpStatusOf, isNetworkError, serverErrorCode } from './errors.js';
@@ -104,12 +104,10 @@ export function httpRetryLink<TRouter extends AnyRouter>(deps: RetryLinkDeps): T
                 return;
               }
               const status = httpStatusOf(error);
-              if (
-                status !== undefined &&
-                deps.options.statuses.includes(status) &&
-                replayable
-              ) {
-                const retryAfter = (error.meta?.response as Response | undefined)?.headers?.get('retry-after');
+              if (status !== undefined && deps.options.statuses.includes(status) && replayable) {
+                const retryAfter = (error.meta?.response as Response | undefined)?.headers?.get(
+                  'retry-after',
+                );
                 const delay = httpRetryDelay(retry, parseRetryAfter(retryAfter), deps.options);
                 if (delay !== undefined) {
                   timer = setTimeout(() => attempt(retry + 1, replaced), delay);

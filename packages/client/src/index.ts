@@ -2,7 +2,13 @@ import type { AnyRouter } from '@trpc/server';
 import { SessionClient } from './client.js';
 import type { SessionClientOptions } from './options.js';
 
-export { backoffCeiling, backoffDefaults, type BackoffOptions, fullJitterBackoff, parseRetryAfter } from './backoff.js';
+export {
+  type BackoffOptions,
+  backoffCeiling,
+  backoffDefaults,
+  fullJitterBackoff,
+  parseRetryAfter,
+} from './backoff.js';
 export { CloseCode, type CloseOptions, SessionClient } from './client.js';
 export {
   ClientErrorCode,
@@ -11,7 +17,12 @@ export {
   type SessionClientErrorDetails,
   serverErrorCode,
 } from './errors.js';
-export { type GapEvent, isGapEvent, type SessionEvent, type SessionEventHandler } from './events.js';
+export {
+  type GapEvent,
+  isGapEvent,
+  type SessionEvent,
+  type SessionEventHandler,
+} from './events.js';
 export type { SessionFetch, SessionFetchInit } from './fetch.js';
 export { type HeartbeatReport, type HeartbeatResult, heartbeatIntervalFor } from './heartbeat.js';
 export { httpRetryDelay, SESSION_HEADER, type SessionCallContext } from './http.js';
@@ -29,7 +40,11 @@ export {
   type WebSocketLike,
 } from './options.js';
 export type { SessionInfo } from './session-api.js';
-export type { ReconnectEvent, SessionClientEvents, SessionReplacedEvent } from './session-events.js';
+export type {
+  ReconnectEvent,
+  SessionClientEvents,
+  SessionReplacedEvent,
+} from './session-events.js';
 export {
   type ConnectionState,
   type ConnectionStatus,

@@ -1,9 +1,9 @@
 import {
   httpBatchLink,
   httpLink,
+  type Operation,
   splitLink,
   TRPCClientError,
-  type Operation,
   type TRPCLink,
   type TRPCWebSocketClient,
   wsLink,
@@ -33,22 +33,25 @@ export interface SessionLinkDeps extends RetryLinkDeps {
  * batched HTTP with `X-Session-Id`, 503/429 retries and session replacement;
  * superjson both ways.
  */
-export function createSessionLinks<TRouter extends AnyRouter>(deps: SessionLinkDeps): TRPCLink<TRouter>[] {
+export function createSessionLinks<TRouter extends AnyRouter>(
+  deps: SessionLinkDeps,
+): TRPCLink<TRouter>[] {
   return [
     splitLink<TRouter>({
       // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
-      condition: (op) => op.type === 'subscription' || op.context['morganTransport'] === 'ws',
+      condition: (op) => op.type === 'subscription' || op.context.morganTransport === 'ws',
       true: lazyWsLink<TRouter>(deps.wsClient),
       false: [
         httpRetryLink<TRouter>(deps),
         splitLink<TRouter>({
           // The client's own calls carry exactly the id they name, unbatched.
-          condition: (op) => op.context['morganSessionId'] !== undefined,
+          condition: (op) => op.context.morganSessionId !== undefined,
           true: httpLink<TRouter>({
             url: deps.httpUrl,
             transformer: superjson,
             fetch: deps.fetch,
-            headers: ({ op }: { op: Operation }) => sessionHeader(op.context['morganSessionId'] as string | null),
+            headers: ({ op }: { op: Operation }) =>
+              sessionHeader(op.context.morganSessionId as string | null),
           } as unknown as Parameters<typeof httpLink<TRouter>>[0]),
           false: httpBatchLink<TRouter>({
             url: deps.httpUrl,
@@ -67,7 +70,9 @@ function sessionHeader(sessionId: string | null | undefined): Record<string, str
 }
 
 /** `wsLink` over a WebSocket client that is created on first use. */
-function lazyWsLink<TRouter extends AnyRouter>(getClient: () => TRPCWebSocketClient): TRPCLink<TRouter> {
+function lazyWsLink<TRouter extends AnyRouter>(
+  getClient: () => TRPCWebSocketClient,
+): TRPCLink<TRouter> {
   return (runtime) => {
     let link: ReturnType<TRPCLink<TRouter>> | undefined;
     return (props) =>
@@ -79,13 +84,15 @@ function lazyWsLink<TRouter extends AnyRouter>(getClient: () => TRPCWebSocketCli
           const cause =
             error instanceof SessionClientError
               ? error
-              : new SessionClientError(ClientErrorCode.CLIENT_CLOSED, String(error), { cause: error });
+              : new SessionClientError(ClientErrorCode.CLIENT_CLOSED, String(error), {
+                  cause: error,
+                });
           observer.error(TRPCClientError.from(cause));
           return () => {};
         }
-        link ??= wsLink<TRouter>({ client, transformer: superjson } as unknown as Parameters<typeof wsLink<TRouter>>[0])(
-          runtime,
-        );
+        link ??= wsLink<TRouter>({ client, transformer: superjson } as unknown as Parameters<
+          typeof wsLink<TRouter>
+        >[0])(runtime);
         return link(props).subscribe(observer);
       });
   };

@@ -7,7 +7,9 @@ import { startTestServer } from './testing/server.js';
 class TamperedWebSocket extends WebSocket {
   override send(data: unknown, ...rest: unknown[]): void {
     const text = typeof data === 'string' ? data : '';
-    const tampered = text.includes('"connectionParams"') ? '{"method":"connectionParams","data":{}}' : data;
+    const tampered = text.includes('"connectionParams"')
+      ? '{"method":"connectionParams","data":{}}'
+      : data;
     (super.send as (...args: unknown[]) => void)(tampered, ...rest);
   }
 }
@@ -36,7 +38,14 @@ describe('browser connectivity and refused sockets, against a real server', () =
     expect(rec.client.state).toBe('reconnecting');
     await rec.until(() => rec.client.state === 'connected', 'connected again');
     expect(rec.client.sessionId).toBe(sessionId);
-    expect(rec.states).toEqual(['idle', 'connecting', 'connected', 'offline', 'reconnecting', 'connected']);
+    expect(rec.states).toEqual([
+      'idle',
+      'connecting',
+      'connected',
+      'offline',
+      'reconnecting',
+      'connected',
+    ]);
   });
 
   it('goes back to connected on `online` when the socket survived, checking the session at once', async () => {
@@ -70,10 +79,16 @@ describe('browser connectivity and refused sockets, against a real server', () =
   it('stops for good with an error when the server refuses the socket parameters (4400), without a loop', async () => {
     await using server = await startTestServer();
     await using rec = recordedClient(server, { WebSocket: TamperedWebSocket });
-    await expect(rec.client.connect()).rejects.toMatchObject({ code: 'SESSION_REJECTED', closeCode: 4400 });
+    await expect(rec.client.connect()).rejects.toMatchObject({
+      code: 'SESSION_REJECTED',
+      closeCode: 4400,
+    });
     expect(rec.client.state).toBe('closed');
     expect(rec.log.error.map(([error]) => error.code)).toEqual(['SESSION_REJECTED']);
-    expect(rec.log.state.at(-1)?.[0]).toMatchObject({ status: 'closed', error: { closeCode: 4400 } });
+    expect(rec.log.state.at(-1)?.[0]).toMatchObject({
+      status: 'closed',
+      error: { closeCode: 4400 },
+    });
     const requestsAfter = server.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(rec.log.reconnect).toHaveLength(0);

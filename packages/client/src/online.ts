@@ -37,5 +37,7 @@ export class OnlineWatcher {
 
 function windowSource(): OnlineEventSource | undefined {
   const candidate = (globalThis as { window?: Partial<OnlineEventSource> }).window;
-  return typeof candidate?.addEventListener === 'function' ? (candidate as OnlineEventSource) : undefined;
+  return typeof candidate?.addEventListener === 'function'
+    ? (candidate as OnlineEventSource)
+    : undefined;
 }

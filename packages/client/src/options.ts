@@ -2,7 +2,13 @@ import { type BackoffOptions, backoffDefaults } from './backoff.js';
 import type { StorageOption } from './storage.js';
 
 /** A JSON value, as session metadata holds. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 /** A JSON object, the shape of session metadata. */
 export type JsonObject = { [key: string]: JsonValue };
 

@@ -7,7 +7,9 @@ import { startTestServer } from './testing/server.js';
 const fast = { baseDelayMs: 20, maxDelayMs: 200, factor: 2 };
 
 function ids(events: SessionEvent[]): string[] {
-  return events.filter((event) => !isGapEvent(event)).map((event) => String((event.data as { n: number }).n));
+  return events
+    .filter((event) => !isGapEvent(event))
+    .map((event) => String((event.data as { n: number }).n));
 }
 
 describe('reconnects against a real server', () => {
@@ -51,9 +53,16 @@ describe('reconnects against a real server', () => {
     await rec.until(() => received.length === 1, 'a live event');
 
     await server.restart({ freshManager: true });
-    await rec.until(() => rec.log['session-replaced'].length === 1 && rec.client.state === 'connected', 'replacement');
+    await rec.until(
+      () => rec.log['session-replaced'].length === 1 && rec.client.state === 'connected',
+      'replacement',
+    );
     const [replaced] = rec.log['session-replaced'][0] ?? [];
-    expect(replaced).toEqual({ previousSessionId: sessionId, sessionId: rec.client.sessionId, reason: 'not-found' });
+    expect(replaced).toEqual({
+      previousSessionId: sessionId,
+      sessionId: rec.client.sessionId,
+      reason: 'not-found',
+    });
     expect(await server.manager.getSession(rec.client.sessionId ?? '')).toBeDefined();
 
     await rec.until(() => rec.log.gap.length === 1, 'the gap event');
@@ -70,7 +79,10 @@ describe('reconnects against a real server', () => {
     const { sessionId } = await rec.client.connect();
     await rec.until(() => server.socketCount === 1, 'the socket');
     await server.manager.deleteSession(sessionId);
-    await rec.until(() => rec.log['session-replaced'].length === 1 && rec.client.state === 'connected', 'replacement');
+    await rec.until(
+      () => rec.log['session-replaced'].length === 1 && rec.client.state === 'connected',
+      'replacement',
+    );
     const lost = rec.log.state.find(([state]) => state.status === 'reconnecting')?.[0];
     expect(lost).toMatchObject({ error: { code: 'SESSION_NOT_FOUND', closeCode: 4404 } });
     expect(rec.client.sessionId).not.toBe(sessionId);
@@ -95,7 +107,9 @@ describe('reconnects against a real server', () => {
     }
     // Randomized: not every delay sits at its window's top, and they differ.
     expect(new Set(attempts.map((event) => event.delayMs)).size).toBeGreaterThan(3);
-    expect(rec.states.filter((status) => status === 'reconnecting').length).toBeGreaterThanOrEqual(10);
+    expect(rec.states.filter((status) => status === 'reconnecting').length).toBeGreaterThanOrEqual(
+      10,
+    );
 
     await server.listen();
     await rec.until(() => rec.client.state === 'connected', 'connected again');

@@ -3,7 +3,11 @@ import { ReconnectScheduler } from './reconnect.js';
 
 function scheduler(maxAttempts = Number.POSITIVE_INFINITY) {
   const onSchedule = vi.fn();
-  const instance = new ReconnectScheduler({ delayMs: (attempt) => 1_000 * 2 ** attempt, maxAttempts, onSchedule });
+  const instance = new ReconnectScheduler({
+    delayMs: (attempt) => 1_000 * 2 ** attempt,
+    maxAttempts,
+    onSchedule,
+  });
   return { instance, onSchedule };
 }
 

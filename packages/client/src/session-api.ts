@@ -48,7 +48,11 @@ export class SessionApi {
 
   /** The session `sessionId` as stored now; fails with `SESSION_NOT_FOUND` when the server lost it. */
   get(sessionId: string): Promise<SessionInfo> {
-    return this.#client.query('session.get', undefined, this.#options(sessionId)) as Promise<SessionInfo>;
+    return this.#client.query(
+      'session.get',
+      undefined,
+      this.#options(sessionId),
+    ) as Promise<SessionInfo>;
   }
 
   /**
@@ -65,7 +69,11 @@ export class SessionApi {
 
   /** Creates a session (sent without any session id). Not replayed on 503: the caller's backoff retries. */
   create(input: CreateSessionInput): Promise<SessionInfo> {
-    return this.#client.mutation('session.create', input, this.#options(null)) as Promise<SessionInfo>;
+    return this.#client.mutation(
+      'session.create',
+      input,
+      this.#options(null),
+    ) as Promise<SessionInfo>;
   }
 
   /** Touches `sessionId` and learns the server's timeout; idempotent, so retried on 503/429. */

@@ -8,7 +8,14 @@ import {
   connectionTransitions,
 } from './state.js';
 
-const statuses: ConnectionStatus[] = ['idle', 'connecting', 'connected', 'reconnecting', 'offline', 'closed'];
+const statuses: ConnectionStatus[] = [
+  'idle',
+  'connecting',
+  'connected',
+  'reconnecting',
+  'offline',
+  'closed',
+];
 
 function sample(status: ConnectionStatus): ConnectionState {
   switch (status) {

@@ -1,7 +1,13 @@
 import type { SessionClientError } from './errors.js';
 
 /** The names of the connection states. */
-export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'closed';
+export type ConnectionStatus =
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  | 'reconnecting'
+  | 'offline'
+  | 'closed';
 
 /**
  * The client's connection state: one discriminated union on `status`,
@@ -33,7 +39,9 @@ export type ConnectionState =
  * Which state may follow which. `reconnecting → reconnecting` is the next
  * attempt; `closed` is final. Anything else is a bug and throws.
  */
-export const connectionTransitions: Readonly<Record<ConnectionStatus, readonly ConnectionStatus[]>> = {
+export const connectionTransitions: Readonly<
+  Record<ConnectionStatus, readonly ConnectionStatus[]>
+> = {
   idle: ['connecting', 'closed'],
   connecting: ['connected', 'reconnecting', 'offline', 'closed'],
   connected: ['reconnecting', 'offline', 'closed'],

@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryStorage, defaultStorageOption, openSessionIdStore, type StorageLike } from './storage.js';
+import {
+  createMemoryStorage,
+  defaultStorageOption,
+  openSessionIdStore,
+  type StorageLike,
+} from './storage.js';
 
 const KEY = 'morgan.sessionId';
 const ID = '5b0f5a8e-3a37-4c1e-9c53-0f6f1c2a8f11';

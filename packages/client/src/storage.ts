@@ -90,7 +90,8 @@ function wrap(kind: SessionIdStore['kind'], storage: StorageLike, key: string): 
 function webStorage(name: 'sessionStorage' | 'localStorage'): StorageLike | undefined {
   try {
     const storage = (globalThis as Record<string, unknown>)[name] as StorageLike | undefined;
-    if (storage === undefined || storage === null || typeof storage.getItem !== 'function') return undefined;
+    if (storage === undefined || storage === null || typeof storage.getItem !== 'function')
+      return undefined;
     const probe = '__morgan_probe__';
     storage.setItem(probe, probe);
     storage.removeItem(probe);

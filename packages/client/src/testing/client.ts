@@ -1,8 +1,8 @@
 import { WebSocket } from 'ws';
 import { SessionClient } from '../client.js';
+import type { SessionClientOptions } from '../options.js';
 import type { SessionClientEvents } from '../session-events.js';
 import type { ConnectionStatus } from '../state.js';
-import type { SessionClientOptions } from '../options.js';
 import type { TestRouter, TestServer } from './server.js';
 
 /** A client under test with everything it announced recorded. */
@@ -21,7 +21,10 @@ export interface RecordedClient extends AsyncDisposable {
  * reconnects unless overridden) that records its events, closed by
  * `await using`.
  */
-export function recordedClient(server: TestServer, options: Partial<SessionClientOptions> = {}): RecordedClient {
+export function recordedClient(
+  server: TestServer,
+  options: Partial<SessionClientOptions> = {},
+): RecordedClient {
   const client = new SessionClient<TestRouter>({
     url: server.url,
     WebSocket,
@@ -45,7 +48,8 @@ export function recordedClient(server: TestServer, options: Partial<SessionClien
   for (const name of Object.keys(log) as (keyof SessionClientEvents)[]) {
     client.on(name, ((...args: never[]) => {
       (log[name] as unknown[][]).push(args);
-      if (name === 'state') states.push((args[0] as unknown as { status: ConnectionStatus }).status);
+      if (name === 'state')
+        states.push((args[0] as unknown as { status: ConnectionStatus }).status);
       for (const check of [...checks]) check();
     }) as SessionClientEvents[typeof name]);
   }

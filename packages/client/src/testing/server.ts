@@ -1,7 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ErrorCode, MorganError, SessionManager, type SessionManagerOptions } from '@morgan/session-server';
+import {
+  ErrorCode,
+  MorganError,
+  SessionManager,
+  type SessionManagerOptions,
+} from '@morgan/session-server';
 import {
   errorHandler,
   healthRoutes,
@@ -212,7 +217,9 @@ export class TestServer implements AsyncDisposable {
       this.requests.push(`${req.method} ${req.path}`);
       next();
     });
-    app.use(sessionMiddleware(this.manager, { retryAfterSeconds: this.options.retryAfterSeconds ?? 1 }));
+    app.use(
+      sessionMiddleware(this.manager, { retryAfterSeconds: this.options.retryAfterSeconds ?? 1 }),
+    );
     app.use(healthRoutes(this.manager));
     app.get('/hold', async (_req, res) => {
       await this.#held;
@@ -236,7 +243,10 @@ export class TestServer implements AsyncDisposable {
       }
       res.json({ ok: true });
     });
-    app.use('/trpc', trpcHandler(this.manager, createTestRouter(this.counters), { onInternalError: () => {} }));
+    app.use(
+      '/trpc',
+      trpcHandler(this.manager, createTestRouter(this.counters), { onInternalError: () => {} }),
+    );
     app.use(notFoundHandler());
     app.use(errorHandler({ onInternalError: () => {} }));
     return app;

@@ -14,7 +14,9 @@ const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export async function transpileClient(name: string): Promise<string> {
   const outDir = join(srcDir, '..', 'node_modules', '.cache', name);
   await mkdir(outDir, { recursive: true });
-  const files = (await readdir(srcDir)).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'));
+  const files = (await readdir(srcDir)).filter(
+    (file) => file.endsWith('.ts') && !file.endsWith('.test.ts'),
+  );
   await Promise.all(
     files.map(async (file) => {
       const source = await readFile(join(srcDir, file), 'utf8');
