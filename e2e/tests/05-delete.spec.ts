@@ -1,4 +1,4 @@
-import { adminState } from '../support/admin-api.js';
+import { adminState, metric } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -39,6 +39,7 @@ test('deleting a session from the dashboard makes its tab show a replaced sessio
     .poll(async () => (await adminState(demo.url)).sessions.map((s) => s.sessionId).sort())
     .toEqual([bystanderId, newId].sort());
   expect((await adminState(demo.url)).totals.deleted).toBe(1);
+  expect(await metric(demo.url, 'morgan_sessions_deleted_total')).toBe(1);
   await expect(row).toHaveCount(0);
   await expect(
     dashboard.locator(`[data-testid="session-row"][data-session-id="${newId}"]`),

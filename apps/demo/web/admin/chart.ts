@@ -84,7 +84,7 @@ export function drawChart(
     nodes.push(
       svg('rect', {
         class: 'bar-shed',
-        x: x(s.at) - barWidth / 2,
+        x: x(s.at) - barWidth,
         y: top,
         width: barWidth,
         height: PAD.top + plotH - top,

@@ -196,7 +196,7 @@ const sender = new ChatSender({
         `The server is shedding load (${code} ${code === 503 ? 'Server at capacity' : 'Too many requests'}). ` +
           `Your message is safe: retry ${attempt} in ${duration(delayMs)}.`,
       );
-      activity.add(`Server answered ${code}; retrying in ${duration(delayMs)}`, 'warn');
+      activity.add(`${code} from the server, retry in ${duration(delayMs)}`, 'warn');
     },
     onUnreachable: ({ delayMs }) => {
       activity.add(`Server unreachable; retrying the message in ${duration(delayMs)}`, 'warn');
