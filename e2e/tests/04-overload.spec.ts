@@ -84,6 +84,9 @@ test('overload: concurrent sends from many tabs get 503, succeed after retry, no
     state.totals.shed,
   );
   expect(state.overload.enabled).toBe(true);
-  await setOverload(demo.url, { enabled: false });
+  // The operator switches the simulation off on the dashboard.
+  await dashboard.getByTestId('overload-toggle').click();
   await expect(dashboard.getByTestId('overload-state')).toHaveText('off');
+  await expect(dashboard.getByTestId('overload-toggle')).toHaveAttribute('aria-pressed', 'false');
+  expect((await adminState(demo.url)).overload).toMatchObject({ enabled: false, heldSlots: 0 });
 });
