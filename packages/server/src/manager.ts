@@ -163,6 +163,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.store = options.store ?? new MemoryStore();
     this.store.configure({ sessionTimeoutMs: this.sessionTimeoutMs });
     this.events = options.eventLog ?? new MemoryEventLog();
+    this.events.configure?.({ sessionTimeoutMs: this.sessionTimeoutMs });
     this.capacity = new CapacityLimiter({
       maxConcurrent: this.maxConcurrentRequests,
       maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,

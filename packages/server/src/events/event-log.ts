@@ -54,8 +54,8 @@ export type SessionEventListener = (event: SessionEvent) => void;
  * a reader that comes back with its last id learns whether it missed
  * anything. The contract is shaped so a shared implementation can serve
  * every node: ids are comparable and increase per session, `append` is one
- * atomic operation (with Redis Streams: `XADD … MAXLEN`, `XRANGE (id +`, and
- * `max-deleted-entry-id` for the gap check).
+ * atomic operation (`RedisEventLog`: one script with `XADD`, trims and
+ * `PUBLISH`; `XRANGE (id +` to read after an id).
  */
 export interface EventLog {
   /** Appends an event and delivers it to the session's subscribers. */
@@ -79,6 +79,17 @@ export interface EventLog {
   drop(sessionId: string): Promise<void>;
   /** Releases buffers, listeners and connections. */
   close(): Promise<void>;
+  /**
+   * Called once by the manager that takes the log into use, so a shared log
+   * can keep its keys as long as a session may live.
+   */
+  configure?(settings: EventLogSettings): void;
+}
+
+/** What the manager tells an event log when it takes it into use. */
+export interface EventLogSettings {
+  /** Idle time after which a session expires, in milliseconds. */
+  sessionTimeoutMs: number;
 }
 
 /** Options of an event log. */

@@ -1,12 +1,11 @@
-import { ErrorCode, MorganError } from '../errors.js';
 import type { JsonValue } from '../metadata.js';
+import { checkEventType, encodeEventData, positiveOption } from './event-input.js';
 import {
   compareEventIds,
   type EventLog,
   type EventLogOptions,
   eventLogDefaults,
   formatEventId,
-  GAP_EVENT_TYPE,
   parseEventId,
   type ReadAfterResult,
   type SessionEvent,
@@ -59,9 +58,9 @@ export class MemoryEventLog implements EventLog {
   readonly #subscribers = new Map<string, Set<Subscriber>>();
 
   constructor(options: EventLogOptions = {}) {
-    this.maxEvents = positive('maxEvents', options.maxEvents ?? eventLogDefaults.maxEvents);
-    this.maxAgeMs = positive('maxAgeMs', options.maxAgeMs ?? eventLogDefaults.maxAgeMs);
-    this.maxEventBytes = positive(
+    this.maxEvents = positiveOption('maxEvents', options.maxEvents ?? eventLogDefaults.maxEvents);
+    this.maxAgeMs = positiveOption('maxAgeMs', options.maxAgeMs ?? eventLogDefaults.maxAgeMs);
+    this.maxEventBytes = positiveOption(
       'maxEventBytes',
       options.maxEventBytes ?? eventLogDefaults.maxEventBytes,
     );
@@ -73,8 +72,8 @@ export class MemoryEventLog implements EventLog {
     type: string,
     data: TData,
   ): Promise<SessionEvent<TData>> {
-    checkType(type);
-    const json = encode(data, this.maxEventBytes);
+    checkEventType(type);
+    const json = encodeEventData(data, this.maxEventBytes);
     const now = this.#now();
     let stream = this.#streams.get(sessionId);
     const ms = Math.max(now, stream?.lastMs ?? 0);
@@ -191,45 +190,4 @@ function toEvent(stored: StoredEvent): SessionEvent {
     data: JSON.parse(stored.json) as JsonValue,
     at: stored.at,
   };
-}
-
-function checkType(type: unknown): void {
-  if (typeof type !== 'string' || type.length === 0 || type.length > 128) {
-    throw new MorganError(
-      ErrorCode.INVALID_REQUEST,
-      'Event type must be a string of 1 to 128 characters',
-    );
-  }
-  if (type === GAP_EVENT_TYPE) {
-    throw new MorganError(ErrorCode.INVALID_REQUEST, `Event type "${GAP_EVENT_TYPE}" is reserved`);
-  }
-}
-
-function encode(data: unknown, maxBytes: number): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(data);
-  } catch (cause) {
-    throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON', { cause });
-  }
-  if (json === undefined)
-    throw new MorganError(ErrorCode.INVALID_REQUEST, 'Event data must be JSON');
-  const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes > maxBytes) {
-    throw new MorganError(
-      ErrorCode.PAYLOAD_TOO_LARGE,
-      `Event data is ${bytes} bytes, more than the limit of ${maxBytes}`,
-    );
-  }
-  return json;
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new MorganError(
-      ErrorCode.INVALID_CONFIG,
-      `${name} must be a positive number, got ${value}`,
-    );
-  }
-  return value;
 }

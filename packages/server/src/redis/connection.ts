@@ -1,34 +1,42 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { toStoreError } from './records.js';
-import { type ScriptName, scripts } from './scripts.js';
+
+/** A Lua script defined on the connection as an ioredis command. */
+export interface ScriptDefinition {
+  readonly numberOfKeys: number;
+  readonly lua: string;
+}
 
 /** Where the connection goes; the fields of `RedisStoreOptions` it uses. */
-export interface StoreConnectionOptions {
+export interface StoreConnectionOptions<TName extends string> {
   url: string;
   redis: RedisOptions | undefined;
   client: Redis | undefined;
   commandTimeoutMs: number;
+  /** Scripts to define, by command name (unique across the scripts sharing a client). */
+  scripts: Readonly<Record<TName, ScriptDefinition>>;
 }
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
- * The command connection of a `RedisStore`: an ioredis client set up to fail
- * fast (no offline queue, no resend after a reconnect, a reply timeout) and to
- * reconnect by itself, with the store's Lua scripts defined on it. Every
- * failure comes out as `StoreUnavailableError` unless it is a script bug.
+ * The command connection of a `RedisStore` (or `RedisEventLog`): an ioredis
+ * client set up to fail fast (no offline queue, no resend after a reconnect,
+ * a reply timeout) and to reconnect by itself, with the owner's Lua scripts
+ * defined on it. Every failure comes out as `StoreUnavailableError` unless it
+ * is a script bug.
  */
-export class StoreConnection {
+export class StoreConnection<TName extends string> {
   readonly client: Redis;
   readonly #owned: boolean;
   readonly #timeoutMs: number;
-  readonly #scripts: Record<ScriptName, ScriptCall>;
+  readonly #scripts: Record<TName, ScriptCall>;
   /** The wait for the first connection, shared by the calls made meanwhile. */
   #connecting: Promise<void> | undefined;
   #closed = false;
 
-  constructor(options: StoreConnectionOptions) {
+  constructor(options: StoreConnectionOptions<TName>) {
     this.#timeoutMs = options.commandTimeoutMs;
     this.#owned = options.client === undefined;
     this.client =
@@ -45,15 +53,18 @@ export class StoreConnection {
       });
     // Errors reach callers through rejected operations; keep ioredis from logging them.
     this.client.on('error', () => {});
-    for (const [name, script] of Object.entries(scripts)) this.client.defineCommand(name, script);
-    const commands = this.client as unknown as Record<string, ScriptCall>;
+    const commands = this.client as unknown as Record<string, ScriptCall | undefined>;
+    const definitions: [string, ScriptDefinition][] = Object.entries(options.scripts);
+    for (const [name, script] of definitions) {
+      if (commands[name] === undefined) this.client.defineCommand(name, script);
+    }
     this.#scripts = Object.fromEntries(
-      Object.keys(scripts).map((name) => [name, (commands[name] as ScriptCall).bind(this.client)]),
-    ) as Record<ScriptName, ScriptCall>;
+      definitions.map(([name]) => [name, (commands[name] as ScriptCall).bind(this.client)]),
+    ) as Record<TName, ScriptCall>;
   }
 
   /** Runs one of the store's scripts (EVALSHA; EVAL the first time on a socket). */
-  run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+  run(name: TName, ...args: (string | number)[]): Promise<unknown> {
     return this.call(() => this.#scripts[name](...args));
   }
 

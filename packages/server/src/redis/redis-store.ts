@@ -5,7 +5,7 @@ import type { SessionRecord } from '../session.js';
 import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
 import { StoreConnection, withTimeout } from './connection.js';
 import { optionalArg, type RawFields, toRecord, toRecords } from './records.js';
-import type { ScriptName } from './scripts.js';
+import { type ScriptName, scripts } from './scripts.js';
 import { EventSubscriber } from './subscriber.js';
 
 /** Options of a `RedisStore`. */
@@ -67,7 +67,7 @@ export class RedisStore implements Store {
   readonly name = 'redis';
   readonly nodeId: string;
   readonly keyPrefix: string;
-  readonly #connection: StoreConnection;
+  readonly #connection: StoreConnection<ScriptName>;
   readonly #commandTimeoutMs: number;
   readonly #ttlGraceMs: number;
   readonly #sweepBatchSize: number;
@@ -93,6 +93,7 @@ export class RedisStore implements Store {
       redis: options.redis,
       client: options.client,
       commandTimeoutMs: this.#commandTimeoutMs,
+      scripts,
     });
   }
 
