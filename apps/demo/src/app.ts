@@ -6,7 +6,6 @@ import {
   type MorganConfig,
   SessionManager,
   type SessionManagerOptions,
-  type Store,
 } from '@morgan/session-server';
 import {
   createShutdown,
@@ -20,7 +19,7 @@ import {
   sessionMiddleware,
   trpcHandler,
 } from '@morgan/session-server/express';
-import { RedisStore } from '@morgan/session-server/redis';
+import { RedisEventLog, RedisStore } from '@morgan/session-server/redis';
 import {
   type AttachWebSocketOptions,
   attachWebSocket,
@@ -149,11 +148,21 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   };
 }
 
+/** Manager options from the config; with `redisUrl`, sessions and event buffers live in Redis. */
 function managerOptions(options: DemoServerOptions): SessionManagerOptions {
-  const { redisUrl, port: _port, ...fromConfig } = options.config ?? {};
-  const store: Store | undefined =
-    redisUrl === undefined ? undefined : new RedisStore({ url: redisUrl });
-  return { ...fromConfig, ...(store && { store }), ...options.managerOptions };
+  const { redisUrl, redisKeyPrefix, port: _port, ...fromConfig } = options.config ?? {};
+  if (redisUrl === undefined) return { ...fromConfig, ...options.managerOptions };
+  const redis = {
+    url: redisUrl,
+    ...(redisKeyPrefix !== undefined && { keyPrefix: redisKeyPrefix }),
+  };
+  const given = options.managerOptions;
+  return {
+    ...fromConfig,
+    ...given,
+    store: given?.store ?? new RedisStore(redis),
+    eventLog: given?.eventLog ?? new RedisEventLog(redis),
+  };
 }
 
 function internalLogger(log: (message: string) => void) {

@@ -40,6 +40,9 @@ describe('loadConfig', () => {
     ['PORT', '80.5'],
     ['REDIS_URL', 'localhost:6379'],
     ['REDIS_URL', 'http://example'],
+    ['MORGAN_REDIS_PREFIX', 'has space:'],
+    ['MORGAN_REDIS_PREFIX', 'star*'],
+    ['MORGAN_REDIS_PREFIX', 'x'.repeat(65)],
   ])('%s=%s fails naming the variable and value', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -57,6 +60,7 @@ describe('loadConfig', () => {
         MORGAN_MAX_METADATA_BYTES: '2048',
         PORT: '3001',
         REDIS_URL: 'redis://127.0.0.1:6379/0',
+        MORGAN_REDIS_PREFIX: 'demo-1.test:',
       }),
     ).toEqual({
       sessionTimeoutMs: 1_800_000,
@@ -65,6 +69,7 @@ describe('loadConfig', () => {
       maxMetadataBytes: 2048,
       port: 3001,
       redisUrl: 'redis://127.0.0.1:6379/0',
+      redisKeyPrefix: 'demo-1.test:',
     });
   });
 
@@ -79,7 +84,9 @@ describe('loadConfig', () => {
 
   it('leaves unset and empty variables out so that defaults apply', () => {
     expect(loadConfig({})).toEqual({});
-    expect(loadConfig({ MORGAN_MAX_CONCURRENT: '', REDIS_URL: '  ' })).toEqual({});
+    expect(
+      loadConfig({ MORGAN_MAX_CONCURRENT: '', REDIS_URL: '  ', MORGAN_REDIS_PREFIX: '' }),
+    ).toEqual({});
     const manager = new SessionManager(loadConfig({}));
     expect(manager.sessionTimeoutMs).toBe(3_600_000);
   });

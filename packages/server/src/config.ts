@@ -7,6 +7,8 @@ export interface MorganConfig {
   maxConcurrentRequests?: number;
   maxMetadataBytes?: number;
   redisUrl?: string;
+  /** Prefix of every Redis key and channel (`MORGAN_REDIS_PREFIX`); nodes sharing sessions use the same one. */
+  redisKeyPrefix?: string;
   port?: number;
 }
 
@@ -37,7 +39,8 @@ export const configVariables: readonly Variable[] = [
 ];
 
 /**
- * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`).
+ * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`;
+ * `MORGAN_REDIS_PREFIX` is 1 to 64 letters, digits and `:_.-`).
  * Unset or empty variables are left out so that option defaults apply.
  *
  * @throws ConfigError naming the variable and the bad value.
@@ -56,7 +59,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (variable.key === 'port' && (!Number.isInteger(value) || value > 65_535)) {
       throw new ConfigError(variable.name, raw, 'an integer port from 1 to 65535');
     }
-    config[variable.key as Exclude<keyof MorganConfig, 'redisUrl'>] = value * (variable.scale ?? 1);
+    config[variable.key as Exclude<keyof MorganConfig, 'redisUrl' | 'redisKeyPrefix'>] =
+      value * (variable.scale ?? 1);
   }
   const redisUrl = env.REDIS_URL;
   if (redisUrl !== undefined && redisUrl.trim() !== '') {
@@ -65,8 +69,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     config.redisUrl = redisUrl;
   }
+  const prefix = env.MORGAN_REDIS_PREFIX;
+  if (prefix !== undefined && prefix.trim() !== '') {
+    if (!REDIS_PREFIX.test(prefix)) {
+      throw new ConfigError('MORGAN_REDIS_PREFIX', prefix, '1 to 64 letters, digits or :_.-');
+    }
+    config.redisKeyPrefix = prefix;
+  }
   return config;
 }
+
+const REDIS_PREFIX = /^[A-Za-z0-9:_.-]{1,64}$/;
 
 function parsePositive(name: string, raw: string, unit: string): number {
   const text = raw.trim();
