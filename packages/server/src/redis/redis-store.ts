@@ -182,6 +182,25 @@ export class RedisStore implements Store {
     return toRecords(reply).sort((x, y) => y.lastActivity - x.lastActivity);
   }
 
+  /**
+   * Up to `limit` live sessions, most recently active first, in one round
+   * trip whose cost is the number of pinned sessions plus `limit`.
+   */
+  async list(limit: number, now: number): Promise<SessionRecord[]> {
+    const count = Math.max(0, Math.floor(limit));
+    const reply = await this.#run(
+      'morganList',
+      this.#idleKey,
+      this.#pinnedKey,
+      this.keyPrefix,
+      now - this.#timeoutMs,
+      count,
+    );
+    return toRecords(reply)
+      .sort((x, y) => y.lastActivity - x.lastActivity)
+      .slice(0, count);
+  }
+
   async sweep(now: number): Promise<SessionRecord[]> {
     const removed: SessionRecord[] = [];
     const cutoff = now - this.#timeoutMs;

@@ -182,6 +182,29 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out`;
 
+/**
+ * KEYS = [idle, pinned]; ARGV = [prefix, cutoff, limit] → [id, fields, ...]:
+ * every pinned session plus the `limit` most recently active idle ones
+ * (newest first); the caller sorts and cuts. Costs the pinned count + limit.
+ */
+const list = `
+local out = {}
+local function add(id)
+  local f = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+  if f[3] then
+    out[#out + 1] = id
+    out[#out + 1] = f
+  end
+end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do add(id) end
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, limit)) do
+    add(id)
+  end
+end
+return out`;
+
 /** KEYS = [idle, pinned] → number of stored sessions. */
 const count = `return redis.call('ZCARD', KEYS[1]) + redis.call('SCARD', KEYS[2])`;
 
@@ -196,6 +219,7 @@ export const scripts = {
   morganDelete: { numberOfKeys: 3, lua: remove },
   morganSweep: { numberOfKeys: 1, lua: sweep },
   morganListByUser: { numberOfKeys: 1, lua: listByUser },
+  morganList: { numberOfKeys: 2, lua: list },
   morganCount: { numberOfKeys: 2, lua: count },
 } as const;
 

@@ -421,6 +421,35 @@ export function describeStoreConformance(
       });
     });
 
+    describe('list', () => {
+      it('lists up to `limit` live sessions of all users, pinned ones included, most recent first', async () => {
+        const list = store.list?.bind(store);
+        expect(list).toBeDefined();
+        if (list === undefined) return;
+        const expired = await created(t0);
+        const pinned = await created(t0 + 10);
+        await store.addConnection(pinned.sessionId, t0 + 10);
+        const idle = await created(t0 + 20, { userId: `user-${randomUUID()}` });
+        const newest = await created(t0 + 30);
+        const deleted = await created(t0 + 40);
+        await store.delete(deleted.sessionId);
+        const later = t0 + 15 + TIMEOUT_MS;
+        expect(
+          (await list(10, later)).map((r) => [r.sessionId, r.connectionCount, r.userId]),
+        ).toEqual([
+          [newest.sessionId, 0, undefined],
+          [idle.sessionId, 0, idle.userId],
+          [pinned.sessionId, 1, undefined],
+        ]);
+        expect((await list(2, later)).map((r) => r.sessionId)).toEqual([
+          newest.sessionId,
+          idle.sessionId,
+        ]);
+        expect(await list(0, later)).toEqual([]);
+        expect((await list(10, later)).map((r) => r.sessionId)).not.toContain(expired.sessionId);
+      });
+    });
+
     describe('count, ping and close', () => {
       it('counts stored sessions', async () => {
         const before = await store.count();
