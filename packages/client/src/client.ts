@@ -98,6 +98,12 @@ export class SessionClient<TRouter extends AnyRouter> {
   #verified = false;
   #ws: TRPCWebSocketClient | undefined;
   #socketAttempts = 0;
+  /** The session id the latest socket sent in its `connectionParams`. */
+  #sentSessionId: string | undefined;
+  /** A session id a socket was refused for (4404), until replaced. */
+  #rejectedSessionId: string | undefined;
+  /** A replacement skipped the backoff since the last connect; the next one waits. */
+  #quickReplaceUsed = false;
   #socketGeneration = 0;
   #lastError: SessionClientError | undefined;
   #replacing: Promise<boolean> | undefined;
@@ -268,7 +274,10 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (WebSocketImpl === undefined) throw new TypeError(NO_WEBSOCKET);
     this.#ws = createWSClient({
       url: () => this.#beforeSocket(),
-      connectionParams: () => ({ sessionId: this.#sessionId ?? '' }),
+      connectionParams: () => {
+        this.#sentSessionId = this.#sessionId;
+        return { sessionId: this.#sessionId ?? '' };
+      },
       WebSocket: WebSocketImpl as typeof WebSocket,
       retryDelayMs: () => 0,
       onOpen: () => this.#onSocketOpen(),
@@ -282,14 +291,25 @@ export class SessionClient<TRouter extends AnyRouter> {
   }
 
   /**
-   * Runs before every socket: waits the backoff (from the second attempt on),
-   * then makes sure the session is one the server knows.
+   * Runs before every socket. The first resumes or creates the session over
+   * HTTP; later ones wait their backoff first. A socket the server refused
+   * for its session (4404) gets the session replaced, without the wait the
+   * first time (the server is up, the session is gone).
    */
   async #beforeSocket(): Promise<string> {
     try {
-      if (this.#socketAttempts++ > 0) await this.#scheduler.wait();
+      const rejected =
+        this.#rejectedSessionId !== undefined && this.#rejectedSessionId === this.#sessionId;
+      const retry = this.#socketAttempts++ > 0;
+      if (retry && !(rejected && !this.#quickReplaceUsed)) await this.#scheduler.wait();
       this.#assertOpen();
-      await this.#ensureSession();
+      if (!this.#verified) {
+        await this.#ensureSession();
+      } else if (rejected && this.#sessionId !== undefined) {
+        this.#quickReplaceUsed = true;
+        this.#rejectedSessionId = undefined;
+        if (!(await this.#replaceSession(this.#sessionId, 'not-found'))) throw closedError();
+      }
       this.#assertOpen();
       return this.#urls.trpcWs;
     } catch (error) {
@@ -313,6 +333,7 @@ export class SessionClient<TRouter extends AnyRouter> {
         if (generation !== this.#socketGeneration || this.#closing !== undefined) return;
         if (session.sessionId !== this.#sessionId) return;
         this.#session = session;
+        this.#quickReplaceUsed = false;
         this.#scheduler.reset();
         this.#lastError = undefined;
         if (this.#machine.status !== 'connected') {
@@ -337,6 +358,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       );
       return;
     }
+    if (code === CloseCode.SESSION_NOT_FOUND) this.#rejectedSessionId = this.#sentSessionId;
     if (this.#machine.status !== 'connected') return;
     const error = new SessionClientError(
       code === CloseCode.SESSION_NOT_FOUND ? 'SESSION_NOT_FOUND' : ClientErrorCode.NETWORK_ERROR,
@@ -406,26 +428,19 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   // ---- session ------------------------------------------------------------
 
-  /** Resumes the stored id, verifies the current one, or creates a session. */
+  /** First connect: resumes the stored id (`session.get`), or creates a session; replaces an unknown id. */
   async #ensureSession(): Promise<void> {
     const id = this.#sessionId ?? this.#ids.get();
     if (id === undefined) {
       this.#adopt(await this.#api.create(this.#createInput()));
       return;
     }
+    this.#sessionId = id;
     try {
-      if (!this.#verified) {
-        this.#sessionId = id;
-        const session = await this.#api.get(id);
-        this.#adopt(session);
-      } else {
-        const result = await this.#api.heartbeat(id);
-        this.#heartbeat.learnTimeout(result.sessionTimeoutMs);
-      }
+      this.#adopt(await this.#api.get(id));
     } catch (error) {
       const code = serverErrorCode(error);
       if (code !== 'SESSION_NOT_FOUND' && code !== 'INVALID_SESSION_ID') throw error;
-      this.#sessionId = id;
       const replaced = await this.#replaceSession(
         id,
         code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found',

@@ -105,6 +105,24 @@ export function isNetworkError(error: unknown): boolean {
   return false;
 }
 
+/**
+ * True when a request failed on a connection that broke under it (reset,
+ * closed by the peer) rather than one that could not be opened: typically a
+ * pooled keep-alive socket the server closed when it restarted. Sending the
+ * request once more on a fresh connection is then the usual remedy (browsers
+ * do it themselves; Node's fetch does not).
+ */
+export function isStaleConnectionError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code))
+      return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Turns anything thrown by a call into a {@link SessionClientError}, keeping it as `cause`. */
 export function toSessionClientError(error: unknown): SessionClientError {
   if (error instanceof SessionClientError) return error;

@@ -1,5 +1,10 @@
 import { parseRetryAfter } from './backoff.js';
-import { ClientErrorCode, plainBodyCode, SessionClientError } from './errors.js';
+import {
+  ClientErrorCode,
+  isStaleConnectionError,
+  plainBodyCode,
+  SessionClientError,
+} from './errors.js';
 import { httpRetryDelay, SESSION_HEADER } from './http.js';
 import type { FetchLike, HttpRetryOptions } from './options.js';
 
@@ -55,7 +60,7 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
         response = await deps.fetch(request);
       } catch (error) {
         // Sent on a keep-alive socket the server closed (e.g. it restarted): once more.
-        if (replayable && !resent && error instanceof TypeError) {
+        if (replayable && !resent && isStaleConnectionError(error)) {
           resent = true;
           continue;
         }

@@ -76,7 +76,7 @@ export class HeartbeatTimer {
     return heartbeatIntervalFor(this.#options.intervalMs, this.#sessionTimeoutMs);
   }
 
-  /** True once a beat (or `learnTimeout`) told the server's timeout. */
+  /** True once a beat told the server's timeout. */
   get knowsTimeout(): boolean {
     return this.#sessionTimeoutMs !== undefined;
   }
@@ -84,11 +84,6 @@ export class HeartbeatTimer {
   /** True between `start()` and `stop()`. */
   get running(): boolean {
     return this.#running;
-  }
-
-  /** Remembers the server's timeout learned elsewhere (e.g. from the connect heartbeat). */
-  learnTimeout(sessionTimeoutMs: number): void {
-    this.#sessionTimeoutMs = sessionTimeoutMs;
   }
 
   /** Starts beating: the first beat after one interval, or at once with `immediately`. */

@@ -2,7 +2,7 @@ import type { TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { fullJitterBackoff, parseRetryAfter } from './backoff.js';
-import { httpStatusOf, isNetworkError, serverErrorCode } from './errors.js';
+import { httpStatusOf, isStaleConnectionError, serverErrorCode } from './errors.js';
 import type { HttpRetryOptions } from './options.js';
 
 /** Header that carries the session id on every HTTP request. */
@@ -71,7 +71,7 @@ export interface RetryLinkDeps {
 /**
  * A tRPC link for queries and mutations over HTTP that
  * - sends a replayable call (query, idempotent mutation) once more at once
- *   when it failed without an answer: after a server restart the first
+ *   when its connection broke under it: after a server restart the first
  *   request often goes out on a pooled keep-alive socket the server already
  *   closed;
  * - retries 503 and 429 answers after `Retry-After` plus jitter, for queries
@@ -98,7 +98,7 @@ export function httpRetryLink<TRouter extends AnyRouter>(deps: RetryLinkDeps): T
             error: (error) => {
               if (stopped) return;
               const replayable = isReplayable(op.type, op.path, context, deps.options);
-              if (!resent && replayable && isNetworkError(error)) {
+              if (!resent && replayable && isStaleConnectionError(error)) {
                 resent = true;
                 attempt(retry, replaced);
                 return;
