@@ -1,6 +1,6 @@
 import express from 'express';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ErrorCode, MorganError } from '../errors.js';
+import { CapacityError, ErrorCode, MorganError, StoreUnavailableError } from '../errors.js';
 import { SessionManager } from '../manager.js';
 import { startHttpServer } from '../testing/http-server.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
@@ -26,6 +26,12 @@ function createApp(onInternalError: (error: unknown) => void) {
   });
   app.get('/morgan', () => {
     throw new MorganError(ErrorCode.RATE_LIMITED, 'Slow down');
+  });
+  app.get('/store-down', () => {
+    throw new StoreUnavailableError('Redis is unavailable');
+  });
+  app.get('/at-capacity', () => {
+    throw new CapacityError(3);
   });
   app.use(notFoundHandler());
   app.use(errorHandler({ onInternalError }));
@@ -87,7 +93,19 @@ describe('JSON errors', () => {
 
   test('a MorganError keeps its code and status', async () => {
     await using http = await startHttpServer(createApp(() => {}));
-    const text = await expectJsonError(await fetch(`${http.url}/morgan`), 429, 'RATE_LIMITED');
+    const limited = await fetch(`${http.url}/morgan`);
+    expect(limited.headers.get('retry-after')).toBeNull();
+    const text = await expectJsonError(limited, 429, 'RATE_LIMITED');
     expect(JSON.parse(text).error.message).toBe('Slow down');
+  });
+
+  test('a 503 tells when to retry: Retry-After 1, or the seconds the error carries', async () => {
+    await using http = await startHttpServer(createApp(() => {}));
+    const down = await fetch(`${http.url}/store-down`);
+    expect(down.headers.get('retry-after')).toBe('1');
+    await expectJsonError(down, 503, 'STORE_UNAVAILABLE');
+    const busy = await fetch(`${http.url}/at-capacity`);
+    expect(busy.headers.get('retry-after')).toBe('3');
+    await expectJsonError(busy, 503, 'SERVER_AT_CAPACITY');
   });
 });

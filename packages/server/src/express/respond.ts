@@ -24,9 +24,20 @@ export function sendError(
   sendJsonText(res, errorCodeInfo[code].httpStatus, errorBody(code, message), headers);
 }
 
-/** `sendError` for a `MorganError`. */
+/**
+ * `sendError` for a `MorganError`. A 503 (capacity, shutdown, store outage)
+ * carries `Retry-After`: the error's `retryAfterSeconds` when it has one, else 1.
+ */
 export function sendMorganError(res: ServerResponse, error: MorganError): void {
-  sendError(res, error.code, error.message);
+  const headers = retryAfterHeaders(error);
+  sendError(res, error.code, error.message, headers);
+}
+
+/** `{ 'Retry-After': seconds }` for an error answered with 503, otherwise undefined. */
+export function retryAfterHeaders(error: MorganError): Record<string, string> | undefined {
+  if (errorCodeInfo[error.code].httpStatus !== 503) return undefined;
+  const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return { 'Retry-After': String(typeof seconds === 'number' ? seconds : 1) };
 }
 
 /** Sends already serialised JSON with a status. */

@@ -160,6 +160,7 @@ describe('sessionMiddleware: identification', () => {
 
     const res = await get(`${http.url}/hello`, session.sessionId);
     expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
     expect(await res.json()).toEqual({
       error: { code: 'STORE_UNAVAILABLE', message: expect.any(String) },
     });

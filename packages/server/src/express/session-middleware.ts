@@ -3,7 +3,7 @@ import { CapacityError, ErrorCode, MorganError, SessionNotFoundError } from '../
 import type { SessionManager, TrackedRequest } from '../manager.js';
 import { isSessionId } from '../session.js';
 import type { MorganRequestState } from './request.js';
-import { errorBody, sendError, sendJsonText } from './respond.js';
+import { errorBody, retryAfterHeaders, sendError, sendJsonText } from './respond.js';
 
 /** Options of `sessionMiddleware`. */
 export interface SessionMiddlewareOptions {
@@ -144,6 +144,8 @@ export function sessionMiddleware(
         if (error instanceof SessionNotFoundError) {
           reject(req, res, next, ErrorCode.SESSION_NOT_FOUND);
         } else if (error instanceof MorganError && defers(req.path)) {
+          const headers = retryAfterHeaders(error);
+          if (headers !== undefined) res.setHeader('Retry-After', headers['Retry-After'] as string);
           req.session = undefined;
           req.morgan = { rejection: error };
           next();

@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import express from 'express';
 import superjson from 'superjson';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ErrorCode, MorganError } from '../errors.js';
+import { ErrorCode, MorganError, StoreUnavailableError } from '../errors.js';
 import { SessionManager, type SessionManagerOptions } from '../manager.js';
 import { createHold } from '../testing/hold.js';
 import { startHttpServer } from '../testing/http-server.js';
+import { spyStore } from '../testing/spy-store.js';
 import { mergeRouters, publicProcedure, router } from '../trpc/init.js';
 import { createSessionRouter } from '../trpc/session-router.js';
 import { errorHandler } from './error-handler.js';
@@ -147,6 +149,36 @@ describe('tRPC over HTTP', () => {
     });
     const fresh = await stale.session.create.mutate();
     expect(fresh.sessionId).not.toBe(old.sessionId);
+  });
+
+  test('while the store is unreachable calls fail with 503 STORE_UNAVAILABLE and Retry-After', async () => {
+    let down = true;
+    const unavailable = <T>(work: () => Promise<T>) =>
+      down ? Promise.reject(new StoreUnavailableError('Redis is unavailable')) : work();
+    const store = spyStore({
+      create: (inner) => (record) => unavailable(() => inner.create(record)),
+      addRequest: (inner) => (id, request, now) =>
+        unavailable(() => inner.addRequest(id, request, now)),
+    });
+    const { http, client } = await startApp({ store });
+    await using _ = http;
+    const sessionId = randomUUID();
+    const outage = {
+      status: 503,
+      httpStatus: 503,
+      errorCode: 'STORE_UNAVAILABLE',
+      retryAfter: '1',
+      message: expect.any(String),
+    };
+    for (const batch of [true, false]) {
+      expect(await rejection(client(undefined, batch).session.create.mutate())).toEqual(outage);
+      expect(await rejection(client(sessionId, batch).session.get.query())).toEqual(outage);
+    }
+    down = false;
+    const created = await client().session.create.mutate();
+    await expect(client(created.sessionId).session.get.query()).resolves.toMatchObject({
+      sessionId: created.sessionId,
+    });
   });
 
   test('at capacity calls fail with 503 SERVER_AT_CAPACITY and Retry-After, and no procedure runs', async () => {

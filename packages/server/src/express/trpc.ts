@@ -1,10 +1,11 @@
 import type { AnyRouter } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import type { RequestHandler } from 'express';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, errorCodeInfo, MorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
 import { createHttpContext } from '../trpc/context.js';
 import { errorCodeOf } from '../trpc/init.js';
+import { retryAfterHeaders } from './respond.js';
 
 /** Options of `trpcHandler`. */
 export interface TrpcHandlerOptions {
@@ -50,6 +51,17 @@ export function trpcHandler<TRouter extends AnyRouter>(
     allowBatching: settings.allowBatching,
     onError({ error, path }) {
       if (errorCodeOf(error) === ErrorCode.INTERNAL_ERROR) settings.onInternalError(error, path);
+    },
+    // A 503 (store outage, capacity, shutdown) tells clients when to retry.
+    responseMeta({ errors }) {
+      let seconds: number | undefined;
+      for (const error of errors) {
+        if (errorCodeInfo[errorCodeOf(error)].httpStatus !== 503) continue;
+        const cause = error.cause instanceof MorganError ? error.cause : undefined;
+        const after = Number(cause && retryAfterHeaders(cause)?.['Retry-After']) || 1;
+        seconds = Math.max(seconds ?? 0, after);
+      }
+      return seconds === undefined ? {} : { headers: { 'Retry-After': String(seconds) } };
     },
   });
 }
