@@ -1,6 +1,5 @@
 import {
   createTRPCClient,
-  createWSClient,
   getUntypedClient,
   type TRPCClient,
   type TRPCWebSocketClient,
@@ -28,22 +27,12 @@ import {
 } from './options.js';
 import { ReconnectScheduler } from './reconnect.js';
 import { type CreateSessionInput, SessionApi, type SessionInfo } from './session-api.js';
-import type { SessionClientEvents, SessionReplacedEvent } from './session-events.js';
+import type { SessionClientEvents } from './session-events.js';
+import { SessionKeeper } from './session-keeper.js';
+import { SessionSocket } from './socket.js';
 import { type ConnectionState, ConnectionStateMachine, type ConnectionStatus } from './state.js';
 import { defaultStorageOption, openSessionIdStore, type SessionIdStore } from './storage.js';
 import { type ClientUrls, resolveUrls } from './urls.js';
-
-/** WebSocket close codes the client acts on. */
-export const CloseCode = {
-  /** Server shutting down: reconnect (elsewhere). */
-  GOING_AWAY: 1001,
-  /** Missing or malformed session parameters: an error, never retried. */
-  BAD_SESSION: 4400,
-  /** Origin not allowed: an error, never retried. */
-  FORBIDDEN: 4403,
-  /** Unknown, expired or deleted session: get a new one, then reconnect. */
-  SESSION_NOT_FOUND: 4404,
-} as const;
 
 /** Options of `close()`. */
 export interface CloseOptions {
@@ -67,13 +56,9 @@ interface Waiter {
  * (`ConnectionStateMachine`), driven by the socket's open/close, the reconnect
  * scheduler, the browser's online/offline events and `close()`.
  *
- * Reconnects: tRPC's WebSocket client owns the socket and resends
- * subscriptions with their last event id. Its own retry delay is set to 0;
- * instead, every connection attempt after the first asks `url()` here, which
- * waits the backoff (exponential, full jitter; at once on `online`; never
- * while offline; rejects after `close()`), then checks the session over
- * HTTP (heartbeat), creating a new one when the server no longer knows it,
- * so the socket always opens with a session the server accepts.
+ * Reconnects are `SessionSocket`'s (backoff, session replacement), the
+ * session id is `SessionKeeper`'s; this class wires them to the state
+ * machine, heartbeats, the event stream and the public API.
  */
 export class SessionClient<TRouter extends AnyRouter> {
   /** The app's typed tRPC client; calls carry the session over HTTP and WebSocket. */
@@ -92,21 +77,8 @@ export class SessionClient<TRouter extends AnyRouter> {
   readonly #events: EventStream;
   readonly #online: OnlineWatcher;
   readonly #lifetime = new AbortController();
-  #sessionId: string | undefined;
-  #session: SessionInfo | undefined;
-  /** True once this client's session was confirmed by the server. */
-  #verified = false;
-  #ws: TRPCWebSocketClient | undefined;
-  #socketAttempts = 0;
-  /** The session id the latest socket sent in its `connectionParams`. */
-  #sentSessionId: string | undefined;
-  /** A session id a socket was refused for (4404), until replaced. */
-  #rejectedSessionId: string | undefined;
-  /** A replacement skipped the backoff since the last connect; the next one waits. */
-  #quickReplaceUsed = false;
-  #socketGeneration = 0;
-  #lastError: SessionClientError | undefined;
-  #replacing: Promise<boolean> | undefined;
+  readonly #keeper: SessionKeeper;
+  #socket: SessionSocket | undefined;
   #closing: Promise<void> | undefined;
   #waiters = new Set<Waiter>();
 
@@ -126,21 +98,26 @@ export class SessionClient<TRouter extends AnyRouter> {
       maxAttempts: reconnect.maxAttempts,
       onSchedule: (attempt, delayMs) => this.#onReconnectScheduled(attempt, delayMs),
     });
-    const replaceSession = (sentId: string) => this.#replaceSession(sentId, 'not-found');
+    const replaceSession = (sentId: string) => this.#keeper.replace(sentId, 'not-found');
     this.trpc = createTRPCClient<TRouter>({
       links: createSessionLinks<TRouter>({
         httpUrl: this.#urls.trpcHttp,
         fetch: fetchImpl,
         options: http,
-        sessionId: () => this.#sessionId,
+        sessionId: () => this.#keeper.id,
         replaceSession,
-        wsClient: () => this.#socket(),
+        wsClient: () => this.#socketClient(),
       }),
     });
     const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<
       typeof SessionApi
     >[0];
     this.#api = new SessionApi(untyped, this.#lifetime.signal);
+    this.#keeper = new SessionKeeper(this.#api, this.#ids, createInput(options), {
+      onSession: (session) => this.#emitter.emit('session', session),
+      onReplaced: (event) => this.#emitter.emit('session-replaced', event),
+      closed: () => this.#closing !== undefined,
+    });
     this.#heartbeat = new HeartbeatTimer({
       intervalMs: options.heartbeatIntervalMs ?? sessionClientDefaults.heartbeatIntervalMs,
       beat: () => this.#beat(),
@@ -162,7 +139,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       fetch: fetchImpl,
       baseUrl: this.#urls.base,
       options: http,
-      sessionId: () => this.#sessionId,
+      sessionId: () => this.#keeper.id,
       replaceSession,
       signal: this.#lifetime.signal,
     });
@@ -170,12 +147,12 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   /** The current session id; `undefined` until `connect()` resumed or created one. */
   get sessionId(): string | undefined {
-    return this.#sessionId;
+    return this.#keeper.id;
   }
 
   /** The session as last reported by the server (on create, resume or replacement). */
   get session(): SessionInfo | undefined {
-    return this.#session;
+    return this.#keeper.session;
   }
 
   /** The connection state's name: `idle | connecting | connected | reconnecting | offline | closed`. */
@@ -212,8 +189,8 @@ export class SessionClient<TRouter extends AnyRouter> {
   connect(): Promise<SessionInfo> {
     const status = this.#machine.status;
     if (status === 'closed') return Promise.reject(closedError());
-    if (status === 'connected' && this.#session !== undefined)
-      return Promise.resolve(this.#session);
+    const session = this.#keeper.session;
+    if (status === 'connected' && session !== undefined) return Promise.resolve(session);
     if (status === 'idle' && this.#webSocketImpl() === undefined) {
       return Promise.reject(new TypeError(NO_WEBSOCKET));
     }
@@ -223,7 +200,7 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (status === 'idle') {
       this.#machine.transition({ status: 'connecting' });
       this.#online.attach();
-      this.#socket();
+      this.#socketClient();
     }
     return waiting;
   }
@@ -262,111 +239,43 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   // ---- connection ---------------------------------------------------------
 
-  /** The WebSocket client, created by the first `connect()` (or subscription). */
-  #socket(): TRPCWebSocketClient {
+  /** The WebSocket, created by the first `connect()` (or subscription). */
+  #socketClient(): TRPCWebSocketClient {
     if (this.#closing !== undefined) throw closedError();
-    if (this.#ws !== undefined) return this.#ws;
-    if (this.#machine.status === 'idle') {
+    if (this.#socket === undefined && this.#machine.status === 'idle')
       void this.connect().catch(() => {});
-      if (this.#ws !== undefined) return this.#ws;
-    }
+    if (this.#socket !== undefined) return this.#socket.client;
     const WebSocketImpl = this.#webSocketImpl();
     if (WebSocketImpl === undefined) throw new TypeError(NO_WEBSOCKET);
-    this.#ws = createWSClient({
-      url: () => this.#beforeSocket(),
-      connectionParams: () => {
-        this.#sentSessionId = this.#sessionId;
-        return { sessionId: this.#sessionId ?? '' };
+    this.#socket = new SessionSocket({
+      url: this.#urls.trpcWs,
+      WebSocket: WebSocketImpl,
+      scheduler: this.#scheduler,
+      keeper: this.#keeper,
+      api: this.#api,
+      hooks: {
+        onConnected: (session) => {
+          if (this.#machine.status !== 'connected') {
+            this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
+          }
+        },
+        onLost: (error) => {
+          if (this.#machine.status !== 'connected') return;
+          this.#machine.transition({
+            status: 'reconnecting',
+            attempt: this.#scheduler.attempt,
+            error,
+          });
+        },
+        onFatal: (error) => void this.#fail(error),
+        closed: () => this.#closing !== undefined,
       },
-      WebSocket: WebSocketImpl as typeof WebSocket,
-      retryDelayMs: () => 0,
-      onOpen: () => this.#onSocketOpen(),
-      onClose: (cause) => this.#onSocketClose(cause?.code),
     });
-    return this.#ws;
+    return this.#socket.client;
   }
 
   #webSocketImpl(): unknown {
     return this.#options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket;
-  }
-
-  /**
-   * Runs before every socket. The first resumes or creates the session over
-   * HTTP; later ones wait their backoff first. A socket the server refused
-   * for its session (4404) gets the session replaced, without the wait the
-   * first time (the server is up, the session is gone).
-   */
-  async #beforeSocket(): Promise<string> {
-    try {
-      const rejected =
-        this.#rejectedSessionId !== undefined && this.#rejectedSessionId === this.#sessionId;
-      const retry = this.#socketAttempts++ > 0;
-      if (retry && !(rejected && !this.#quickReplaceUsed)) await this.#scheduler.wait();
-      this.#assertOpen();
-      if (!this.#verified) {
-        await this.#ensureSession();
-      } else if (rejected && this.#sessionId !== undefined) {
-        this.#quickReplaceUsed = true;
-        this.#rejectedSessionId = undefined;
-        if (!(await this.#replaceSession(this.#sessionId, 'not-found'))) throw closedError();
-      }
-      this.#assertOpen();
-      return this.#urls.trpcWs;
-    } catch (error) {
-      const failure = toSessionClientError(error);
-      if (failure.code === ClientErrorCode.RECONNECT_FAILED) void this.#fail(failure);
-      else if (failure.code !== ClientErrorCode.CLIENT_CLOSED) this.#lastError = failure;
-      throw failure;
-    }
-  }
-
-  /**
-   * A socket opened; it counts as connected once the server answers a call
-   * on it, which proves it accepted the session (a refused socket is closed
-   * with 4400/4404 instead, and `#onSocketClose` takes over).
-   */
-  #onSocketOpen(): void {
-    if (this.#closing !== undefined) return;
-    const generation = ++this.#socketGeneration;
-    this.#api.confirmSocket().then(
-      (session) => {
-        if (generation !== this.#socketGeneration || this.#closing !== undefined) return;
-        if (session.sessionId !== this.#sessionId) return;
-        this.#session = session;
-        this.#quickReplaceUsed = false;
-        this.#scheduler.reset();
-        this.#lastError = undefined;
-        if (this.#machine.status !== 'connected') {
-          this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
-        }
-      },
-      () => {
-        // The socket closed before answering; its close event reports why.
-      },
-    );
-  }
-
-  #onSocketClose(code: number | undefined): void {
-    if (this.#closing !== undefined) return;
-    if (code === CloseCode.BAD_SESSION || code === CloseCode.FORBIDDEN) {
-      void this.#fail(
-        new SessionClientError(
-          ClientErrorCode.SESSION_REJECTED,
-          `The server refused the WebSocket (close ${code})`,
-          { closeCode: code },
-        ),
-      );
-      return;
-    }
-    if (code === CloseCode.SESSION_NOT_FOUND) this.#rejectedSessionId = this.#sentSessionId;
-    if (this.#machine.status !== 'connected') return;
-    const error = new SessionClientError(
-      code === CloseCode.SESSION_NOT_FOUND ? 'SESSION_NOT_FOUND' : ClientErrorCode.NETWORK_ERROR,
-      `WebSocket closed (${code ?? 'no code'})`,
-      { closeCode: code },
-    );
-    this.#lastError = error;
-    this.#machine.transition({ status: 'reconnecting', attempt: this.#scheduler.attempt, error });
   }
 
   #onReconnectScheduled(attempt: number, delayMs: number): void {
@@ -375,9 +284,14 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (
       state.status === 'offline' ||
       (state.status === 'reconnecting' && state.attempt === attempt)
-    )
+    ) {
       return;
-    this.#machine.tryTransition({ status: 'reconnecting', attempt, error: this.#lastError });
+    }
+    this.#machine.tryTransition({
+      status: 'reconnecting',
+      attempt,
+      error: this.#socket?.lastError,
+    });
   }
 
   #onOffline(): void {
@@ -389,11 +303,16 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   #onOnline(): void {
     const status = this.#machine.status;
+    const sessionId = this.#keeper.id;
     if (status === 'offline') {
-      if (this.#ws?.connection?.state === 'open' && this.#sessionId !== undefined) {
-        this.#machine.transition({ status: 'connected', sessionId: this.#sessionId });
+      if (this.#socket?.open === true && sessionId !== undefined) {
+        this.#machine.transition({ status: 'connected', sessionId });
       } else {
-        this.#machine.transition({ status: 'reconnecting', attempt: 0, error: this.#lastError });
+        this.#machine.transition({
+          status: 'reconnecting',
+          attempt: 0,
+          error: this.#socket?.lastError,
+        });
       }
     }
     if (this.#machine.status !== 'closed') this.#scheduler.wake();
@@ -402,11 +321,11 @@ export class SessionClient<TRouter extends AnyRouter> {
   /** The one place state changes are acted on and announced. */
   #onState(state: ConnectionState, previous: ConnectionState): void {
     if (state.status === 'connected') {
-      // Beat at once when the server's timeout (hence the interval) is not
-      // known yet, or after being offline; otherwise `url()` just checked.
+      // Beat at once while the server's timeout (hence the interval) is
+      // unknown, and after being offline.
       this.#heartbeat.start(previous.status === 'offline' || !this.#heartbeat.knowsTimeout);
       this.#events.resume();
-      const session = this.#session;
+      const session = this.#keeper.session;
       if (session !== undefined) {
         for (const waiter of this.#takeWaiters()) waiter.resolve(session);
       }
@@ -426,97 +345,22 @@ export class SessionClient<TRouter extends AnyRouter> {
     return waiters;
   }
 
-  // ---- session ------------------------------------------------------------
-
-  /** First connect: resumes the stored id (`session.get`), or creates a session; replaces an unknown id. */
-  async #ensureSession(): Promise<void> {
-    const id = this.#sessionId ?? this.#ids.get();
-    if (id === undefined) {
-      this.#adopt(await this.#api.create(this.#createInput()));
-      return;
-    }
-    this.#sessionId = id;
-    try {
-      this.#adopt(await this.#api.get(id));
-    } catch (error) {
-      const code = serverErrorCode(error);
-      if (code !== 'SESSION_NOT_FOUND' && code !== 'INVALID_SESSION_ID') throw error;
-      const replaced = await this.#replaceSession(
-        id,
-        code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found',
-      );
-      if (!replaced) throw error;
-    }
-  }
-
-  /**
-   * Replaces `previousId`, which the server does not know, once however many
-   * callers notice: adopts a newer id another tab stored (shared storage) when
-   * the server knows it, or creates a session; then announces it.
-   */
-  #replaceSession(previousId: string, reason: SessionReplacedEvent['reason']): Promise<boolean> {
-    if (this.#closing !== undefined) return Promise.resolve(false);
-    if (this.#sessionId !== previousId) return Promise.resolve(this.#sessionId !== undefined);
-    this.#replacing ??= (async () => {
-      try {
-        const session =
-          (await this.#adoptStoredSession(previousId)) ??
-          (await this.#api.create(this.#createInput()));
-        this.#assertOpen();
-        this.#adopt(session, {
-          previousSessionId: previousId,
-          sessionId: session.sessionId,
-          reason,
-        });
-        return true;
-      } finally {
-        this.#replacing = undefined;
-      }
-    })();
-    return this.#replacing;
-  }
-
-  async #adoptStoredSession(previousId: string): Promise<SessionInfo | undefined> {
-    const stored = this.#ids.get();
-    if (stored === undefined || stored === previousId) return undefined;
-    try {
-      return await this.#api.get(stored);
-    } catch {
-      return undefined;
-    }
-  }
-
-  #adopt(session: SessionInfo, replaced?: SessionReplacedEvent): void {
-    this.#sessionId = session.sessionId;
-    this.#session = session;
-    this.#verified = true;
-    this.#ids.set(session.sessionId);
-    if (replaced !== undefined) this.#emitter.emit('session-replaced', replaced);
-    this.#emitter.emit('session', session);
-  }
-
-  #createInput() {
-    const input: CreateSessionInput = {};
-    if (this.#options.userId !== undefined) input.userId = this.#options.userId;
-    if (this.#options.metadata !== undefined) input.metadata = this.#options.metadata;
-    return input;
-  }
+  // ---- heartbeats ---------------------------------------------------------
 
   async #beat() {
-    const id = this.#sessionId;
+    const id = this.#keeper.id;
     if (id === undefined) throw closedError();
     return this.#api.heartbeat(id);
   }
 
   #onHeartbeatError(error: unknown): void {
     const code = serverErrorCode(error);
-    const id = this.#sessionId;
+    const id = this.#keeper.id;
     if ((code === 'SESSION_NOT_FOUND' || code === 'INVALID_SESSION_ID') && id !== undefined) {
-      // The socket of the lost session is closed by the server (4404) and
-      // reopens with the new id.
-      this.#replaceSession(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found').catch(
-        (failure: unknown) => this.#emitter.emit('error', toSessionClientError(failure)),
-      );
+      // The server closes the lost session's socket (4404); it reopens with the new id.
+      this.#keeper
+        .replace(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found')
+        .catch((failure: unknown) => this.#emitter.emit('error', toSessionClientError(failure)));
       return;
     }
     const failure = toSessionClientError(error);
@@ -524,10 +368,6 @@ export class SessionClient<TRouter extends AnyRouter> {
   }
 
   // ---- shutdown -----------------------------------------------------------
-
-  #assertOpen(): void {
-    if (this.#closing !== undefined) throw closedError();
-  }
 
   /** Closes on a fatal error: reports it and ends in `closed` with it. */
   #fail(error: SessionClientError): Promise<void> {
@@ -543,13 +383,13 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#events.stop();
     // `close()` stops tRPC's reconnect loop first (synchronously), so that
     // rejecting the pending backoff below cannot start another attempt.
-    const socketClosed = this.#ws?.close();
+    const socketClosed = this.#socket?.close();
     this.#scheduler.close();
     this.#lifetime.abort();
-    const id = this.#sessionId;
+    const id = this.#keeper.id;
     if (endSession && id !== undefined) {
       await this.#api.delete(id).catch(() => {});
-      this.#ids.clear();
+      this.#keeper.forget();
     }
     await socketClosed?.catch(() => {});
     this.#machine.transition({ status: 'closed', error });
@@ -561,6 +401,13 @@ const NO_WEBSOCKET =
 
 function closedError(): SessionClientError {
   return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');
+}
+
+function createInput(options: SessionClientOptions): CreateSessionInput {
+  const input: CreateSessionInput = {};
+  if (options.userId !== undefined) input.userId = options.userId;
+  if (options.metadata !== undefined) input.metadata = options.metadata;
+  return input;
 }
 
 function resolveFetch(fetchOption: FetchLike | undefined): FetchLike {

@@ -9,7 +9,7 @@ export {
   fullJitterBackoff,
   parseRetryAfter,
 } from './backoff.js';
-export { CloseCode, type CloseOptions, SessionClient } from './client.js';
+export { type CloseOptions, SessionClient } from './client.js';
 export {
   ClientErrorCode,
   isNetworkError,
@@ -45,6 +45,7 @@ export type {
   SessionClientEvents,
   SessionReplacedEvent,
 } from './session-events.js';
+export { CloseCode } from './socket.js';
 export {
   type ConnectionState,
   type ConnectionStatus,

@@ -59,6 +59,18 @@ describe('connection state transitions against a real server', () => {
     expect(rec.states.slice(-3)).toEqual(['reconnecting', 'offline', 'closed']);
   });
 
+  it('reconnecting → closed with RECONNECT_FAILED after reconnect.maxAttempts failures in a row', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { reconnect: { maxAttempts: 3 } });
+    await rec.client.connect();
+    await rec.until(() => server.socketCount === 1, 'the socket');
+    await server.cut();
+    await rec.until(() => rec.client.state === 'closed', 'giving up');
+    expect(rec.log.reconnect.map(([event]) => event.attempt)).toEqual([0, 1, 2]);
+    expect(rec.log.error.map(([error]) => error.code)).toEqual(['RECONNECT_FAILED']);
+    expect(rec.log.state.at(-1)?.[0]).toMatchObject({ status: 'closed', error: { code: 'RECONNECT_FAILED' } });
+  });
+
   it('reports a missing WebSocket implementation (Node 20 without `ws`) instead of connecting', async () => {
     await using server = await startTestServer();
     const client = new SessionClient({ url: server.url, storage: 'memory' });

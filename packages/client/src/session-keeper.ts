@@ -1,0 +1,136 @@
+import { ClientErrorCode, SessionClientError, serverErrorCode } from './errors.js';
+import type { CreateSessionInput, SessionApi, SessionInfo } from './session-api.js';
+import type { SessionReplacedEvent } from './session-events.js';
+import type { SessionIdStore } from './storage.js';
+
+/** What the keeper announces. */
+export interface SessionKeeperHooks {
+  /** A session was resumed, created or replaced. */
+  onSession: (session: SessionInfo) => void;
+  /** The server no longer knew the session; called before `onSession` with the new one. */
+  onReplaced: (event: SessionReplacedEvent) => void;
+  /** True once the client is closing: nothing new is adopted. */
+  closed: () => boolean;
+}
+
+/**
+ * Owns the client's session id: resumes the stored one, creates one, and
+ * replaces one the server no longer knows, exactly once however many callers
+ * notice (HTTP calls, the socket, heartbeats).
+ */
+export class SessionKeeper {
+  readonly #api: SessionApi;
+  readonly #ids: SessionIdStore;
+  readonly #input: CreateSessionInput;
+  readonly #hooks: SessionKeeperHooks;
+  #id: string | undefined;
+  #session: SessionInfo | undefined;
+  #verified = false;
+  #replacing: Promise<boolean> | undefined;
+
+  constructor(
+    api: SessionApi,
+    ids: SessionIdStore,
+    input: CreateSessionInput,
+    hooks: SessionKeeperHooks,
+  ) {
+    this.#api = api;
+    this.#ids = ids;
+    this.#input = input;
+    this.#hooks = hooks;
+  }
+
+  /** The id calls carry now. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** The session as the server last reported it. */
+  get session(): SessionInfo | undefined {
+    return this.#session;
+  }
+
+  /** True once the server confirmed a session of this client. */
+  get verified(): boolean {
+    return this.#verified;
+  }
+
+  /** Records a fresher report of the current session (no event). */
+  refresh(session: SessionInfo): void {
+    if (session.sessionId === this.#id) this.#session = session;
+  }
+
+  /** Forgets the stored id (after `endSession`). */
+  forget(): void {
+    this.#ids.clear();
+  }
+
+  /** First connect: resumes the stored id (`session.get`) or creates a session; replaces an unknown id. */
+  async ensure(): Promise<void> {
+    const id = this.#id ?? this.#ids.get();
+    if (id === undefined) {
+      this.#adopt(await this.#api.create(this.#input));
+      return;
+    }
+    this.#id = id;
+    try {
+      this.#adopt(await this.#api.get(id));
+    } catch (error) {
+      const code = serverErrorCode(error);
+      if (code !== 'SESSION_NOT_FOUND' && code !== 'INVALID_SESSION_ID') throw error;
+      if (!(await this.replace(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found')))
+        throw error;
+    }
+  }
+
+  /**
+   * Replaces `previousId`, which the server does not know: adopts a newer id
+   * another tab stored (shared storage) when the server knows it, or creates
+   * a session; then announces it. Resolves `true` once a new session is in
+   * place (at once when another caller already replaced `previousId`).
+   */
+  replace(previousId: string, reason: SessionReplacedEvent['reason']): Promise<boolean> {
+    if (this.#hooks.closed()) return Promise.resolve(false);
+    if (this.#id !== previousId) return Promise.resolve(this.#id !== undefined);
+    this.#replacing ??= (async () => {
+      try {
+        const session =
+          (await this.#storedByOtherTab(previousId)) ?? (await this.#api.create(this.#input));
+        if (this.#hooks.closed()) {
+          throw new SessionClientError(
+            ClientErrorCode.CLIENT_CLOSED,
+            'The session client was closed',
+          );
+        }
+        this.#adopt(session, {
+          previousSessionId: previousId,
+          sessionId: session.sessionId,
+          reason,
+        });
+        return true;
+      } finally {
+        this.#replacing = undefined;
+      }
+    })();
+    return this.#replacing;
+  }
+
+  async #storedByOtherTab(previousId: string): Promise<SessionInfo | undefined> {
+    const stored = this.#ids.get();
+    if (stored === undefined || stored === previousId) return undefined;
+    try {
+      return await this.#api.get(stored);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #adopt(session: SessionInfo, replaced?: SessionReplacedEvent): void {
+    this.#id = session.sessionId;
+    this.#session = session;
+    this.#verified = true;
+    this.#ids.set(session.sessionId);
+    if (replaced !== undefined) this.#hooks.onReplaced(replaced);
+    this.#hooks.onSession(session);
+  }
+}

@@ -1,0 +1,176 @@
+import { createWSClient, type TRPCWebSocketClient } from '@trpc/client';
+import { ClientErrorCode, SessionClientError, toSessionClientError } from './errors.js';
+import type { ReconnectScheduler } from './reconnect.js';
+import type { SessionApi, SessionInfo } from './session-api.js';
+import type { SessionKeeper } from './session-keeper.js';
+
+/** WebSocket close codes the client acts on. */
+export const CloseCode = {
+  /** Server shutting down: reconnect (elsewhere). */
+  GOING_AWAY: 1001,
+  /** Missing or malformed session parameters: an error, never retried. */
+  BAD_SESSION: 4400,
+  /** Origin not allowed: an error, never retried. */
+  FORBIDDEN: 4403,
+  /** Unknown, expired or deleted session: get a new one, then reconnect. */
+  SESSION_NOT_FOUND: 4404,
+} as const;
+
+/** What the socket reports to the client, which owns the state machine. */
+export interface SessionSocketHooks {
+  /** The server accepted a socket (it answered a call on it). */
+  onConnected: (session: SessionInfo) => void;
+  /** The open socket was lost; reconnects follow. */
+  onLost: (error: SessionClientError) => void;
+  /** The server refused the socket for good (4400/4403), or reconnects gave up. */
+  onFatal: (error: SessionClientError) => void;
+  /** True once the client is closing. */
+  closed: () => boolean;
+}
+
+/** What {@link SessionSocket} works with. */
+export interface SessionSocketDeps {
+  /** WebSocket URL of the tRPC endpoint. */
+  url: string;
+  WebSocket: unknown;
+  scheduler: ReconnectScheduler;
+  keeper: SessionKeeper;
+  api: SessionApi;
+  hooks: SessionSocketHooks;
+}
+
+/**
+ * The client's one WebSocket, through tRPC's WebSocket client, which owns the
+ * socket and resends subscriptions with their last event id after a
+ * reconnect. tRPC's own retry delay is 0: every attempt asks `url()` here
+ * first, which waits the backoff of the {@link ReconnectScheduler} (full
+ * jitter, at once on `online`, held while offline, rejected after close), and
+ * makes sure the session is one the server knows: resumed or created before
+ * the first socket, replaced after a socket was refused with 4404.
+ */
+export class SessionSocket {
+  readonly #deps: SessionSocketDeps;
+  readonly #client: TRPCWebSocketClient;
+  #attempts = 0;
+  #generation = 0;
+  /** The session id the latest socket sent in its `connectionParams`. */
+  #sentSessionId: string | undefined;
+  /** A session id a socket was refused for (4404), until replaced. */
+  #rejectedSessionId: string | undefined;
+  /** A replacement skipped the backoff since the last connect; the next one waits. */
+  #quickReplaceUsed = false;
+  /** Why the last socket or attempt failed. */
+  lastError: SessionClientError | undefined;
+
+  /** Creates the tRPC WebSocket client, which starts connecting at once. */
+  constructor(deps: SessionSocketDeps) {
+    this.#deps = deps;
+    this.#client = createWSClient({
+      url: () => this.#beforeSocket(),
+      connectionParams: () => {
+        this.#sentSessionId = deps.keeper.id;
+        return { sessionId: deps.keeper.id ?? '' };
+      },
+      WebSocket: deps.WebSocket as typeof WebSocket,
+      retryDelayMs: () => 0,
+      onOpen: () => this.#onOpen(),
+      onClose: (cause) => this.#onClose(cause?.code),
+    });
+  }
+
+  /** The tRPC WebSocket client, for `wsLink`. */
+  get client(): TRPCWebSocketClient {
+    return this.#client;
+  }
+
+  /** True while a socket is open. */
+  get open(): boolean {
+    return this.#client.connection?.state === 'open';
+  }
+
+  /** Stops reconnecting (synchronously) and closes the socket. */
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  async #beforeSocket(): Promise<string> {
+    const { keeper, scheduler, hooks } = this.#deps;
+    try {
+      const rejected =
+        this.#rejectedSessionId !== undefined && this.#rejectedSessionId === keeper.id;
+      const retry = this.#attempts++ > 0;
+      // A refused session is no sign of an unreachable server: replace it at once, once.
+      if (retry && !(rejected && !this.#quickReplaceUsed)) await scheduler.wait();
+      if (hooks.closed()) throw closedError();
+      if (!keeper.verified) {
+        await keeper.ensure();
+      } else if (rejected && keeper.id !== undefined) {
+        this.#quickReplaceUsed = true;
+        this.#rejectedSessionId = undefined;
+        if (!(await keeper.replace(keeper.id, 'not-found'))) throw closedError();
+      }
+      if (hooks.closed()) throw closedError();
+      return this.#deps.url;
+    } catch (error) {
+      const failure = toSessionClientError(error);
+      if (failure.code === ClientErrorCode.RECONNECT_FAILED) hooks.onFatal(failure);
+      else if (failure.code !== ClientErrorCode.CLIENT_CLOSED) this.lastError = failure;
+      throw failure;
+    }
+  }
+
+  /**
+   * A socket opened; it counts once the server answers a call on it, which
+   * proves it accepted the session (a refused socket is closed with
+   * 4400/4404 instead, and `#onClose` takes over).
+   */
+  #onOpen(): void {
+    const { api, keeper, scheduler, hooks } = this.#deps;
+    if (hooks.closed()) return;
+    const generation = ++this.#generation;
+    api.confirmSocket().then(
+      (session) => {
+        if (generation !== this.#generation || hooks.closed() || session.sessionId !== keeper.id)
+          return;
+        keeper.refresh(session);
+        this.#quickReplaceUsed = false;
+        this.lastError = undefined;
+        scheduler.reset();
+        hooks.onConnected(session);
+      },
+      () => {
+        // The socket closed before answering; its close event reports why.
+      },
+    );
+  }
+
+  /** Called for every socket that closes, attempts included. */
+  #onClose(code: number | undefined): void {
+    const { hooks } = this.#deps;
+    if (hooks.closed()) return;
+    if (code === CloseCode.BAD_SESSION || code === CloseCode.FORBIDDEN) {
+      hooks.onFatal(
+        new SessionClientError(
+          ClientErrorCode.SESSION_REJECTED,
+          `The server refused the WebSocket (close ${code})`,
+          {
+            closeCode: code,
+          },
+        ),
+      );
+      return;
+    }
+    if (code === CloseCode.SESSION_NOT_FOUND) this.#rejectedSessionId = this.#sentSessionId;
+    const error = new SessionClientError(
+      code === CloseCode.SESSION_NOT_FOUND ? 'SESSION_NOT_FOUND' : ClientErrorCode.NETWORK_ERROR,
+      `WebSocket closed (${code ?? 'no code'})`,
+      { closeCode: code },
+    );
+    this.lastError = error;
+    hooks.onLost(error);
+  }
+}
+
+function closedError(): SessionClientError {
+  return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');
+}
