@@ -1,7 +1,8 @@
-import { tracked } from '@trpc/server';
+import { type TrackedEnvelope, tracked } from '@trpc/server';
 import { z } from 'zod';
 import { SessionNotFoundError } from '../errors.js';
-import { streamSessionEvents } from '../events/stream.js';
+import type { SessionEvent } from '../events/event-log.js';
+import { type EventStreamEnd, streamSessionEvents } from '../events/stream.js';
 import { sessionProcedure, toTRPCError } from './init.js';
 
 const eventsInput = z
@@ -28,24 +29,38 @@ const eventsInput = z
  */
 export const sessionEventsProcedure = sessionProcedure
   .input(eventsInput)
-  .subscription(async function* ({ ctx, input, signal }) {
-    const { sessionId } = ctx.session;
-    // The manager drops the session's stream when it is deleted or expires,
-    // which ends this stream: no per-subscription listener on the manager.
-    const stream = streamSessionEvents(ctx.manager.events, sessionId, {
-      lastEventId: input?.lastEventId ?? undefined,
-      signal,
-    });
-    try {
-      for (;;) {
-        const next = await stream.next();
-        if (next.done) {
-          if (next.value === 'dropped') throw toTRPCError(new SessionNotFoundError(sessionId));
-          return;
-        }
-        yield tracked(next.value.id, next.value);
-      }
-    } finally {
-      await stream.return('aborted');
-    }
-  });
+  .subscription(({ ctx, input, signal }) =>
+    trackedEvents(
+      ctx.session.sessionId,
+      // The manager drops the session's stream when it is deleted or expires,
+      // which ends this one: no per-subscription listener on the manager.
+      streamSessionEvents(ctx.manager.events, ctx.session.sessionId, {
+        lastEventId: input?.lastEventId ?? undefined,
+        signal,
+      }),
+    ),
+  );
+
+/**
+ * Wraps each event in `tracked()`; a stream that ends because its session
+ * ended fails with `SESSION_NOT_FOUND`. A plain iterator object rather than
+ * an async generator keeps an idle subscription small.
+ */
+function trackedEvents(
+  sessionId: string,
+  stream: AsyncIterableIterator<SessionEvent, EventStreamEnd>,
+): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
+  const iterator: AsyncIterator<TrackedEnvelope<SessionEvent>, void> = {
+    async next() {
+      const next = await stream.next();
+      if (!next.done) return { done: false, value: tracked(next.value.id, next.value) };
+      if (next.value === 'dropped') throw toTRPCError(new SessionNotFoundError(sessionId));
+      return { done: true, value: undefined };
+    },
+    async return() {
+      await stream.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
+}

@@ -1,0 +1,109 @@
+// A WebSocket server for P6, run in a child process (fork, with IPC) so that
+// the clients in the parent never count towards its memory:
+//   node --expose-gc --import tsx src/ws/server.ts <variant>
+// Variants, each on a plain node:http server on 127.0.0.1 and default heartbeats:
+//   morgan     attachWebSocket (tRPC over ws, session auth) with Morgan's session router;
+//              server pings every 25 s, 10 s pong timeout
+//   socket.io  socket.io 4 Server, default pingInterval 25 s / pingTimeout 20 s
+//   ws         bare `ws` server with one 25 s ping interval (what the transport alone costs)
+// IPC requests (answered with `{ id, ... }`):
+//   { id, cmd: 'sessions', count }  creates sessions (morgan), answers { ids }
+//   { id, cmd: 'count' }            answers { connections }
+//   { id, cmd: 'measure' }          collects garbage, answers { heapUsed, rss, external, connections }
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SessionManager } from '@morgan/session-server';
+import { createSessionRouter } from '@morgan/session-server/trpc';
+import { attachWebSocket } from '@morgan/session-server/ws';
+import { Server as SocketIOServer } from 'socket.io';
+import { WebSocketServer } from 'ws';
+
+export type WsServerVariant = 'morgan' | 'socket.io' | 'ws';
+
+export interface WsServerRequest {
+  id: number;
+  cmd: 'sessions' | 'count' | 'measure';
+  count?: number;
+}
+
+const variant = process.argv[2] as WsServerVariant;
+const server = createServer((_req, res) => {
+  res.writeHead(404).end();
+});
+let connections: () => number;
+let manager: SessionManager | undefined;
+
+switch (variant) {
+  case 'morgan': {
+    manager = new SessionManager({ maxConcurrentRequests: 10_000 }).start();
+    const ws = attachWebSocket(server, { manager, router: createSessionRouter() });
+    connections = () => ws.connectionCount;
+    break;
+  }
+  case 'socket.io': {
+    const io = new SocketIOServer(server, { serveClient: false });
+    io.on('connection', () => undefined);
+    connections = () => io.engine.clientsCount;
+    break;
+  }
+  case 'ws': {
+    const wss = new WebSocketServer({ server, perMessageDeflate: false });
+    wss.on('connection', (socket) => {
+      socket.on('error', () => undefined);
+    });
+    setInterval(() => {
+      for (const socket of wss.clients) socket.ping();
+    }, 25_000).unref();
+    connections = () => wss.clients.size;
+    break;
+  }
+  default:
+    throw new Error(`unknown variant ${String(variant)}`);
+}
+
+async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc');
+  // Several full collections spread over a second, so V8 has also handed
+  // back the pages it frees lazily and RSS settles.
+  for (let i = 0; i < 6; i += 1) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+process.on('message', async (request: WsServerRequest) => {
+  const reply = (body: object) => process.send?.({ id: request.id, ...body });
+  switch (request.cmd) {
+    case 'sessions': {
+      if (manager === undefined) throw new Error('sessions need the morgan variant');
+      const ids: string[] = [];
+      for (let i = 0; i < (request.count ?? 0); i += 1) {
+        ids.push((await manager.createSession({ userId: `bench-${i}` })).sessionId);
+      }
+      reply({ ids });
+      return;
+    }
+    case 'count':
+      reply({ connections: connections() });
+      return;
+    case 'measure': {
+      await collectGarbage();
+      const usage = process.memoryUsage();
+      reply({
+        heapUsed: usage.heapUsed,
+        rss: usage.rss,
+        external: usage.external,
+        connections: connections(),
+      });
+      return;
+    }
+  }
+});
+
+process.on('SIGTERM', () => process.exit(0));
+process.on('disconnect', () => process.exit(0));
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+process.send?.({ ready: (server.address() as AddressInfo).port });
