@@ -68,7 +68,10 @@ describe('connection state transitions against a real server', () => {
     await rec.until(() => rec.client.state === 'closed', 'giving up');
     expect(rec.log.reconnect.map(([event]) => event.attempt)).toEqual([0, 1, 2]);
     expect(rec.log.error.map(([error]) => error.code)).toEqual(['RECONNECT_FAILED']);
-    expect(rec.log.state.at(-1)?.[0]).toMatchObject({ status: 'closed', error: { code: 'RECONNECT_FAILED' } });
+    expect(rec.log.state.at(-1)?.[0]).toMatchObject({
+      status: 'closed',
+      error: { code: 'RECONNECT_FAILED' },
+    });
   });
 
   it('reports a missing WebSocket implementation (Node 20 without `ws`) instead of connecting', async () => {
