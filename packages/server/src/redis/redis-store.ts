@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { SessionRecord } from '../session.js';
 import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
 import { StoreConnection, withTimeout } from './connection.js';
+import { NodeLease } from './node-lease.js';
 import { optionalArg, type RawFields, toRecord, toRecords } from './records.js';
 import { type ScriptName, scripts } from './scripts.js';
 import { EventSubscriber } from './subscriber.js';
@@ -40,6 +41,14 @@ export interface RedisStoreOptions {
   ttlGraceMs?: number;
   /** Sessions removed per sweep script call (one call per batch). @default 1_000 */
   sweepBatchSize?: number;
+  /**
+   * Life of this node's lease, in ms, re-armed every third of it while the
+   * node runs. When a node dies (kill -9, frozen) with requests in flight or
+   * sockets open, the first sweep after its lease lapses, on any node, undoes
+   * those pins, so its sessions expire again and counts are right.
+   * @default 15_000
+   */
+  leaseMs?: number;
 }
 
 export const redisStoreDefaults = {
@@ -48,6 +57,7 @@ export const redisStoreDefaults = {
   commandTimeoutMs: 1_000,
   ttlGraceMs: 10 * 60 * 1000,
   sweepBatchSize: 1_000,
+  leaseMs: 15_000,
 } as const;
 
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
@@ -56,7 +66,10 @@ const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
  * Sessions in Redis, shared by every node that uses the same `keyPrefix`.
  * Each operation is one round trip (one Lua script or one HMGET); expiry uses
  * an idle index for sweeps and key TTLs as a backstop; `deleted` and
- * `expired` travel to the other nodes over pub/sub.
+ * `expired` travel to the other nodes over pub/sub. Pins (requests in
+ * flight, open connections) are recorded per node under a lease, so those of
+ * a node that died are undone by the next sweep on any node; a connection is
+ * uncounted only by the node that counted it.
  *
  * @example
  * const manager = new SessionManager({
@@ -74,6 +87,9 @@ export class RedisStore implements Store {
   readonly #idleKey: string;
   readonly #pinnedKey: string;
   readonly #channel: string;
+  readonly #pinsKey: string;
+  readonly #nodesKey: string;
+  readonly #lease: NodeLease;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #subscriber: EventSubscriber | undefined;
@@ -88,6 +104,8 @@ export class RedisStore implements Store {
     this.#idleKey = `${this.keyPrefix}idle`;
     this.#pinnedKey = `${this.keyPrefix}pinned`;
     this.#channel = `${this.keyPrefix}events`;
+    this.#pinsKey = `${this.keyPrefix}pins:${this.nodeId}`;
+    this.#nodesKey = `${this.keyPrefix}nodes`;
     this.#connection = new StoreConnection({
       url: options.url ?? redisStoreDefaults.url,
       redis: options.redis,
@@ -95,6 +113,11 @@ export class RedisStore implements Store {
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts,
     });
+    this.#lease = new NodeLease(
+      this.#connection,
+      `${this.keyPrefix}node:${this.nodeId}`,
+      options.leaseMs ?? redisStoreDefaults.leaseMs,
+    );
   }
 
   configure(settings: StoreSettings): void {
@@ -134,7 +157,7 @@ export class RedisStore implements Store {
   }
 
   touch(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    return this.#update('morganTouch', sessionId, now);
+    return this.#update('morganTouch', sessionId, now, false);
   }
 
   async delete(sessionId: string): Promise<SessionRecord | undefined> {
@@ -156,19 +179,19 @@ export class RedisStore implements Store {
     requestId: string,
     now: number,
   ): Promise<SessionRecord | undefined> {
-    return this.#update('morganAddRequest', sessionId, now, requestId);
+    return this.#update('morganAddRequest', sessionId, now, true, requestId);
   }
 
   async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
-    await this.#update('morganRemoveRequest', sessionId, now, requestId);
+    await this.#update('morganRemoveRequest', sessionId, now, true, requestId);
   }
 
   addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    return this.#update('morganAddConnection', sessionId, now);
+    return this.#update('morganAddConnection', sessionId, now, true);
   }
 
   async removeConnection(sessionId: string, now: number): Promise<void> {
-    await this.#update('morganRemoveConnection', sessionId, now);
+    await this.#update('morganRemoveConnection', sessionId, now, true);
   }
 
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
@@ -214,6 +237,7 @@ export class RedisStore implements Store {
           this.#sweepBatchSize,
           this.nodeId,
           this.#channel,
+          this.#ttlMs,
         ),
       );
       removed.push(...batch);
@@ -252,10 +276,15 @@ export class RedisStore implements Store {
     return this.#subscriber.add(listener);
   }
 
-  /** Closes the store's connections (not a client passed in `options.client`). */
+  /**
+   * Releases this node's lease (pins still held are undone by the next sweep
+   * on another node) and closes the store's connections (not a client passed
+   * in `options.client`).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#lease.release();
     await Promise.all([this.#subscriber?.close(), this.#connection.close()]);
   }
 
@@ -267,20 +296,23 @@ export class RedisStore implements Store {
     name: ScriptName,
     sessionId: string,
     now: number,
-    extra?: string,
+    pins: boolean,
+    requestId?: string,
   ): Promise<SessionRecord | undefined> {
+    const keys = [this.#key(sessionId), this.#idleKey, this.#pinnedKey];
     const args: (string | number)[] = [
-      this.#key(sessionId),
-      this.#idleKey,
-      this.#pinnedKey,
       this.keyPrefix,
       sessionId,
       now,
       this.#timeoutMs,
       this.#ttlMs,
     ];
-    if (extra !== undefined) args.push(extra);
-    const reply = await this.#run(name, ...args);
+    if (pins) {
+      keys.push(this.#pinsKey, this.#lease.key, this.#nodesKey);
+      args.push(this.nodeId, this.#lease.leaseMs, requestId ?? '');
+      this.#lease.keep();
+    }
+    const reply = await this.#run(name, ...keys, ...args);
     return Array.isArray(reply) ? toRecord(sessionId, reply as RawFields) : undefined;
   }
 

@@ -10,14 +10,23 @@
 //   P pinned   set   session ids with requests or connections (never expire)
 //   P u:<user> set   the user's session ids
 //   P events   channel of {"n": node id, "t": "deleted"|"expired", "s": id}
+//   P pins:<node>  hash  the pins a node holds: "c\t<id>" → open connections,
+//                        "r\t<id>\t<request id>" → 1 (see lease-scripts.ts)
+//   P node:<node>  string the node's lease, re-armed every few seconds
+//   P nodes        set   nodes that may hold pins
 // An unpinned hash carries a TTL of timeout + grace so that Redis frees it
-// even when no node sweeps; a pinned one has none (PERSIST).
+// even when no node sweeps; a pinned one has none (PERSIST). The pins of a
+// node whose lease expired (killed, frozen) are undone by the next sweep.
+
+import { REAP_LAPSED_NODES } from './lease-scripts.js';
 
 /** Fields of the session hash, in the order every script returns them. */
 export const FIELDS = ['u', 'c', 'ca', 'la', 'm', 'cc', 'r'] as const;
 
 // Shared helpers. Mutating scripts take KEYS = [hash, idle, pinned] and
-// ARGV = [prefix, id, now, timeoutMs, ttlMs, ...].
+// ARGV = [prefix, id, now, timeoutMs, ttlMs, ...]; those that pin or unpin
+// also KEYS[4] = this node's pins, KEYS[5] = its lease, KEYS[6] = the node
+// set, and ARGV[6] = node id, ARGV[7] = lease ms, ARGV[8] = request id.
 const PRELUDE = `
 local function read(key)
   return redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
@@ -50,6 +59,15 @@ local function mark(f, was, changed, index)
     redis.call('PEXPIRE', key, ARGV[5])
   end
 end
+local function hold(field, change)
+  if change > 0 then
+    redis.call('HINCRBY', KEYS[4], field, change)
+    redis.call('SET', KEYS[5], '1', 'PX', ARGV[7])
+    redis.call('SADD', KEYS[6], ARGV[6])
+  else
+    redis.call('HDEL', KEYS[4], field)
+  end
+end
 local f = read(KEYS[1])
 `;
 
@@ -68,19 +86,22 @@ const touch = `${PRELUDE}${LIVE_OR_NIL}
 mark(f, was)
 return f`;
 
-/** ARGV = [..., requestId] → fields or nil. */
+/** ARGV = [..., node, leaseMs, requestId] → fields or nil. */
 const addRequest = `${PRELUDE}${LIVE_OR_NIL}
 local r = cjson.decode(f[7])
-r[#r + 1] = ARGV[6]
+r[#r + 1] = ARGV[8]
 f[7] = cjson.encode(r)
 mark(f, was, 'r', 7)
+hold('r\t' .. ARGV[2] .. '\t' .. ARGV[8], 1)
 return f`;
 
-/** ARGV = [..., requestId] → 1 when removed, nil otherwise. */
-const removeRequest = `${PRELUDE}${EXISTS_OR_NIL}
+/** ARGV = [..., node, leaseMs, requestId] → 1 when removed, nil otherwise. */
+const removeRequest = `${PRELUDE}
+hold('r\t' .. ARGV[2] .. '\t' .. ARGV[8], -1)
+${EXISTS_OR_NIL}
 local r = cjson.decode(f[7])
 for i = 1, #r do
-  if r[i] == ARGV[6] then
+  if r[i] == ARGV[8] then
     table.remove(r, i)
     if #r == 0 then f[7] = '[]' else f[7] = cjson.encode(r) end
     mark(f, was, 'r', 7)
@@ -89,14 +110,24 @@ for i = 1, #r do
 end
 return nil`;
 
-/** ARGV = [prefix, id, now, timeoutMs, ttlMs] → fields or nil. */
+/** ARGV = [prefix, id, now, timeoutMs, ttlMs, node, leaseMs] → fields or nil. */
 const addConnection = `${PRELUDE}${LIVE_OR_NIL}
 f[6] = tostring(tonumber(f[6]) + 1)
 mark(f, was, 'cc', 6)
+hold('c\t' .. ARGV[2], 1)
 return f`;
 
-/** ARGV = [prefix, id, now, timeoutMs, ttlMs] → 1 when counted, nil otherwise. */
-const removeConnection = `${PRELUDE}${EXISTS_OR_NIL}
+/**
+ * ARGV = [prefix, id, now, timeoutMs, ttlMs, node, leaseMs] → 1 when counted,
+ * nil otherwise. Only a connection this node still holds is uncounted: once a
+ * sweep has undone a node's pins (its lease had lapsed), its late closes
+ * cannot uncount the connections of other nodes.
+ */
+const removeConnection = `${PRELUDE}
+local held = tonumber(redis.call('HGET', KEYS[4], 'c\t' .. ARGV[2]) or '0')
+if held <= 0 then return nil end
+if held == 1 then hold('c\t' .. ARGV[2], -1) else redis.call('HINCRBY', KEYS[4], 'c\t' .. ARGV[2], -1) end
+${EXISTS_OR_NIL}
 if f[6] == '0' then return nil end
 f[6] = tostring(tonumber(f[6]) - 1)
 mark(f, was, 'cc', 6)
@@ -141,12 +172,14 @@ redis.call('PUBLISH', ARGV[4], cjson.encode({ n = ARGV[3], t = 'deleted', s = id
 return f`;
 
 /**
- * KEYS = [idle]; ARGV = [prefix, cutoff, limit, node, channel] → [id, fields, id, fields, ...].
- * Walks the idle index from the oldest entry below the cutoff, so the cost is
- * the number removed. A hash Redis already freed by TTL comes back with its
- * last activity only.
+ * KEYS = [idle]; ARGV = [prefix, cutoff, limit, node, channel, ttlMs] → [id, fields, id, fields, ...].
+ * First undoes the pins of nodes whose lease lapsed (see lease-scripts.ts),
+ * then walks the idle index from the oldest entry below the cutoff, so the
+ * cost is the number removed. A hash Redis already freed by TTL comes back
+ * with its last activity only.
  */
-const sweep = `
+const sweep = `${REAP_LAPSED_NODES}
+reapLapsedNodes(ARGV[1], KEYS[1], ARGV[6])
 local prefix = ARGV[1]
 local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
@@ -211,10 +244,10 @@ const count = `return redis.call('ZCARD', KEYS[1]) + redis.call('SCARD', KEYS[2]
 /** Script name (an ioredis command) → key count and source. */
 export const scripts = {
   morganTouch: { numberOfKeys: 3, lua: touch },
-  morganAddRequest: { numberOfKeys: 3, lua: addRequest },
-  morganRemoveRequest: { numberOfKeys: 3, lua: removeRequest },
-  morganAddConnection: { numberOfKeys: 3, lua: addConnection },
-  morganRemoveConnection: { numberOfKeys: 3, lua: removeConnection },
+  morganAddRequest: { numberOfKeys: 6, lua: addRequest },
+  morganRemoveRequest: { numberOfKeys: 6, lua: removeRequest },
+  morganAddConnection: { numberOfKeys: 6, lua: addConnection },
+  morganRemoveConnection: { numberOfKeys: 6, lua: removeConnection },
   morganCreate: { numberOfKeys: 3, lua: create },
   morganDelete: { numberOfKeys: 3, lua: remove },
   morganSweep: { numberOfKeys: 1, lua: sweep },
