@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,11 @@ import { freePort } from './ports.js';
 /** A Redis for one spec: `REDIS_URL` when set, else a private `redis-server`. */
 export interface E2eRedis extends AsyncDisposable {
   readonly url: string;
+  /**
+   * Environment for demo nodes that share this Redis: `REDIS_URL` and a
+   * `MORGAN_REDIS_PREFIX` of their own, so runs on a shared server stay apart.
+   */
+  readonly env: Record<string, string>;
   /** True when this spec spawned the server. */
   readonly owned: boolean;
   stop(): Promise<void>;
@@ -23,10 +29,12 @@ const START_TIMEOUT_MS = 10_000;
  * await using node = await startDemo({ env: { REDIS_URL: redis.url } });
  */
 export async function startRedis(): Promise<E2eRedis> {
+  const prefix = `morgan-e2e:${randomBytes(6).toString('hex')}:`;
   const shared = process.env.REDIS_URL;
   if (shared !== undefined && shared !== '') {
     const stop = async () => {};
-    return { url: shared, owned: false, stop, [Symbol.asyncDispose]: stop };
+    const env = { REDIS_URL: shared, MORGAN_REDIS_PREFIX: prefix };
+    return { url: shared, env, owned: false, stop, [Symbol.asyncDispose]: stop };
   }
   const dir = mkdtempSync(join(tmpdir(), 'morgan-e2e-redis-'));
   const port = await freePort();
@@ -48,7 +56,9 @@ export async function startRedis(): Promise<E2eRedis> {
     })();
     return stopping;
   };
-  return { url: `redis://127.0.0.1:${port}`, owned: true, stop, [Symbol.asyncDispose]: stop };
+  const url = `redis://127.0.0.1:${port}`;
+  const env = { REDIS_URL: url, MORGAN_REDIS_PREFIX: prefix };
+  return { url, env, owned: true, stop, [Symbol.asyncDispose]: stop };
 }
 
 function spawnRedis(port: number, dir: string): Promise<ChildProcess> {

@@ -11,7 +11,7 @@ for (const store of ['memory', 'redis'] as const) {
     store === 'redis' ? 'keep' : 'replace'
   } their sessions without losing replies`, async ({ context, resources }) => {
     const env: Record<string, string> = {};
-    if (store === 'redis') env.REDIS_URL = (await resources.redis()).url;
+    if (store === 'redis') Object.assign(env, (await resources.redis()).env);
     const demo = await resources.demo({ env });
     const tabs = await Promise.all(
       Array.from({ length: 3 }, (_, i) =>

@@ -10,7 +10,7 @@ test('two nodes behind one Redis: one node killed, its tabs continue on the othe
   resources,
 }) => {
   const redis = await resources.redis();
-  const env = { REDIS_URL: redis.url };
+  const env = redis.env;
   const nodeA = await resources.demo({ env, name: 'node-a' });
   const nodeB = await resources.demo({ env, name: 'node-b' });
   const balancer = await resources.balancer([
