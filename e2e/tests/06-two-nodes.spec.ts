@@ -51,6 +51,10 @@ test('two nodes behind one Redis: one node killed, its tabs continue on the othe
     expect(reply).toContain('message #2 in this session');
   }
 
+  // The event streams resumed on node B from the shared replay buffer: no tab
+  // was told that events were lost.
+  for (const tab of tabs) await expect(tab.byTestId('gap-count')).toHaveText('0');
+
   // Node B serves all four sessions from Redis.
   expect((await health(nodeB.url)).store).toBe('redis');
   await expect.poll(async () => (await health(nodeB.url)).activeSessions).toBe(4);
