@@ -11,17 +11,17 @@ import { type BufferedMessage, Connection, type ConnectionHost } from './connect
 import { Heartbeat } from './heartbeat.js';
 import {
   type AttachWebSocketOptions,
-  attachWebSocketDefaults,
   type CloseWebSocketOptions,
-  type OriginCheck,
+  resolveSettings,
   type WebSocketSettings,
   WsCloseCode,
 } from './options.js';
+import { PendingWork } from './pending-work.js';
 import { SessionSockets } from './session-sockets.js';
 import {
   compileOriginCheck,
-  pathOf,
   rejectUpgrade,
+  upgradeListener,
   withoutConnectionParamsFlag,
 } from './upgrade.js';
 
@@ -71,23 +71,27 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly manager: SessionManager;
   readonly #server: Server;
   readonly #settings: WebSocketSettings;
-  readonly #originAllowed: OriginCheck;
+  readonly #onUpgrade: ReturnType<typeof upgradeListener>;
   readonly #heartbeat: Heartbeat;
   readonly #connections = new Set<Connection>();
   readonly #byWs = new WeakMap<WebSocket, Connection>();
   readonly #sessions = new SessionSockets<Connection>();
-  readonly #pending = new Set<Promise<void>>();
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #work = new PendingWork();
   #inFlight = 0;
-  #idleWaiters = new Set<() => void>();
   #closing: Promise<void> | undefined;
 
   constructor(server: Server, options: AttachWebSocketOptions<TRouter>) {
     const { manager, router, allowedOrigins, onError, ...rest } = options;
-    this.#settings = { ...attachWebSocketDefaults, ...definedOnly(rest) };
+    this.#settings = resolveSettings(rest);
     this.manager = manager;
     this.#server = server;
-    this.#originAllowed = compileOriginCheck(allowedOrigins);
+    this.#onUpgrade = upgradeListener({
+      server,
+      path: this.#settings.path,
+      originAllowed: compileOriginCheck(allowedOrigins),
+      closing: () => this.#closing !== undefined,
+      accept: (req, socket, head) => this.#accept(req, socket, head),
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -146,7 +150,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   unregister(connection: Connection): void {
     this.#connections.delete(connection);
     if (connection.sessionId !== undefined) this.#sessions.remove(connection.sessionId, connection);
-    if (this.#connections.size === 0) this.#notifyIdle();
+    if (this.#connections.size === 0) this.#work.notify();
   }
 
   activity(connection: Connection): void {
@@ -158,12 +162,12 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     ) {
       return;
     }
-    this.#track(this.manager.touch(sessionId).then(() => undefined));
+    this.#work.track(this.manager.touch(sessionId));
   }
 
   release(connection: Connection): void {
     if (connection.sessionId !== undefined) {
-      this.#track(this.manager.removeConnection(connection.sessionId));
+      this.#work.track(this.manager.removeConnection(connection.sessionId));
     }
   }
 
@@ -178,33 +182,19 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
   // Internals
 
-  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (pathOf(req.url) !== this.#settings.path) {
-      // Another listener may serve other paths (e.g. a dev server's HMR).
-      if (this.#server.listenerCount('upgrade') > 1) return;
-      rejectUpgrade(socket, ErrorCode.ROUTE_NOT_FOUND, 'No WebSocket endpoint at this path');
-      return;
-    }
-    if (this.#closing !== undefined) {
-      rejectUpgrade(socket, ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
-      return;
-    }
-    if (!this.#originAllowed(req.headers.origin)) {
-      rejectUpgrade(socket, ErrorCode.FORBIDDEN_ORIGIN, 'Origin is not allowed');
-      return;
-    }
+  #accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new Connection(ws, req, this, this.#settings.authTimeoutMs);
       this.#connections.add(connection);
       if (this.#closing !== undefined) connection.end(WsCloseCode.GOING_AWAY, 'SHUTTING_DOWN');
     });
-  };
+  }
 
   readonly #onSessionEnded = ({ sessionId }: SessionEndedEvent): void => {
     for (const connection of this.#sessions.of(sessionId)) {
       // A call in flight (often the `session.delete` itself) answers first, within a grace period.
       if (connection.endAfterCalls(WsCloseCode.SESSION_NOT_FOUND, ErrorCode.SESSION_NOT_FOUND)) {
-        this.#later(this.#settings.endGraceMs, () => connection.flushEnd());
+        this.#work.later(this.#settings.endGraceMs, () => connection.flushEnd());
       }
     }
   };
@@ -239,77 +229,30 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       this.manager.capacity.release();
       this.#inFlight -= 1;
       // A deferred close waits for this answer, which is sent before the next macrotask.
-      if (connection.callEnded()) this.#later(0, () => connection.flushEnd());
-      if (this.#inFlight === 0) this.#notifyIdle();
+      if (connection.callEnded()) this.#work.later(0, () => connection.flushEnd());
+      if (this.#inFlight === 0) this.#work.notify();
     }
   }
 
   async #close(code: number, drainTimeoutMs: number): Promise<void> {
-    await this.#waitFor(() => this.#inFlight === 0, drainTimeoutMs);
+    await this.#work.waitFor(() => this.#inFlight === 0, drainTimeoutMs);
     // The last answers are sent in the microtasks after their calls end.
     await new Promise((resolve) => setImmediate(resolve));
     for (const connection of this.#connections) connection.end(code, ErrorCode.SHUTTING_DOWN);
-    const closed = await this.#waitFor(
+    const closed = await this.#work.waitFor(
       () => this.#connections.size === 0,
       this.#settings.closeTimeoutMs,
     );
     if (!closed) {
       for (const { ws } of this.#connections) ws.terminate();
-      await this.#waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
+      await this.#work.waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
     }
     this.#heartbeat.stop();
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    this.#work.clear();
     this.#server.off('upgrade', this.#onUpgrade);
     this.manager.off('deleted', this.#onSessionEnded);
     this.manager.off('expired', this.#onSessionEnded);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await Promise.allSettled([...this.#pending]);
+    await this.#work.settled();
   }
-
-  /** Resolves true once `done()` holds, false after `timeoutMs`; re-checked on each idle notice. */
-  #waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
-    if (done()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const finish = (result: boolean) => {
-        clearTimeout(timer);
-        this.#idleWaiters.delete(check);
-        resolve(result);
-      };
-      const check = () => {
-        if (done()) finish(true);
-      };
-      const timer = setTimeout(() => finish(done()), timeoutMs);
-      timer.unref();
-      this.#idleWaiters.add(check);
-    });
-  }
-
-  #notifyIdle(): void {
-    for (const waiter of [...this.#idleWaiters]) waiter();
-  }
-
-  #later(delayMs: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, delayMs);
-    timer.unref();
-    this.#timers.add(timer);
-  }
-
-  #track(operation: Promise<void>): void {
-    const tracked = operation.catch(() => {
-      // Store errors here only delay bookkeeping; the sweep and TTLs repair it.
-    });
-    this.#pending.add(tracked);
-    void tracked.finally(() => this.#pending.delete(tracked));
-  }
-}
-
-/** The fields of `options` whose value is not undefined. */
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }

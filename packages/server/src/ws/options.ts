@@ -87,3 +87,11 @@ export const WsCloseCode = {
   /** Unknown, deleted or expired session. */
   SESSION_NOT_FOUND: 4404,
 } as const;
+
+/** The settings in effect: each option given (and not undefined) over its default. */
+export function resolveSettings(options: Partial<WebSocketSettings>): WebSocketSettings {
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<WebSocketSettings>;
+  return { ...attachWebSocketDefaults, ...given };
+}

@@ -1,6 +1,7 @@
+import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type ErrorCode, errorCodeInfo } from '../errors.js';
+import { ErrorCode, errorCodeInfo } from '../errors.js';
 import type { OriginCheck } from './options.js';
 
 /** Builds the origin check once from the option. */
@@ -51,4 +52,39 @@ export function rejectUpgrade(socket: Duplex, code: ErrorCode, message: string):
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/** What `upgradeListener` needs to decide on an upgrade. */
+export interface UpgradeGate {
+  server: Server;
+  path: string;
+  originAllowed: OriginCheck;
+  closing: () => boolean;
+  /** Completes the handshake of an accepted request. */
+  accept: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+/**
+ * The HTTP server's `upgrade` listener: other paths get 404 (unless another
+ * listener is registered to serve them), then 503 while closing, 403 for an
+ * Origin not allowed, and the rest is accepted.
+ */
+export function upgradeListener(gate: UpgradeGate) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (pathOf(req.url) !== gate.path) {
+      // Another listener may serve other paths (e.g. a dev server's HMR).
+      if (gate.server.listenerCount('upgrade') > 1) return;
+      rejectUpgrade(socket, ErrorCode.ROUTE_NOT_FOUND, 'No WebSocket endpoint at this path');
+      return;
+    }
+    if (gate.closing()) {
+      rejectUpgrade(socket, ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
+      return;
+    }
+    if (!gate.originAllowed(req.headers.origin)) {
+      rejectUpgrade(socket, ErrorCode.FORBIDDEN_ORIGIN, 'Origin is not allowed');
+      return;
+    }
+    gate.accept(req, socket, head);
+  };
 }
