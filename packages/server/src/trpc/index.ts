@@ -1,4 +1,5 @@
 export { createHttpContext, resolveSessionContext, type SessionContext } from './context.js';
+export { sessionEventsProcedure } from './events.js';
 export {
   errorCodeOf,
   mergeRouters,
