@@ -224,7 +224,10 @@ async function deliver(text: string): Promise<void> {
       );
     });
     view.status('sent');
-    transcript.assistant(answer.reply, { key: `${answer.sessionId}:${answer.messageCount}` });
+    transcript.assistant(answer.reply, {
+      key: `${answer.sessionId}:${answer.messageCount}`,
+      after: view.element,
+    });
     status.messages(answer.messageCount);
     if (shed > 0 && !overloadBanner.hidden) {
       banner(

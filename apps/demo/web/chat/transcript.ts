@@ -17,6 +17,8 @@ export interface ReplyOptions {
   origin?: 'local' | 'event';
   /** Skip the reply when `key` is already on screen. @default false */
   onlyOnce?: boolean;
+  /** Put the reply right after this message (its question) instead of at the end. */
+  after?: Element;
 }
 
 /** What the transcript keeps so a reload can show the conversation again. */
@@ -92,12 +94,13 @@ export class Transcript {
    * on screen is skipped (events that repeat an answer); returns false then.
    */
   assistant(text: string, options: ReplyOptions = {}): boolean {
-    const { key, note, origin = 'local', onlyOnce = false } = options;
+    const { key, note, origin = 'local', onlyOnce = false, after } = options;
     if (key !== undefined) {
       if (onlyOnce && this.#keys.has(key)) return false;
       this.#keys.add(key);
     }
     const element = this.#append('assistant', text, 'sent');
+    if (after?.isConnected === true) after.after(element);
     element.dataset.origin = origin;
     if (key !== undefined) element.dataset.key = key;
     if (note !== undefined) element.querySelector('.meta')!.textContent = note;
