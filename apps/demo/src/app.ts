@@ -28,6 +28,7 @@ import {
 import express, { type Express } from 'express';
 import { type Admin, type AdminOptions, createAdmin } from './admin/index.js';
 import { type ChatOptions, ChatService } from './chat.js';
+import { MemoryMessageCounter, RedisMessageCounter } from './message-count.js';
 import { type AppRouter, createAppRouter } from './router.js';
 
 /** Options of `createDemoServer`. */
@@ -88,8 +89,16 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   const manager = options.manager ?? new SessionManager(managerOptions(options));
   manager.start();
   const admin = options.admin === false ? undefined : createAdmin(manager, options.admin);
+  const { redisUrl, redisKeyPrefix } = options.config ?? {};
   const chat = new ChatService(manager, {
     ...options.chat,
+    counter:
+      redisUrl === undefined
+        ? new MemoryMessageCounter()
+        : new RedisMessageCounter({
+            url: redisUrl,
+            ...(redisKeyPrefix !== undefined && { keyPrefix: redisKeyPrefix }),
+          }),
     ...(admin && { beforeReply: () => admin.overload.delay() }),
   });
   const appRouter = createAppRouter(chat);
@@ -106,7 +115,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   const ws = attachWebSocket(server, { manager, router: appRouter, ...options.ws });
   shutdown.onShutdown(() => {
     admin?.close();
-    chat.close();
+    return chat.close();
   });
   // Requests (WebSocket calls included) have drained by now: close sockets with 1001.
   shutdown.onShutdown(() => ws.close({ drainTimeoutMs: 1_000 }));

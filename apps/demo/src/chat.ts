@@ -1,4 +1,10 @@
-import { ErrorCode, MorganError, type SessionManager } from '@morgan/session-server';
+import {
+  ErrorCode,
+  MorganError,
+  type SessionManager,
+  StoreUnavailableError,
+} from '@morgan/session-server';
+import { MemoryMessageCounter, type MessageCounter } from './message-count.js';
 
 /** Options of `ChatService`. */
 export interface ChatOptions {
@@ -6,11 +12,13 @@ export interface ChatOptions {
   maxMessageLength?: number;
   /** Awaited before each reply (the admin dashboard's simulated slowness). @default none */
   beforeReply?: () => Promise<void>;
+  /** Where message counts live; Redis when sessions are in Redis. @default new MemoryMessageCounter() */
+  counter?: MessageCounter;
 }
 
 export const chatDefaults = {
   maxMessageLength: 2000,
-} as const satisfies Omit<Required<ChatOptions>, 'beforeReply'>;
+} as const satisfies Omit<Required<ChatOptions>, 'beforeReply' | 'counter'>;
 
 /** What `POST /api/chat` and `chat.send` answer. */
 export interface ChatReply {
@@ -22,8 +30,8 @@ export interface ChatReply {
 
 /**
  * The demo's chat: a deterministic local reply (no external service) and a
- * message count per session, kept in this node's memory and forgotten when
- * the session is deleted or expires.
+ * message count per session, kept beside the sessions (this process, or Redis
+ * for many nodes) and forgotten when the session is deleted or expires.
  *
  * @example
  * const chat = new ChatService(manager);
@@ -33,27 +41,24 @@ export class ChatService {
   readonly maxMessageLength: number;
   readonly #manager: SessionManager;
   readonly #beforeReply: (() => Promise<void>) | undefined;
-  readonly #counts = new Map<string, number>();
+  readonly #counter: MessageCounter;
   readonly #forget = ({ sessionId }: { sessionId: string }) => {
-    this.#counts.delete(sessionId);
+    // Best effort: a count left behind expires with its key.
+    this.#counter.forget(sessionId).catch(() => {});
   };
 
   constructor(manager: SessionManager, options: ChatOptions = {}) {
     this.#manager = manager;
     this.maxMessageLength = options.maxMessageLength ?? chatDefaults.maxMessageLength;
     this.#beforeReply = options.beforeReply;
+    this.#counter = options.counter ?? new MemoryMessageCounter();
     manager.on('deleted', this.#forget);
     manager.on('expired', this.#forget);
   }
 
   /** Messages the session has sent so far. */
-  countOf(sessionId: string): number {
-    return this.#counts.get(sessionId) ?? 0;
-  }
-
-  /** Sessions with a count. */
-  get trackedSessions(): number {
-    return this.#counts.size;
+  countOf(sessionId: string): Promise<number> {
+    return this.#counter.get(sessionId);
   }
 
   /**
@@ -69,19 +74,20 @@ export class ChatService {
     if ((await this.#manager.getSession(sessionId)) === undefined) {
       throw new MorganError(ErrorCode.SESSION_NOT_FOUND, 'Session was not found or has expired');
     }
-    const messageCount = (this.#counts.get(sessionId) ?? 0) + 1;
-    this.#counts.set(sessionId, messageCount);
+    const messageCount = await this.#counter.increment(sessionId).catch((error: unknown) => {
+      throw new StoreUnavailableError('Message counts are unavailable', { cause: error });
+    });
     const answer = { reply: compose(text, messageCount), sessionId, messageCount };
     // Every tab of the session hears the reply on `session.events`, replayed after a reconnect.
     await this.#manager.events.append(sessionId, 'chat.reply', answer);
     return answer;
   }
 
-  /** Stops listening to the manager. */
-  close(): void {
+  /** Stops listening to the manager and releases the counter. */
+  async close(): Promise<void> {
     this.#manager.off('deleted', this.#forget);
     this.#manager.off('expired', this.#forget);
-    this.#counts.clear();
+    await this.#counter.close();
   }
 
   #validate(message: unknown): string {

@@ -61,6 +61,9 @@ describe('demo nodes on one Redis', () => {
       const reply = await chat(b.url, sessionId, 'hello from b');
       expect(reply.status).toBe(200);
       expect(await reply.json()).toMatchObject({ sessionId, messageCount: 1 });
+      // The count follows the session, whichever node answers.
+      const again = await chat(a.url, sessionId, 'hello from a');
+      expect(await again.json()).toMatchObject({ sessionId, messageCount: 2 });
 
       const deleted = await trpcCall(b.url, 'session.delete', { type: 'mutation', sessionId });
       expect(deleted.data).toEqual({ deleted: true });
