@@ -50,7 +50,14 @@ function ensurePnpm() {
   log(`installing pnpm@${pnpmVersion} into .tools/`);
   mkdirSync(toolsDir, { recursive: true });
   writeFileSync(join(toolsDir, 'package.json'), '{"private":true}\n');
-  must('npm', ['install', '--no-save', '--no-package-lock', '--prefix', toolsDir, `pnpm@${pnpmVersion}`]);
+  must('npm', [
+    'install',
+    '--no-save',
+    '--no-package-lock',
+    '--prefix',
+    toolsDir,
+    `pnpm@${pnpmVersion}`,
+  ]);
 }
 
 function pnpm(args, options) {
@@ -81,7 +88,8 @@ function ensureSystemPackages(wanted) {
   const names = missing.map(({ debian }) => debian);
   log(`installing Debian packages: ${names.join(', ')}`);
   const apt = (args) => {
-    const argv = process.getuid?.() === 0 ? ['apt-get', ...args] : ['sudo', '-n', 'apt-get', ...args];
+    const argv =
+      process.getuid?.() === 0 ? ['apt-get', ...args] : ['sudo', '-n', 'apt-get', ...args];
     return run(argv[0], argv.slice(1), { env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } });
   };
   const install =
@@ -116,6 +124,7 @@ switch (command) {
     if (!process.env.REDIS_URL) needs.push({ command: 'redis-server', debian: 'redis-server' });
     ensureSystemPackages(needs);
     build();
+    if (pnpm(['exec', 'biome', 'check', '.']) !== 0) process.exit(1);
     // One package at a time: the machine has two cores and the suites start
     // real servers, so running them side by side only adds noise.
     process.exit(pnpm(['turbo', 'run', 'test', '--concurrency=1', '--output-logs=full']));

@@ -53,7 +53,7 @@ function assertJson(value: unknown, path: string, seen: Set<object>): void {
       if (seen.has(value)) throw invalid(path, 'is a circular reference');
       seen.add(value);
       if (Array.isArray(value)) {
-        value.forEach((item, index) => assertJson(item, `${path}[${index}]`, seen));
+        for (const [index, item] of value.entries()) assertJson(item, `${path}[${index}]`, seen);
       } else if (isPlainObject(value)) {
         for (const [key, item] of Object.entries(value)) assertJson(item, `${path}.${key}`, seen);
       } else {
