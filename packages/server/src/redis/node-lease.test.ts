@@ -3,10 +3,10 @@
 // its connection without closing the store: its lease is no longer renewed,
 // exactly as after kill -9 (apps/demo/src/multi-node.test.ts kills real
 // processes).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SessionRecord } from '../session.js';
+import { sessionRecord as record } from '../testing/records.js';
 import { deleteKeys, type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
@@ -22,19 +22,6 @@ afterAll(async () => {
   await admin?.quit();
   await redis?.stop();
 });
-
-function record(at: number): SessionRecord {
-  return {
-    sessionId: randomUUID(),
-    userId: undefined,
-    conversationId: undefined,
-    createdAt: at,
-    lastActivity: at,
-    metadata: '{}',
-    connectionCount: 0,
-    activeRequests: [],
-  };
-}
 
 /** Polls `check` every 20 ms until it resolves true, for at most 5 s. */
 async function until(check: () => Promise<boolean>): Promise<void> {

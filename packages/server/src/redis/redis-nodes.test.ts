@@ -4,8 +4,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SessionEndedEvent, SessionManager } from '../manager.js';
-import type { SessionRecord } from '../session.js';
 import type { StoreEvent } from '../store/store.js';
+import { sessionRecord as record } from '../testing/records.js';
 import { type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
@@ -18,20 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
-
-function record(at: number, fields: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    sessionId: randomUUID(),
-    userId: undefined,
-    conversationId: undefined,
-    createdAt: at,
-    lastActivity: at,
-    metadata: '{}',
-    connectionCount: 0,
-    activeRequests: [],
-    ...fields,
-  };
-}
 
 /** Collects events until `count` have arrived. */
 function collector() {

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionRecord } from '../session.js';
 import { describeStoreConformance } from '../store/conformance.test-suite.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
+import { sessionRecord as record } from '../testing/records.js';
 import { deleteKeys, type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
@@ -30,20 +30,6 @@ describeStoreConformance(
 
 const TIMEOUT_MS = 60_000;
 const GRACE_MS = 30_000;
-
-function record(at: number, fields: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    sessionId: randomUUID(),
-    userId: undefined,
-    conversationId: undefined,
-    createdAt: at,
-    lastActivity: at,
-    metadata: '{}',
-    connectionCount: 0,
-    activeRequests: [],
-    ...fields,
-  };
-}
 
 describe('RedisStore on a real redis-server', () => {
   let store: RedisStore;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../session.js';
+import { sessionRecord as record } from '../testing/records.js';
 import type { Store } from './store.js';
 
 /** Options of `describeStoreConformance`. */
@@ -44,21 +45,6 @@ export function describeStoreConformance(
       await options.cleanup?.(store);
       await store.close();
     });
-
-    /** A new idle record; `at` is both its creation and last activity. */
-    function record(at: number, fields: Partial<SessionRecord> = {}): SessionRecord {
-      return {
-        sessionId: randomUUID(),
-        userId: undefined,
-        conversationId: undefined,
-        createdAt: at,
-        lastActivity: at,
-        metadata: '{}',
-        connectionCount: 0,
-        activeRequests: [],
-        ...fields,
-      };
-    }
 
     async function created(
       at: number,

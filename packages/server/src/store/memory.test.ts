@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+
 import { describe, expect, it } from 'vitest';
-import type { SessionRecord } from '../session.js';
+import { sessionRecord as record } from '../testing/records.js';
 import { describeStoreConformance } from './conformance.test-suite.js';
 import { MemoryStore } from './memory.js';
 
@@ -8,19 +8,6 @@ describeStoreConformance('MemoryStore', () => new MemoryStore());
 
 const TIMEOUT_MS = 1000;
 const T0 = 1_700_000_000_000;
-
-function record(at: number): SessionRecord {
-  return {
-    sessionId: randomUUID(),
-    userId: undefined,
-    conversationId: undefined,
-    createdAt: at,
-    lastActivity: at,
-    metadata: '{}',
-    connectionCount: 0,
-    activeRequests: [],
-  };
-}
 
 /**
  * Fills a store with `total` sessions, one per millisecond from T0, and
