@@ -5,6 +5,7 @@ import type { SessionRecord } from '../session.js';
 import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
 import { StoreConnection, withTimeout } from './connection.js';
 import { NodeLease } from './node-lease.js';
+import { RecentWrites } from './recent-writes.js';
 import { optionalArg, type RawFields, toRecord, toRecords } from './records.js';
 import { type ScriptName, scripts } from './scripts.js';
 import { EventSubscriber } from './subscriber.js';
@@ -49,6 +50,22 @@ export interface RedisStoreOptions {
    * @default 15_000
    */
   leaseMs?: number;
+  /**
+   * Touch coalescing, in ms. When this node wrote a session's `lastActivity`
+   * (by a touch, a request, a connection or `create`) less than this long
+   * before, `touch(id, now)` only reads the session (one HMGET, as `get`
+   * does, expiry checked here) and writes nothing; otherwise it runs the
+   * touch script. Most touches of a busy session then cost a plain read
+   * instead of a script with writes.
+   *
+   * The trade-off: `lastActivity` in Redis, and in the record a coalesced
+   * touch returns, may lag the last touch by up to this much, so an idle
+   * session may expire up to this much early. The WebSocket layer already
+   * throttles its touches to one per `touchIntervalMs` (1 s) for the same
+   * reason. `0` runs the script on every touch.
+   * @default 1_000
+   */
+  touchResolutionMs?: number;
 }
 
 export const redisStoreDefaults = {
@@ -58,13 +75,16 @@ export const redisStoreDefaults = {
   ttlGraceMs: 10 * 60 * 1000,
   sweepBatchSize: 1_000,
   leaseMs: 15_000,
+  touchResolutionMs: 1_000,
 } as const;
 
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 
 /**
  * Sessions in Redis, shared by every node that uses the same `keyPrefix`.
- * Each operation is one round trip (one Lua script or one HMGET); expiry uses
+ * Each operation is one round trip (one Lua script or one HMGET; a touch
+ * soon after this node's last write is a plain HMGET, see
+ * `touchResolutionMs`); expiry uses
  * an idle index for sweeps and key TTLs as a backstop; `deleted` and
  * `expired` travel to the other nodes over pub/sub. Pins (requests in
  * flight, open connections) are recorded per node under a lease, so those of
@@ -90,6 +110,7 @@ export class RedisStore implements Store {
   readonly #pinsKey: string;
   readonly #nodesKey: string;
   readonly #lease: NodeLease;
+  readonly #recentWrites: RecentWrites;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #subscriber: EventSubscriber | undefined;
@@ -106,6 +127,9 @@ export class RedisStore implements Store {
     this.#channel = `${this.keyPrefix}events`;
     this.#pinsKey = `${this.keyPrefix}pins:${this.nodeId}`;
     this.#nodesKey = `${this.keyPrefix}nodes`;
+    this.#recentWrites = new RecentWrites(
+      options.touchResolutionMs ?? redisStoreDefaults.touchResolutionMs,
+    );
     this.#connection = new StoreConnection({
       url: options.url ?? redisStoreDefaults.url,
       redis: options.redis,
@@ -143,6 +167,7 @@ export class RedisStore implements Store {
       record.connectionCount,
       JSON.stringify(record.activeRequests),
     );
+    this.#recentWrites.record(id, record.lastActivity);
   }
 
   async get(sessionId: string, now: number): Promise<SessionRecord | undefined> {
@@ -156,7 +181,13 @@ export class RedisStore implements Store {
     return record;
   }
 
+  /**
+   * Runs the touch script, or only reads the session when this node wrote its
+   * `lastActivity` less than `touchResolutionMs` before `now` (the record
+   * returned then carries that earlier `lastActivity`).
+   */
   touch(sessionId: string, now: number): Promise<SessionRecord | undefined> {
+    if (this.#recentWrites.isRecent(sessionId, now)) return this.get(sessionId, now);
     return this.#update('morganTouch', sessionId, now, false);
   }
 
@@ -171,6 +202,7 @@ export class RedisStore implements Store {
       this.nodeId,
       this.#channel,
     );
+    this.#recentWrites.forget(sessionId);
     return reply === null ? undefined : toRecord(sessionId, reply as RawFields);
   }
 
@@ -240,6 +272,7 @@ export class RedisStore implements Store {
           this.#ttlMs,
         ),
       );
+      for (const record of batch) this.#recentWrites.forget(record.sessionId);
       removed.push(...batch);
       if (batch.length < this.#sweepBatchSize) return removed;
     }
@@ -313,6 +346,8 @@ export class RedisStore implements Store {
       this.#lease.keep();
     }
     const reply = await this.#run(name, ...keys, ...args);
+    // Every script that answers (fields or 1) has set lastActivity to >= now.
+    if (reply !== null) this.#recentWrites.record(sessionId, now);
     return Array.isArray(reply) ? toRecord(sessionId, reply as RawFields) : undefined;
   }
 
