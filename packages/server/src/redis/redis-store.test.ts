@@ -122,6 +122,18 @@ describe('RedisStore on a real redis-server', () => {
     await store.delete(value.sessionId);
   });
 
+  it('writes nothing on a touch that would not move lastActivity', async () => {
+    const t0 = Date.now();
+    const value = record(t0);
+    const key = `${keyPrefix}s:${value.sessionId}`;
+    await store.create(value);
+    await admin.pexpire(key, 5_000);
+    expect((await store.touch(value.sessionId, t0 - 1))?.lastActivity).toBe(t0);
+    expect(await admin.pttl(key)).toBeLessThanOrEqual(5_000);
+    expect(await admin.hget(key, 'la')).toBe(String(t0));
+    await store.delete(value.sessionId);
+  });
+
   it('announces a session whose key Redis already freed, and cleans its index', async () => {
     const t0 = Date.now();
     const value = record(t0);

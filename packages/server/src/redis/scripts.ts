@@ -23,22 +23,25 @@ import { REAP_LAPSED_NODES } from './lease-scripts.js';
 /** Fields of the session hash, in the order every script returns them. */
 export const FIELDS = ['u', 'c', 'ca', 'la', 'm', 'cc', 'r'] as const;
 
-// Shared helpers. Mutating scripts take KEYS = [hash, idle, pinned] and
-// ARGV = [prefix, id, now, timeoutMs, ttlMs, ...]; those that pin or unpin
-// also KEYS[4] = this node's pins, KEYS[5] = its lease, KEYS[6] = the node
-// set, and ARGV[6] = node id, ARGV[7] = lease ms, ARGV[8] = request id.
-const PRELUDE = `
-local function read(key)
-  return redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
-end
+// Helpers of the scripts that pin or unpin. They take KEYS = [hash, idle,
+// pinned, this node's pins, its lease, the node set] and ARGV = [prefix, id,
+// now, timeoutMs, ttlMs, node id, lease ms, request id]. Each script
+// includes only the helpers it calls: Lua defines them on every run.
+const PINNED = `
 local function pinned(f)
   return f[6] ~= '0' or f[7] ~= '[]'
 end
+`;
+
+const LIVE = `
 local function live(f, now, timeout)
   if not f[3] then return false end
   if pinned(f) then return true end
   return now - tonumber(f[4]) <= timeout
 end
+`;
+
+const MARK = `
 local function mark(f, was, changed, index)
   local key, id, nowText = KEYS[1], ARGV[2], ARGV[3]
   if tonumber(nowText) > tonumber(f[4]) then f[4] = nowText end
@@ -59,6 +62,9 @@ local function mark(f, was, changed, index)
     redis.call('PEXPIRE', key, ARGV[5])
   end
 end
+`;
+
+const HOLD = `
 local function hold(field, change)
   if change > 0 then
     redis.call('HINCRBY', KEYS[4], field, change)
@@ -68,26 +74,50 @@ local function hold(field, change)
     redis.call('HDEL', KEYS[4], field)
   end
 end
-local f = read(KEYS[1])
 `;
 
-const LIVE_OR_NIL = `
+const READ = `
+local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+`;
+
+/** Reads the session; returns nil unless it lives (pinned, or idle no longer than the timeout). */
+const LIVE_OR_NIL = `${PINNED}${LIVE}${MARK}${HOLD}${READ}
 if not live(f, tonumber(ARGV[3]), tonumber(ARGV[4])) then return nil end
 local was = pinned(f)
 `;
 
-const EXISTS_OR_NIL = `
+/** Reads the session; returns nil unless it exists (expired or not). */
+const EXISTS_OR_NIL = `${READ}
 if not f[3] then return nil end
 local was = pinned(f)
 `;
 
-/** ARGV = [prefix, id, now, timeoutMs, ttlMs] → fields or nil. */
-const touch = `${PRELUDE}${LIVE_OR_NIL}
-mark(f, was)
+/**
+ * KEYS = [hash, idle, pinned]; ARGV = [prefix, id, now, timeoutMs, ttlMs] →
+ * fields or nil. Its own code rather than the helpers: the cheapest script, as most
+ * scripted operations are touches. Writes nothing when lastActivity would
+ * not move (a touch with an older `now`); a pinned session keeps no idle
+ * entry and no TTL.
+ */
+const touch = `
+local key = KEYS[1]
+local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+if not f[3] then return nil end
+local now, la = tonumber(ARGV[3]), tonumber(f[4])
+local pinned = f[6] ~= '0' or f[7] ~= '[]'
+if not pinned and now - la > tonumber(ARGV[4]) then return nil end
+if now > la then
+  f[4] = ARGV[3]
+  redis.call('HSET', key, 'la', ARGV[3])
+  if not pinned then
+    redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+    redis.call('PEXPIRE', key, ARGV[5])
+  end
+end
 return f`;
 
 /** ARGV = [..., node, leaseMs, requestId] → fields or nil. */
-const addRequest = `${PRELUDE}${LIVE_OR_NIL}
+const addRequest = `${LIVE_OR_NIL}
 local r = cjson.decode(f[7])
 r[#r + 1] = ARGV[8]
 f[7] = cjson.encode(r)
@@ -96,7 +126,7 @@ hold('r\t' .. ARGV[2] .. '\t' .. ARGV[8], 1)
 return f`;
 
 /** ARGV = [..., node, leaseMs, requestId] → 1 when removed, nil otherwise. */
-const removeRequest = `${PRELUDE}
+const removeRequest = `${PINNED}${MARK}${HOLD}
 hold('r\t' .. ARGV[2] .. '\t' .. ARGV[8], -1)
 ${EXISTS_OR_NIL}
 local r = cjson.decode(f[7])
@@ -111,7 +141,7 @@ end
 return nil`;
 
 /** ARGV = [prefix, id, now, timeoutMs, ttlMs, node, leaseMs] → fields or nil. */
-const addConnection = `${PRELUDE}${LIVE_OR_NIL}
+const addConnection = `${LIVE_OR_NIL}
 f[6] = tostring(tonumber(f[6]) + 1)
 mark(f, was, 'cc', 6)
 hold('c\t' .. ARGV[2], 1)
@@ -123,7 +153,7 @@ return f`;
  * sweep has undone a node's pins (its lease had lapsed), its late closes
  * cannot uncount the connections of other nodes.
  */
-const removeConnection = `${PRELUDE}
+const removeConnection = `${PINNED}${MARK}${HOLD}
 local held = tonumber(redis.call('HGET', KEYS[4], 'c\t' .. ARGV[2]) or '0')
 if held <= 0 then return nil end
 if held == 1 then hold('c\t' .. ARGV[2], -1) else redis.call('HINCRBY', KEYS[4], 'c\t' .. ARGV[2], -1) end
