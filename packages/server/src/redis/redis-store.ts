@@ -84,12 +84,11 @@ const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
  * Sessions in Redis, shared by every node that uses the same `keyPrefix`.
  * Each operation is one round trip (one Lua script or one HMGET; a touch
  * soon after this node's last write is a plain HMGET, see
- * `touchResolutionMs`); expiry uses
- * an idle index for sweeps and key TTLs as a backstop; `deleted` and
- * `expired` travel to the other nodes over pub/sub. Pins (requests in
- * flight, open connections) are recorded per node under a lease, so those of
- * a node that died are undone by the next sweep on any node; a connection is
- * uncounted only by the node that counted it.
+ * `touchResolutionMs`); expiry uses an idle index for sweeps and key TTLs as
+ * a backstop; `deleted` and `expired` travel to the other nodes over pub/sub.
+ * Pins (requests in flight, open connections) are recorded per node under a
+ * lease, so those of a node that died are undone by the next sweep on any
+ * node; a connection is uncounted only by the node that counted it.
  *
  * @example
  * const manager = new SessionManager({
