@@ -349,9 +349,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
   /** Starts tracking a request; the caller must `end()` it. */
   async beginRequest(sessionId: string): Promise<TrackedRequest> {
-    this.#requestSeq += 1;
-    const requestId = `${this.#requestPrefix}-${this.#requestSeq.toString(36)}`;
-    this.#activeRequests += 1;
+    const requestId = this.#nextRequestId();
     let record: SessionRecord | undefined;
     try {
       record = await this.store.addRequest(sessionId, requestId, this.#now());
@@ -359,14 +357,61 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       this.#requestEnded();
       throw error;
     }
+    return this.#tracked(sessionId, requestId, record, false);
+  }
+
+  /**
+   * `beginRequest` without a promise, for stores that track requests
+   * synchronously (`MemoryStore`): no microtask hop on the per-request hot
+   * path of `sessionMiddleware`. Returns undefined when the store has no
+   * synchronous form; the caller then uses `beginRequest`.
+   *
+   * @throws SessionNotFoundError when the session is absent or expired.
+   */
+  beginRequestSync(sessionId: string): TrackedRequest | undefined {
+    if (this.store.addRequestSync === undefined) return undefined;
+    const requestId = this.#nextRequestId();
+    let record: SessionRecord | undefined;
+    try {
+      record = this.store.addRequestSync(sessionId, requestId, this.#now());
+    } catch (error) {
+      this.#requestEnded();
+      throw error;
+    }
+    return this.#tracked(sessionId, requestId, record, this.store.removeRequestSync !== undefined);
+  }
+
+  #nextRequestId(): string {
+    this.#requestSeq += 1;
+    this.#activeRequests += 1;
+    return `${this.#requestPrefix}-${this.#requestSeq.toString(36)}`;
+  }
+
+  #tracked(
+    sessionId: string,
+    requestId: string,
+    record: SessionRecord | undefined,
+    syncEnd: boolean,
+  ): TrackedRequest {
     if (record === undefined) {
       this.#requestEnded();
       throw new SessionNotFoundError(sessionId);
     }
     let ending: Promise<void> | undefined;
     const end = (): Promise<void> => {
+      if (ending !== undefined) return ending;
+      if (syncEnd) {
+        ending = DONE;
+        try {
+          this.store.removeRequestSync?.(sessionId, requestId, this.#now());
+        } catch (error) {
+          this.#emitError(error);
+        }
+        this.#requestEnded();
+        return ending;
+      }
       // One promise per end: this runs once for every HTTP request.
-      ending ??= this.store.removeRequest(sessionId, requestId, this.#now()).then(
+      ending = this.store.removeRequest(sessionId, requestId, this.#now()).then(
         () => this.#requestEnded(),
         (error: unknown) => {
           this.#requestEnded();
@@ -454,6 +499,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     }
   }
 }
+
+const DONE: Promise<void> = Promise.resolve();
 
 function ended(
   sessionId: string,

@@ -170,6 +170,34 @@ describe('sessionMiddleware: identification', () => {
 });
 
 describe('sessionMiddleware: tracking', () => {
+  test('stores with and without synchronous request tracking are tracked alike', async () => {
+    const sync = spyStore();
+    const asyncOnly = spyStore({ addRequest: (inner) => inner.addRequest.bind(inner) });
+    for (const store of [sync, asyncOnly]) {
+      const manager = newManager({ store });
+      const session = await manager.createSession();
+      const { app, hold } = createTestApp(manager);
+      await using http = await startHttpServer(app);
+      const pending = [
+        get(`${http.url}/hold`, session.sessionId),
+        get(`${http.url}/hold`, session.sessionId),
+      ];
+      await hold.arrived(2);
+      expect((await manager.getSession(session.sessionId))?.activeRequests).toHaveLength(2);
+      expect(manager.activeRequestCount).toBe(2);
+      hold.release();
+      for (const res of await Promise.all(pending)) {
+        expect(await res.json()).toMatchObject({ sessionId: session.sessionId });
+      }
+      await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0));
+      expect((await manager.getSession(session.sessionId))?.activeRequests).toEqual([]);
+    }
+    expect(sync.calls.get('addRequestSync')).toBe(2);
+    expect(sync.calls.get('addRequest')).toBeUndefined();
+    expect(asyncOnly.calls.get('addRequest')).toBe(2);
+    expect(asyncOnly.calls.get('addRequestSync')).toBeUndefined();
+  });
+
   test('concurrent requests from many sessions are counted exactly and all released', async () => {
     const manager = newManager({ maxConcurrentRequests: 200 });
     const sessions = await Promise.all(Array.from({ length: 25 }, () => manager.createSession()));

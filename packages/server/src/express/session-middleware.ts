@@ -128,6 +128,19 @@ export function sessionMiddleware(
       reject(req, res, next, ErrorCode.INVALID_SESSION_ID);
       return;
     }
+    let request: TrackedRequest | undefined;
+    try {
+      request = manager.beginRequestSync(id);
+    } catch (error) {
+      failed(req, res, next, error);
+      return;
+    }
+    if (request !== undefined) {
+      tracked = request;
+      attach(req, request);
+      next();
+      return;
+    }
     manager.beginRequest(id).then(
       (request) => {
         if (done) {
@@ -135,25 +148,32 @@ export function sessionMiddleware(
           return;
         }
         tracked = request;
-        req.session = request.session;
-        req.morgan = { session: request.session, requestId: request.requestId };
+        attach(req, request);
         next();
       },
       (error: unknown) => {
-        if (done) return;
-        if (error instanceof SessionNotFoundError) {
-          reject(req, res, next, ErrorCode.SESSION_NOT_FOUND);
-        } else if (error instanceof MorganError && defers(req.path)) {
-          const headers = retryAfterHeaders(error);
-          if (headers !== undefined) res.setHeader('Retry-After', headers['Retry-After'] as string);
-          req.session = undefined;
-          req.morgan = { rejection: error };
-          next();
-        } else {
-          next(error);
-        }
+        if (!done) failed(req, res, next, error);
       },
     );
+  };
+
+  const attach = (req: Request, request: TrackedRequest): void => {
+    req.session = request.session;
+    req.morgan = { session: request.session, requestId: request.requestId };
+  };
+
+  const failed = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
+    if (error instanceof SessionNotFoundError) {
+      reject(req, res, next, ErrorCode.SESSION_NOT_FOUND);
+    } else if (error instanceof MorganError && defers(req.path)) {
+      const headers = retryAfterHeaders(error);
+      if (headers !== undefined) res.setHeader('Retry-After', headers['Retry-After'] as string);
+      req.session = undefined;
+      req.morgan = { rejection: error };
+      next();
+    } else {
+      next(error);
+    }
   };
 
   const reject = (req: Request, res: Response, next: NextFunction, code: SessionError): void => {

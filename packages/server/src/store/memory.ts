@@ -68,6 +68,14 @@ export class MemoryStore implements Store {
     requestId: string,
     now: number,
   ): Promise<SessionRecord | undefined> {
+    return this.addRequestSync(sessionId, requestId, now);
+  }
+
+  async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
+    this.removeRequestSync(sessionId, requestId, now);
+  }
+
+  addRequestSync(sessionId: string, requestId: string, now: number): SessionRecord | undefined {
     const record = this.#live(sessionId, now);
     if (record === undefined) return undefined;
     if (record.activeRequests.length === 0) {
@@ -79,7 +87,7 @@ export class MemoryStore implements Store {
     return record;
   }
 
-  async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
+  removeRequestSync(sessionId: string, requestId: string, now: number): void {
     const record = this.#sessions.get(sessionId);
     if (record === undefined) return;
     const requests = record.activeRequests as string[];

@@ -42,6 +42,14 @@ export interface Store {
   addRequest(sessionId: string, requestId: string, now: number): Promise<SessionRecord | undefined>;
   /** Removes a request in flight and touches; a no-op when the session is gone. */
   removeRequest(sessionId: string, requestId: string, now: number): Promise<void>;
+  /**
+   * Optional synchronous `addRequest` for in-process stores. The manager
+   * uses it on the per-request hot path (`beginRequestSync`), saving a
+   * promise and a microtask hop per HTTP request.
+   */
+  addRequestSync?(sessionId: string, requestId: string, now: number): SessionRecord | undefined;
+  /** Optional synchronous `removeRequest`; see `addRequestSync`. */
+  removeRequestSync?(sessionId: string, requestId: string, now: number): void;
   /** Counts an open connection and touches; undefined when absent or expired. */
   addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined>;
   /** Counts a closed connection and touches; a no-op when the session is gone. */

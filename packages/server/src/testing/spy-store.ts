@@ -25,6 +25,12 @@ export function spyStore(
     get(target, key, receiver) {
       if (key === 'calls') return calls;
       if (key === 'totalCalls') return () => [...calls.values()].reduce((a, b) => a + b, 0);
+      // Replacing an operation also hides its synchronous form, so the
+      // manager goes through the replacement.
+      if (typeof key === 'string' && key.endsWith('Sync')) {
+        const asyncName = key.slice(0, -'Sync'.length) as keyof Store;
+        if (overrides[asyncName] !== undefined) return undefined;
+      }
       const override = overrides[key as keyof Store];
       const value = override ? override(inner) : Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
