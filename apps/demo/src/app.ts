@@ -89,16 +89,12 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   const manager = options.manager ?? new SessionManager(managerOptions(options));
   manager.start();
   const admin = options.admin === false ? undefined : createAdmin(manager, options.admin);
-  const { redisUrl, redisKeyPrefix } = options.config ?? {};
   const chat = new ChatService(manager, {
     ...options.chat,
     counter:
-      redisUrl === undefined
-        ? new MemoryMessageCounter()
-        : new RedisMessageCounter({
-            url: redisUrl,
-            ...(redisKeyPrefix !== undefined && { keyPrefix: redisKeyPrefix }),
-          }),
+      manager.store instanceof RedisStore
+        ? new RedisMessageCounter(manager.store)
+        : new MemoryMessageCounter(),
     ...(admin && { beforeReply: () => admin.overload.delay() }),
   });
   const appRouter = createAppRouter(chat);

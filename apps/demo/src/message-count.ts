@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { RedisStore } from '@morgan/session-server/redis';
+import type { Redis } from 'ioredis';
 
 /**
  * Messages sent per session. The chat's `messageCount` must follow the
@@ -38,31 +39,21 @@ export class MemoryMessageCounter implements MessageCounter {
   }
 }
 
-/** Options of `RedisMessageCounter`. */
-export interface RedisMessageCounterOptions {
-  /** Redis URL, as for `RedisStore`. */
-  url: string;
-  /** Prefix of the keys, shared with the session store. @default 'morgan:' */
-  keyPrefix?: string;
-  /** Lifetime of an unused count, in ms (keep it above the session timeout). @default 2 hours */
-  ttlMs?: number;
-}
-
-/** Counts in Redis: one `INCR` + `PEXPIRE` transaction (one round trip) per message. */
+/**
+ * Counts in Redis beside the sessions: one `INCR` + `PEXPIRE` transaction
+ * (one round trip) per message, on the session store's own connection
+ * (`RedisStore.client`), so counts fail fast and recover exactly when the
+ * sessions do.
+ */
 export class RedisMessageCounter implements MessageCounter {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #ttlMs: number;
 
-  constructor(options: RedisMessageCounterOptions) {
-    this.#redis = new Redis(options.url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-    });
-    this.#redis.on('error', () => {});
-    void this.#redis.connect().catch(() => {});
-    this.#prefix = `${options.keyPrefix ?? 'morgan:'}chat-count:`;
+  constructor(store: RedisStore, options: { ttlMs?: number } = {}) {
+    this.#redis = store.client;
+    this.#prefix = `${store.keyPrefix}chat-count:`;
+    // Keep an unused count a while past the session timeout; deletion and expiry remove it sooner.
     this.#ttlMs = options.ttlMs ?? 2 * 60 * 60 * 1000;
   }
 
@@ -82,7 +73,6 @@ export class RedisMessageCounter implements MessageCounter {
     await this.#redis.del(this.#prefix + sessionId);
   }
 
-  async close(): Promise<void> {
-    this.#redis.disconnect();
-  }
+  /** The connection belongs to the store, which closes it. */
+  async close(): Promise<void> {}
 }

@@ -3,7 +3,7 @@
 // its connection without closing the store: its lease is no longer renewed,
 // exactly as after kill -9 (apps/demo/src/multi-node.test.ts kills real
 // processes).
-import { randomBytes, } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sessionRecord as record } from '../testing/records.js';

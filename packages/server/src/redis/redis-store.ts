@@ -281,6 +281,19 @@ export class RedisStore implements Store {
     return Number(await this.#run('morganCount', this.#idleKey, this.#pinnedKey));
   }
 
+  /**
+   * The store's command connection, set up to fail fast during an outage and
+   * to reconnect by itself. Borrow it for app data that should live and fail
+   * with the sessions (the store closes it in `close()` unless it was passed in
+   * `options.client`).
+   *
+   * @example
+   * await store.client.incr(`${store.keyPrefix}visits:${sessionId}`);
+   */
+  get client(): Redis {
+    return this.#connection.client;
+  }
+
   async ping(): Promise<void> {
     await this.#connection.call(() => this.#connection.client.ping());
   }
