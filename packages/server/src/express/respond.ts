@@ -56,6 +56,26 @@ export function sendJsonText(
   res.end(text);
 }
 
+/**
+ * Prepares a fixed JSON answer once (body bytes, header list) so that sending
+ * it allocates next to nothing: for answers sent under load, such as 503s.
+ * Headers set earlier with `setHeader` (e.g. CORS) are kept.
+ */
+export function prepareJsonResponse(
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): (res: ServerResponse) => void {
+  const body = Buffer.from(text, 'utf8');
+  const raw: string[] = ['Content-Type', JSON_TYPE, 'Cache-Control', 'no-store'];
+  for (const name in headers) raw.push(name, headers[name] as string);
+  raw.push('Content-Length', String(body.length));
+  return (res) => {
+    res.writeHead(status, raw);
+    res.end(body);
+  };
+}
+
 /** Sends a value as JSON with a status. */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   sendJsonText(res, status, JSON.stringify(value));

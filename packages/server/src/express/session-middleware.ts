@@ -3,7 +3,7 @@ import { CapacityError, ErrorCode, MorganError, SessionNotFoundError } from '../
 import type { SessionManager, TrackedRequest } from '../manager.js';
 import { isSessionId } from '../session.js';
 import type { MorganRequestState } from './request.js';
-import { errorBody, retryAfterHeaders, sendError, sendJsonText } from './respond.js';
+import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
 
 /** Options of `sessionMiddleware`. */
 export interface SessionMiddlewareOptions {
@@ -85,6 +85,7 @@ export function sessionMiddleware(
   const shedBody = errorBody(ErrorCode.SERVER_AT_CAPACITY, 'Server is at capacity, retry later');
   const shedHeaders = { 'Retry-After': String(retryAfterSeconds) };
   const shedError = new CapacityError(retryAfterSeconds);
+  const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
 
   const defers = (path: string): boolean => {
     for (const prefix of deferred) {
@@ -101,7 +102,7 @@ export function sessionMiddleware(
       next();
       return;
     }
-    sendJsonText(res, 503, shedBody, shedHeaders);
+    sendShed(res);
   };
 
   const admitted = (req: Request, res: Response, next: NextFunction): void => {
