@@ -1,4 +1,8 @@
-export { CapacityLimiter, type CapacityLimiterOptions, capacityLimiterDefaults } from './capacity.js';
+export {
+  CapacityLimiter,
+  type CapacityLimiterOptions,
+  capacityLimiterDefaults,
+} from './capacity.js';
 export { configVariables, loadConfig, type MorganConfig } from './config.js';
 export {
   CapacityError,
@@ -47,7 +51,11 @@ export {
   type JsonValue,
   serializeMetadata,
 } from './metadata.js';
-export { getSessionManager, initializeSessionManager, resetSessionManager } from './process-manager.js';
+export {
+  getSessionManager,
+  initializeSessionManager,
+  resetSessionManager,
+} from './process-manager.js';
 export {
   type CreateSessionInput,
   isSessionId,

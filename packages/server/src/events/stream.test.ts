@@ -6,7 +6,10 @@ import { streamSessionEvents } from './stream.js';
 const A = 'session-a';
 
 /** Reads `count` events from the stream, then stops it. */
-async function take(stream: AsyncIterableIterator<SessionEvent, unknown>, count: number): Promise<SessionEvent[]> {
+async function take(
+  stream: AsyncIterableIterator<SessionEvent, unknown>,
+  count: number,
+): Promise<SessionEvent[]> {
   const events: SessionEvent[] = [];
   if (count === 0) return events;
   for await (const event of stream) {

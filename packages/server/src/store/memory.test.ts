@@ -1,4 +1,3 @@
-
 import { describe, expect, it } from 'vitest';
 import { sessionRecord as record } from '../testing/records.js';
 import { describeStoreConformance } from './conformance.test-suite.js';

@@ -57,7 +57,12 @@ export const t = initTRPC.context<SessionContext>().create({
     return {
       ...shape,
       message: internal ? 'Internal server error' : shape.message,
-      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, errorCode },
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        errorCode,
+      },
     };
   },
 });
