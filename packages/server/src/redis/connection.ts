@@ -154,3 +154,30 @@ export async function withTimeout<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * A pub/sub connection beside `client`. SUBSCRIBE must wait for the
+ * connection, so this one keeps an offline queue; ioredis' own resubscribe is
+ * off because a SUBSCRIBE queued or in flight when a connection failed may
+ * never have been acknowledged: `onReady(afterLoss)` runs on every
+ * (re)connection and the owner subscribes again.
+ */
+export function subscriberConnection(client: Redis, onReady: (afterLoss: boolean) => void): Redis {
+  const connection = client.duplicate({
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    autoResubscribe: false,
+    lazyConnect: false,
+  });
+  let lost = false;
+  connection.on('error', () => {});
+  connection.on('close', () => {
+    lost = true;
+  });
+  connection.on('ready', () => {
+    const afterLoss = lost;
+    lost = false;
+    onReady(afterLoss);
+  });
+  return connection;
+}

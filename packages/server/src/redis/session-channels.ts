@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { quit } from './connection.js';
+import { quit, subscriberConnection } from './connection.js';
 
 /** What a channel's subscriber gets: the raw message, parsed once per listener. */
 export type ChannelListener = (message: string) => void;
@@ -21,28 +21,10 @@ export class SessionChannels {
   readonly #connection: Redis;
   readonly #channels = new Map<string, Channel>();
   readonly #onResubscribed: (channels: string[]) => void;
-  #lost = false;
 
   constructor(client: Redis, onResubscribed: (channels: string[]) => void) {
     this.#onResubscribed = onResubscribed;
-    // SUBSCRIBE must wait for the connection, so this one keeps an offline queue.
-    this.#connection = client.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResubscribe: false,
-      lazyConnect: false,
-    });
-    this.#connection.on('error', () => {});
-    this.#connection.on('close', () => {
-      this.#lost = true;
-    });
-    // Every (re)connection subscribes again: a SUBSCRIBE queued or in flight
-    // when a connection failed may never have been acknowledged.
-    this.#connection.on('ready', () => {
-      const lost = this.#lost;
-      this.#lost = false;
-      this.#resubscribe(lost);
-    });
+    this.#connection = subscriberConnection(client, (lost) => this.#resubscribe(lost));
     this.#connection.on('message', (channel: string, message: string) => {
       for (const listener of [...(this.#channels.get(channel)?.listeners ?? [])]) {
         try {

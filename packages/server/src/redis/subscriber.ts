@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StoreEvent } from '../store/store.js';
-import { quit } from './connection.js';
+import { quit, subscriberConnection } from './connection.js';
 
 interface WireEvent {
   /** Publishing node. */
@@ -22,26 +22,12 @@ export class EventSubscriber {
   readonly #nodeId: string;
   readonly #listeners = new Set<(event: StoreEvent) => void>();
   #subscribed: Promise<void>;
-  #lost = false;
 
   constructor(client: Redis, channel: string, nodeId: string) {
     this.#channel = channel;
     this.#nodeId = nodeId;
-    // SUBSCRIBE must wait for the connection, so this one keeps an offline queue.
-    this.#connection = client.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResubscribe: false,
-      lazyConnect: false,
-    });
-    this.#connection.on('error', () => {});
-    this.#connection.on('close', () => {
-      this.#lost = true;
-    });
-    this.#connection.on('ready', () => {
-      if (!this.#lost) return;
-      this.#lost = false;
-      this.#subscribed = this.#subscribe();
+    this.#connection = subscriberConnection(client, (afterLoss) => {
+      if (afterLoss) this.#subscribed = this.#subscribe();
     });
     this.#connection.on('message', (_channel: string, message: string) => this.#deliver(message));
     this.#subscribed = this.#subscribe();
