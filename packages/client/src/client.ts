@@ -406,6 +406,7 @@ function closedError(): SessionClientError {
 function createInput(options: SessionClientOptions): CreateSessionInput {
   const input: CreateSessionInput = {};
   if (options.userId !== undefined) input.userId = options.userId;
+  if (options.conversationId !== undefined) input.conversationId = options.conversationId;
   if (options.metadata !== undefined) input.metadata = options.metadata;
   return input;
 }

@@ -120,6 +120,8 @@ export interface SessionClientOptions {
   fetch?: FetchLike;
   /** `userId` of sessions this client creates. */
   userId?: string;
+  /** `conversationId` of sessions this client creates. */
+  conversationId?: string;
   /** `metadata` of sessions this client creates. */
   metadata?: JsonObject;
   /**

@@ -21,6 +21,7 @@ export interface SessionInfo {
 /** What `session.create` takes. */
 export interface CreateSessionInput {
   userId?: string;
+  conversationId?: string;
   metadata?: JsonObject;
 }
 

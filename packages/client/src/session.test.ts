@@ -6,13 +6,21 @@ import { startTestServer } from './testing/server.js';
 describe('session lifecycle against a real server', () => {
   it('creates a session on first connect, with userId and metadata, and goes idle → connecting → connected', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { userId: 'alice', metadata: { plan: 'pro' } });
+    await using rec = recordedClient(server, {
+      userId: 'alice',
+      conversationId: 'c-42',
+      metadata: { plan: 'pro' },
+    });
     const session = await rec.client.connect();
     expect(rec.client.state).toBe('connected');
     expect(rec.client.sessionId).toBe(session.sessionId);
     expect(rec.states).toEqual(['idle', 'connecting', 'connected']);
     const stored = await server.manager.getSession(session.sessionId);
-    expect(stored).toMatchObject({ userId: 'alice', metadata: { plan: 'pro' } });
+    expect(stored).toMatchObject({
+      userId: 'alice',
+      conversationId: 'c-42',
+      metadata: { plan: 'pro' },
+    });
     expect(rec.log.session).toHaveLength(1);
     expect(rec.log['session-replaced']).toHaveLength(0);
     await rec.until(() => server.socketCount === 1, 'the socket to be counted');

@@ -13,10 +13,12 @@ import { StatusPanel } from './status.js';
 import { Transcript } from './transcript.js';
 
 // Page options from the query string: `?storage=local` shares one session
-// across the tabs of this browser, `?user=alice` names the session's user.
+// across the tabs of this browser, `?user=alice` names the session's user,
+// `?conversation=support-1` its conversation (default: the Morgan assistant chat).
 const params = new URLSearchParams(location.search);
 const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
 const userId = params.get('user') ?? guestName();
+const conversationId = params.get('conversation') ?? 'morgan-assistant';
 
 /** A friendly user name per tab (kept across reloads) so the dashboard can tell tabs apart. */
 function guestName(): string {
@@ -34,6 +36,7 @@ const client = createSessionClient<AnyRouter>({
   heartbeatIntervalMs: 5_000,
   reconnect: { baseDelayMs: 500, maxDelayMs: 5_000 },
   userId,
+  conversationId,
 });
 
 const status = new StatusPanel();
