@@ -1,14 +1,13 @@
 // P6 helpers: a WebSocket server variant in a child process (with IPC for
 // memory figures), and idle clients of each kind, created in this process.
-import { type ChildProcess, fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io as socketIO } from 'socket.io-client';
 import { WebSocket } from 'ws';
+import { startIpcChild } from '../ipc-child.js';
 import type { WsServerRequest, WsServerVariant } from './server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const benchRoot = join(here, '..', '..');
 
 /** Memory of the server process after garbage collection. */
 export interface ServerMemory {
@@ -29,41 +28,13 @@ export interface WsChild extends AsyncDisposable {
 }
 
 export async function startWsChild(variant: WsServerVariant): Promise<WsChild> {
-  const child: ChildProcess = fork(join(here, 'server.ts'), [variant], {
-    cwd: benchRoot,
-    execArgv: ['--expose-gc', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  const child = await startIpcChild<WsServerRequest['cmd']>({
+    script: join(here, 'server.ts'),
+    args: [variant],
+    nodeFlags: ['--expose-gc'],
+    name: variant,
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${variant} server did not start`)), 30_000);
-    child.once('message', (message: { ready?: number }) => {
-      clearTimeout(timer);
-      if (message.ready === undefined) reject(new Error(`${variant} server: unexpected message`));
-      else resolve(message.ready);
-    });
-    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
-  });
-  let nextId = 0;
-  const request = <T>(cmd: WsServerRequest['cmd'], extra: Partial<WsServerRequest> = {}) =>
-    new Promise<T>((resolve) => {
-      nextId += 1;
-      const id = nextId;
-      const onMessage = (message: { id?: number } & T) => {
-        if (message.id !== id) return;
-        child.off('message', onMessage);
-        resolve(message);
-      };
-      child.on('message', onMessage);
-      child.send({ ...extra, id, cmd });
-    });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
+  const { port, request, stop } = child;
   return {
     variant,
     port,
