@@ -1,23 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
 import { SessionManager } from '../manager.js';
-import { MemoryStore } from '../store/memory.js';
-import type { StoreEvent } from '../store/store.js';
+import { BusStore } from '../testing/bus-store.js';
 import { MemoryEventLog } from './memory-event-log.js';
-
-/** A MemoryStore that can announce events as if another node sent them. */
-class BusStore extends MemoryStore {
-  #listener: ((event: StoreEvent) => void) | undefined;
-  subscribe(listener: (event: StoreEvent) => void): () => void {
-    this.#listener = listener;
-    return () => {
-      this.#listener = undefined;
-    };
-  }
-  announce(event: StoreEvent): void {
-    this.#listener?.(event);
-  }
-}
 
 describe('SessionManager.publish and the event log', () => {
   it('appends to a live session and refuses an unknown one', async () => {

@@ -1,21 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../store/memory.js';
-import type { StoreEvent } from '../store/store.js';
+import { BusStore } from '../testing/bus-store.js';
 import { call, closed, connect, startWsServer, waitUntil } from './testing/ws-server.js';
-
-/** A MemoryStore that announces events as if another node sent them (what RedisStore's pub/sub delivers). */
-class BusStore extends MemoryStore {
-  #listener: ((event: StoreEvent) => void) | undefined;
-  subscribe(listener: (event: StoreEvent) => void): () => void {
-    this.#listener = listener;
-    return () => {
-      this.#listener = undefined;
-    };
-  }
-  announce(event: StoreEvent): void {
-    this.#listener?.(event);
-  }
-}
 
 describe('sockets of a session that ends', () => {
   it('close with 4404 when the session is deleted on this node, and only that session’s', async () => {
