@@ -2,6 +2,7 @@
 // connections go to the current target; retargeting leaves open connections
 // where they are (as a balancer taking a dead node out of rotation would).
 import { connect, createServer, type Socket } from 'node:net';
+import { pipeBothWays } from './pipe.js';
 
 /** A TCP balancer with one target at a time. */
 export interface Balancer extends AsyncDisposable {
@@ -18,18 +19,7 @@ export async function startBalancer(targetPort: number): Promise<Balancer> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      // A node that dies takes its clients' connections with it.
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    pipeBothWays(client, upstream, sockets);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

@@ -8,6 +8,7 @@ import {
   type RedisTestServer,
   startRedis,
 } from '../../../../packages/server/src/testing/redis-server.js';
+import { pipeBothWays } from './pipe.js';
 
 /** A Redis for the nodes of one test file, with an off switch. */
 export interface RedisSwitch extends AsyncDisposable {
@@ -64,17 +65,7 @@ async function openGate(redis: RedisTestServer) {
     if (server !== undefined) return;
     const listening = createServer((client) => {
       const upstream = connect(Number(target.port || 6379), target.hostname);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => {
-          sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      pipeBothWays(client, upstream, sockets);
     });
     await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
     const address = listening.address();
