@@ -1,0 +1,19 @@
+// Test resources for the Morgan Sessions suites (server, demo, e2e, bench):
+// real ports, a real Redis and real server processes, each cleaned up by
+// `await using` or `stop()`, never by a name-based kill.
+
+export {
+  type NodeProcess,
+  type NodeProcessOptions,
+  nodeProcessDefaults,
+  type ProcessExit,
+  startNodeProcess,
+} from './node-process.js';
+export { freePort } from './ports.js';
+export {
+  deleteKeys,
+  ensureRedisServerInstalled,
+  type RedisTestServer,
+  type StartRedisOptions,
+  startRedis,
+} from './redis-server.js';
