@@ -47,7 +47,9 @@ describe('RedisStore touch coalescing', () => {
   });
 
   const commandsOf = async (operation: () => Promise<unknown>) =>
-    (await monitor.commandsOf(operation)).map((command) => command.name);
+    (await monitor.commandsOf(operation, { from: [store.client], keyPrefix })).map(
+      (command) => command.name,
+    );
   const storedActivity = async (sessionId: string) =>
     Number(await admin.hget(`${keyPrefix}s:${sessionId}`, 'la'));
 
