@@ -156,10 +156,14 @@ export function call(socket: WebSocket, id: number, method: string, path: string
   });
 }
 
-/** Waits until `check()` holds, polling; fails after `timeoutMs`. */
+/**
+ * Waits until `check()` holds, polling; fails after `timeoutMs`, which is
+ * generous (what takes milliseconds must still pass on a machine ten times
+ * slower) but below the test timeout, so the failure names the condition.
+ */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
+  timeoutMs = 15_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
