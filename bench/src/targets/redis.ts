@@ -21,10 +21,10 @@
 // time per operation of this process and of redis-server, over all rounds.
 import { randomUUID } from 'node:crypto';
 import { RedisStore } from '@morgan/session-server/redis';
+import { startRedis } from '@morgan/test-support';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
 import { createClient } from 'redis';
-import { startRedis } from '../../../packages/server/src/testing/redis-server.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 
 const SESSIONS = 1_000;

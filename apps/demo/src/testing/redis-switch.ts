@@ -4,10 +4,7 @@
 // acknowledged is lost; a shared REDIS_URL server is never touched: the nodes
 // reach it through a loopback gate that refuses and cuts connections instead.
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import {
-  type RedisTestServer,
-  startRedis,
-} from '../../../../packages/server/src/testing/redis-server.js';
+import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { pipeBothWays } from './pipe.js';
 
 /** A Redis for the nodes of one test file, with an off switch. */

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
@@ -7,7 +8,6 @@ import type { SessionEvent } from '../events/event-log.js';
 import { streamSessionEvents } from '../events/stream.js';
 import { SessionManager } from '../manager.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
-import { deleteKeys, type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisEventLog, type RedisEventLogOptions } from './event-log.js';
 
 let redis: RedisTestServer;

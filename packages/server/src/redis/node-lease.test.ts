@@ -4,10 +4,10 @@
 // exactly as after kill -9 (apps/demo/src/multi-node.test.ts kills real
 // processes).
 import { randomBytes } from 'node:crypto';
+import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sessionRecord as record } from '../testing/records.js';
-import { deleteKeys, type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;

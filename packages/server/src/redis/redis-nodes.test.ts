@@ -2,11 +2,11 @@
 // same key prefix, as two server processes behind a load balancer would be.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SessionEndedEvent, SessionManager } from '../manager.js';
 import type { StoreEvent } from '../store/store.js';
 import { sessionRecord as record } from '../testing/records.js';
-import { type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;

@@ -2,11 +2,11 @@
 // the store recovers by itself, and what Redis acknowledged is still there.
 // Uses a private, persistent redis-server (never a shared REDIS_URL one).
 import { randomUUID } from 'node:crypto';
+import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, StoreUnavailableError } from '../errors.js';
 import type { SessionRecord } from '../session.js';
 import type { StoreEvent } from '../store/store.js';
-import { type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;

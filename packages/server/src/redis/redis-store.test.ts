@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeStoreConformance } from '../store/conformance.test-suite.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
 import { sessionRecord as record } from '../testing/records.js';
-import { deleteKeys, type RedisTestServer, startRedis } from '../testing/redis-server.js';
 import { RedisStore } from './redis-store.js';
 
 let redis: RedisTestServer;
