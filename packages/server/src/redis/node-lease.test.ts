@@ -6,11 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sessionRecord as record } from '../testing/records.js';
 import { RedisStore } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;
+// Long enough that no lease lapses by itself during a test, however slow the
+// machine: tests make it lapse (PEXPIRE, DEL) or renew it (fake interval).
+const LEASE_MS = 60_000;
 
 let redis: RedisTestServer;
 let admin: Redis;
@@ -23,11 +26,11 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Polls `check` every 20 ms until it resolves true, for at most 5 s. */
+/** Polls `check` every 20 ms until it resolves true, for at most 15 s. */
 async function until(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5_000;
+  const deadline = Date.now() + 15_000;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    if (Date.now() > deadline) throw new Error('condition not met within 15 s');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -42,10 +45,16 @@ describe('RedisStore node leases', () => {
     keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
     survivor = new RedisStore({ url: redis.url, keyPrefix, nodeId: 'survivor' });
     victimClient = new Redis(redis.url);
-    victim = new RedisStore({ client: victimClient, keyPrefix, nodeId: 'victim', leaseMs: 300 });
+    victim = new RedisStore({
+      client: victimClient,
+      keyPrefix,
+      nodeId: 'victim',
+      leaseMs: LEASE_MS,
+    });
     for (const store of [survivor, victim]) store.configure({ sessionTimeoutMs: TIMEOUT_MS });
   });
   afterEach(async () => {
+    vi.useRealTimers();
     await Promise.all([survivor.close(), victim.close()]);
     victimClient.disconnect();
     await deleteKeys(redis.url, keyPrefix);
@@ -77,6 +86,8 @@ describe('RedisStore node leases', () => {
     expect(await survivor.get(alone.sessionId, t0 + 4)).toMatchObject({ connectionCount: 1 });
 
     victimClient.disconnect(); // as kill -9: nothing is cleaned up, the lease is not renewed
+    expect(await admin.exists(leaseOf('victim'))).toBe(1);
+    await admin.pexpire(leaseOf('victim'), 50); // the rest of its life goes by
     const late = t0 + 10;
     await until(async () => (await admin.exists(leaseOf('victim'))) === 0);
     expect(await survivor.sweep(late)).toEqual([]);
@@ -132,13 +143,22 @@ describe('RedisStore node leases', () => {
   });
 
   it('renews the lease while the node runs and releases it on close, so leftovers go at once', async () => {
+    // The renewal timer (setInterval, every leaseMs / 3) runs on fake time, so
+    // each renewal happens when the test says, and Redis' real TTL shows it.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const t0 = Date.now();
     const value = record(t0);
     await victim.create(value);
-    await victim.addConnection(value.sessionId, t0 + 1);
-    // Three lease lives later the lease is still there: the timer renews it.
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    expect(await admin.exists(leaseOf('victim'))).toBe(1);
+    await victim.addConnection(value.sessionId, t0 + 1); // sets the lease and starts the timer
+    const lease = leaseOf('victim');
+    const SHORT_MS = 10_000;
+    for (let round = 0; round < 3; round += 1) {
+      await admin.pexpire(lease, SHORT_MS); // as if most of its life had gone by
+      expect(await admin.pttl(lease)).toBeLessThanOrEqual(SHORT_MS); // nothing re-arms it early
+      vi.advanceTimersByTime(LEASE_MS / 3);
+      // Re-armed to a full life by the timer (the SET PX is on its way).
+      await until(async () => (await admin.pttl(lease)) > SHORT_MS);
+    }
     expect(await survivor.sweep(t0 + 2)).toEqual([]);
     expect(await survivor.get(value.sessionId, t0 + 2)).toMatchObject({ connectionCount: 1 });
 
