@@ -5,7 +5,7 @@
 // packages, and for tests the Debian packages redis-server and chromium.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -109,6 +109,24 @@ function build() {
   if (pnpm(['turbo', 'run', 'build', '--output-logs=errors-only']) !== 0) process.exit(1);
 }
 
+/**
+ * `tsc --noEmit` over every package's tsconfig.json, tests, bench and e2e
+ * included: type-level tests (`expectTypeOf`, `@ts-expect-error`) do nothing
+ * at run time, so only the compiler can fail them. Never cached by turbo.
+ */
+function typecheck() {
+  const args = ['run', 'typecheck', '--continue', '--concurrency=2', '--output-logs=errors-only'];
+  if (pnpm(['turbo', ...args]) !== 0) process.exit(1);
+}
+
+/** The harness's own tests, `scripts/*.test.mjs` (for example, that typecheck fails when it should). */
+function harnessTests() {
+  const files = readdirSync(join(root, 'scripts'))
+    .filter((name) => name.endsWith('.test.mjs'))
+    .map((name) => join('scripts', name));
+  if (files.length > 0) must(process.execPath, ['--test', ...files]);
+}
+
 const command = process.argv[2] ?? 'test';
 ensurePnpm();
 ensureDependencies();
@@ -125,6 +143,8 @@ switch (command) {
     ensureSystemPackages(needs);
     build();
     if (pnpm(['exec', 'biome', 'check', '.']) !== 0) process.exit(1);
+    typecheck();
+    harnessTests();
     // One package at a time: the machine has two cores and the suites start
     // real servers, so running them side by side only adds noise.
     process.exit(pnpm(['turbo', 'run', 'test', '--concurrency=1', '--output-logs=full']));
@@ -139,11 +159,16 @@ switch (command) {
     build();
     break;
   }
+  case 'typecheck': {
+    build();
+    typecheck();
+    break;
+  }
   case 'lint': {
     process.exit(pnpm(['exec', 'biome', 'check', '.']));
     break;
   }
   default:
-    log(`unknown command ${command}; use start, test, bench, build or lint`);
+    log(`unknown command ${command}; use start, test, typecheck, bench, build or lint`);
     process.exit(2);
 }
