@@ -2,20 +2,23 @@
 // sessions and event buffers are shared, any node serves any session (no
 // sticky sessions), a node's death or shutdown loses nothing, and a Redis
 // outage answers 503 STORE_UNAVAILABLE until Redis is back, without a restart.
+import { fileURLToPath } from 'node:url';
 import { createSessionClient, type SessionEvent, type WebSocketLike } from '@morgan/session-client';
+import { type NodeProcess, startNodeProcess } from '@morgan/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startBalancer } from './testing/balancer.js';
-import { type DemoNode, startDemoNode } from './testing/demo-node.js';
 import { type RedisSwitch, startRedisSwitch } from './testing/redis-switch.js';
 import { chat, dataOf, get, openSocket, trpcCall, until } from './testing/wire.js';
 
 const TEST_TIMEOUT_MS = 60_000;
+/** The built demo server; `npm test` builds it before the suites. */
+const demoEntry = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 
 let redis: RedisSwitch;
-let a: DemoNode;
-let b: DemoNode;
-let c: DemoNode;
+let a: NodeProcess;
+let b: NodeProcess;
+let c: NodeProcess;
 
 beforeAll(async () => {
   redis = await startRedisSwitch();
@@ -25,9 +28,9 @@ beforeAll(async () => {
     MORGAN_CLEANUP_INTERVAL: '1',
   };
   [a, b, c] = await Promise.all([
-    startDemoNode('a', env),
-    startDemoNode('b', env),
-    startDemoNode('c', env),
+    startNodeProcess({ entry: demoEntry, name: 'a', env }),
+    startNodeProcess({ entry: demoEntry, name: 'b', env }),
+    startNodeProcess({ entry: demoEntry, name: 'c', env }),
   ]);
 }, TEST_TIMEOUT_MS);
 
@@ -36,7 +39,7 @@ afterAll(async () => {
   await redis?.close();
 }, TEST_TIMEOUT_MS);
 
-async function createSession(node: DemoNode, input?: unknown): Promise<string> {
+async function createSession(node: NodeProcess, input?: unknown): Promise<string> {
   const created = await trpcCall(node.url, 'session.create', { type: 'mutation', input });
   expect(created.status).toBe(200);
   return (created.data as { sessionId: string }).sessionId;
@@ -115,7 +118,7 @@ describe('demo nodes on one Redis', () => {
         const events: SessionEvent[] = [];
         client.subscribeEvents((event) => events.push(event));
         const replies: string[] = [];
-        const send = async (node: DemoNode, message: string) => {
+        const send = async (node: NodeProcess, message: string) => {
           const res = await chat(node.url, sessionId, message);
           expect(res.status).toBe(200);
           replies.push(((await res.json()) as { reply: string }).reply);
