@@ -9,6 +9,8 @@ interface Fixture {
   url: string;
   manager: SessionManager;
   admin: Admin;
+  /** Keeps `/api/work` requests from answering (in their slot) until the function returned is called. */
+  holdWork(): () => void;
   close(): Promise<void>;
 }
 
@@ -17,11 +19,15 @@ let fixture: Fixture | undefined;
 async function start(maxConcurrentRequests = 10): Promise<Fixture> {
   const manager = new SessionManager({ maxConcurrentRequests }).start();
   const admin = createAdmin(manager, { overload: { freeSlots: 1, replyDelayMs: 200 } });
+  // A reply delay alone would race a busy machine (the first request could
+  // finish before the third arrives); a held request keeps its slot until the
+  // test lets it go.
+  let held: Promise<void> = Promise.resolve();
   const app = express();
   app.use('/api/admin', admin.routes);
   app.use(sessionMiddleware(manager));
   app.post('/api/work', requireSession(), async (_req, res) => {
-    await admin.overload.delay();
+    await Promise.all([admin.overload.delay(), held]);
     res.json({ ok: true });
   });
   const server = app.listen(0, '127.0.0.1');
@@ -31,6 +37,13 @@ async function start(maxConcurrentRequests = 10): Promise<Fixture> {
     url: `http://127.0.0.1:${port}`,
     manager,
     admin,
+    holdWork() {
+      let release!: () => void;
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+      return release;
+    },
     async close() {
       admin.close();
       server.closeAllConnections();
@@ -50,6 +63,19 @@ async function state(url: string): Promise<AdminState> {
   const response = await fetch(`${url}/api/admin/state`);
   expect(response.status).toBe(200);
   return (await response.json()) as AdminState;
+}
+
+/** The values of the first `count` of `promises` to resolve, in the order they did. */
+function firstSettled<T>(promises: Promise<T>[], count: number): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const values: T[] = [];
+    for (const promise of promises) {
+      promise.then((value) => {
+        values.push(value);
+        if (values.length === count) resolve([...values]);
+      }, reject);
+    }
+  });
 }
 
 describe('admin routes', () => {
@@ -98,7 +124,7 @@ describe('admin routes', () => {
   });
 
   it('toggles the overload: concurrent requests are shed, the dashboard still answers', async () => {
-    const { url, manager } = await start(4);
+    const { url, manager, holdWork } = await start(4);
     const session = await manager.createSession();
     const on = await fetch(`${url}/api/admin/overload`, {
       method: 'PUT',
@@ -108,8 +134,12 @@ describe('admin routes', () => {
     expect(await on.json()).toMatchObject({ enabled: true, heldSlots: 3 });
     const send = () =>
       fetch(`${url}/api/work`, { method: 'POST', headers: { 'x-session-id': session.sessionId } });
-    const statuses = (await Promise.all([send(), send(), send()])).map((r) => r.status).sort();
-    expect(statuses).toEqual([200, 503, 503]);
+    const release = holdWork();
+    const statuses = [send(), send(), send()].map(async (r) => (await r).status);
+    // One request takes the one free slot and stays in it; the other two are shed meanwhile.
+    expect(await firstSettled(statuses, 2)).toEqual([503, 503]);
+    release();
+    expect((await Promise.all(statuses)).sort()).toEqual([200, 503, 503]);
     const during = await state(url);
     expect(during.overload.enabled).toBe(true);
     expect(during.totals.shed).toBe(2);
