@@ -1,5 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from './ports.js';
+import { freePort } from '@morgan/test-support';
 
 /** A backend of the balancer, by loopback port. */
 export interface Backend {

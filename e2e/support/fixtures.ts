@@ -1,14 +1,31 @@
+import { fileURLToPath } from 'node:url';
+import {
+  type NodeProcess,
+  type NodeProcessOptions,
+  type RedisTestServer,
+  startNodeProcess,
+  startRedis,
+} from '@morgan/test-support';
 import { test as base } from '@playwright/test';
 import { type Backend, type Balancer, startBalancer } from './balancer.js';
-import { type DemoServer, type DemoServerOptions, startDemo } from './demo-server.js';
-import { type E2eRedis, startRedis } from './redis.js';
+
+/** The built demo server (`npm test` builds it through turbo before the suite). */
+export const demoServerEntry = fileURLToPath(
+  new URL('../../apps/demo/dist/server.js', import.meta.url),
+);
+
+/** Options of `resources.demo`: those of `startNodeProcess` but the entry. */
+export type DemoOptions = Omit<NodeProcessOptions, 'entry'>;
 
 /** Per-test resources; everything started through them is stopped after the test. */
 export interface Resources {
   /** Starts a demo node (`node apps/demo/dist/server.js`) on a free port. */
-  demo(options?: DemoServerOptions): Promise<DemoServer>;
-  /** A Redis: `REDIS_URL` when set, else a private `redis-server`. */
-  redis(): Promise<E2eRedis>;
+  demo(options?: DemoOptions): Promise<NodeProcess>;
+  /**
+   * A Redis: `REDIS_URL` when set, else a private `redis-server`; its `env`
+   * gives the nodes a `MORGAN_REDIS_PREFIX` of their own.
+   */
+  redis(): Promise<RedisTestServer>;
   /** A round-robin TCP balancer in front of demo nodes. */
   balancer(backends: readonly Backend[]): Promise<Balancer>;
 }
@@ -18,16 +35,17 @@ export const test = base.extend<{ resources: Resources }>({
   // biome-ignore lint/correctness/noEmptyPattern: required by Playwright's fixture syntax
   resources: async ({}, use, testInfo) => {
     const started: AsyncDisposable[] = [];
-    const demos: DemoServer[] = [];
+    const demos: NodeProcess[] = [];
     await use({
-      async demo(options) {
-        const server = await startDemo(options);
+      async demo(options = {}) {
+        const env = { NODE_ENV: 'production', ...options.env };
+        const server = await startNodeProcess({ ...options, entry: demoServerEntry, env });
         started.push(server);
         demos.push(server);
         return server;
       },
       async redis() {
-        const redis = await startRedis();
+        const redis = await startRedis({ namespace: 'morgan-e2e' });
         started.push(redis);
         return redis;
       },
