@@ -72,7 +72,7 @@ export class ChatService {
     await this.#beforeReply?.();
     // The session may have been deleted while we waited: do not count for it again.
     if ((await this.#manager.getSession(sessionId)) === undefined) {
-      throw new MorganError(ErrorCode.SESSION_NOT_FOUND, 'Session was not found or has expired');
+      throw new MorganError(ErrorCode.SESSION_NOT_FOUND);
     }
     const messageCount = await this.#counter.increment(sessionId).catch((error: unknown) => {
       throw new StoreUnavailableError('Message counts are unavailable', { cause: error });

@@ -37,7 +37,14 @@ describe('error codes', () => {
       SHUTTING_DOWN: [503, 1001],
     };
     for (const [code, [http, ws]] of Object.entries(expected)) {
-      expect(errorCodeInfo[code as ErrorCode]).toEqual({ httpStatus: http, wsCloseCode: ws });
+      expect(errorCodeInfo[code as ErrorCode]).toMatchObject({ httpStatus: http, wsCloseCode: ws });
+    }
+  });
+
+  it('gives every code a default message, used when none is given', () => {
+    for (const code of Object.values(ErrorCode)) {
+      expect(errorCodeInfo[code].message.length).toBeGreaterThan(0);
+      expect(new MorganError(code).message).toBe(errorCodeInfo[code].message);
     }
   });
 
@@ -74,8 +81,10 @@ describe('error classes', () => {
   });
 
   it('carries the details callers need', () => {
-    expect(new SessionNotFoundError('abc')).toMatchObject({ sessionId: 'abc' });
-    expect(new SessionNotFoundError('abc').message).toContain('abc');
+    const id = '5f0c2a8e-1b7d-4c3e-9a6f-2d8b7e4c1a90';
+    expect(new SessionNotFoundError(id)).toMatchObject({ sessionId: id });
+    // A session id is a bearer credential: it stays out of messages, which reach bodies and logs.
+    expect(new SessionNotFoundError(id).message).not.toContain(id);
     expect(new CapacityError(3).retryAfterSeconds).toBe(3);
     const config = new ConfigError('MORGAN_SESSION_TIMEOUT', 'abc', 'a positive number');
     expect(config).toMatchObject({ variable: 'MORGAN_SESSION_TIMEOUT', value: 'abc' });

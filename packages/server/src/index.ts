@@ -57,6 +57,19 @@ export {
   resetSessionManager,
 } from './process-manager.js';
 export {
+  CloseCode,
+  type ConnectionParams,
+  type ErrorBody,
+  type ErrorCodeInfo,
+  errorMessage,
+  type GapEvent,
+  type HeartbeatResult,
+  type MorganErrorData,
+  RETRYABLE_STATUSES,
+  SESSION_HEADER,
+  type SessionEventsInput,
+} from './protocol.js';
+export {
   type CreateSessionInput,
   isSessionId,
   type Session,

@@ -1,8 +1,6 @@
 import { ErrorCode, InvalidMetadataError } from './errors.js';
 
-export type JsonPrimitive = string | number | boolean | null;
-export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+export type { JsonObject, JsonPrimitive, JsonValue } from './protocol.js';
 
 /** The default limit on serialised metadata: 16 KiB. */
 export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024;

@@ -1,22 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { JsonObject } from './metadata.js';
+import type { JsonObject, Session } from './protocol.js';
 
-/** A client session as callers see it: always a snapshot, never live state. */
-export interface Session {
-  /** UUID v4 from `crypto.randomUUID()`. */
-  readonly sessionId: string;
-  readonly userId?: string;
-  readonly conversationId?: string;
-  readonly createdAt: Date;
-  /** Last request, heartbeat, pong or message. */
-  readonly lastActivity: Date;
-  /** Caller-owned JSON object; a deep copy of what is stored. */
-  readonly metadata: JsonObject;
-  /** Open WebSocket connections (across nodes with a shared store). */
-  readonly connectionCount: number;
-  /** Ids of requests in flight for this session. */
-  readonly activeRequests: readonly string[];
-}
+export type { Session } from './protocol.js';
 
 /**
  * The stored form of a session. Stores keep these; the manager turns them
@@ -36,12 +21,7 @@ export interface SessionRecord {
   activeRequests: readonly string[];
 }
 
-/** Fields accepted by `SessionManager.createSession`. */
-export interface CreateSessionInput {
-  userId?: string | undefined;
-  conversationId?: string | undefined;
-  metadata?: JsonObject | undefined;
-}
+export type { CreateSessionInput } from './protocol.js';
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 

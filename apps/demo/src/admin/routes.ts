@@ -50,13 +50,13 @@ export function adminRoutes(options: AdminRoutesOptions): Router {
   routes.delete('/sessions/:sessionId', async (req, res, next) => {
     const { sessionId } = req.params;
     if (!isSessionId(sessionId)) {
-      sendError(res, ErrorCode.INVALID_SESSION_ID, 'Session id must be a UUID');
+      sendError(res, ErrorCode.INVALID_SESSION_ID);
       return;
     }
     try {
       const deleted = await manager.deleteSession(sessionId);
       if (deleted) sendJson(res, 200, { deleted: true, sessionId });
-      else sendError(res, ErrorCode.SESSION_NOT_FOUND, 'Session was not found or has expired');
+      else sendError(res, ErrorCode.SESSION_NOT_FOUND);
     } catch (error) {
       next(error);
     }

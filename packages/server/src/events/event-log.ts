@@ -1,33 +1,11 @@
-import type { JsonValue } from '../metadata.js';
+import type { JsonValue, SessionEvent } from '../protocol.js';
 
-/**
- * One server event of a session, as `session.events` delivers it.
- *
- * Ids look like Redis stream ids, `<epochMs>-<seq>`: they increase within a
- * session, compare with `compareEventIds`, and stay increasing across a
- * restart of the node because the time part moves on.
- */
-export interface SessionEvent<TData extends JsonValue = JsonValue> {
-  /** Increasing per session, `<epochMs>-<seq>`. */
-  readonly id: string;
-  /** What happened, for example `chat.reply`. `gap` is reserved. */
-  readonly type: string;
-  /** JSON payload; every reader gets its own copy. */
-  readonly data: TData;
-  /** When it was appended, epoch milliseconds. */
-  readonly at: number;
-}
-
-/** The type of the event announcing that missed events are no longer buffered. */
-export const GAP_EVENT_TYPE = 'gap';
-
-/** Payload of a `gap` event. */
-export type GapEventData = {
-  /** The id the reader resumed from. */
-  lastEventId: string;
-  /** The newest id known to be lost, when the log knows it. */
-  lostThroughId?: string;
-};
+export {
+  GAP_EVENT_TYPE,
+  type GapEvent,
+  type GapEventData,
+  type SessionEvent,
+} from '../protocol.js';
 
 /** What `readAfter` returns. */
 export interface ReadAfterResult {

@@ -84,7 +84,7 @@ export function healthRoutes(
 
   handlers.set(settings.readyPath, async (_req, res) => {
     if (isDraining()) {
-      sendNotReady(res, 'draining', ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
+      sendNotReady(res, 'draining', ErrorCode.SHUTTING_DOWN);
       return;
     }
     try {
@@ -122,7 +122,12 @@ export function healthRoutes(
   };
 }
 
-function sendNotReady(res: ServerResponse, status: string, code: ErrorCode, message: string): void {
+function sendNotReady(
+  res: ServerResponse,
+  status: string,
+  code: ErrorCode,
+  message?: string,
+): void {
   const body = errorBody(code, message);
   sendJsonText(res, 503, `{"status":${JSON.stringify(status)},${body.slice(1)}`, {
     'Retry-After': '1',

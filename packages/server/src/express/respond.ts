@@ -1,11 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { type ErrorCode, errorCodeInfo, type MorganError } from '../errors.js';
+import { type ErrorBody, errorMessage } from '../protocol.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** The JSON error body every Morgan route sends: `{"error":{"code","message"}}`. */
-export function errorBody(code: ErrorCode, message: string): string {
-  return JSON.stringify({ error: { code, message } });
+export function errorBody(code: ErrorCode, message: string = errorMessage(code)): string {
+  const body: ErrorBody = { error: { code, message } };
+  return JSON.stringify(body);
 }
 
 /**
@@ -13,12 +15,12 @@ export function errorBody(code: ErrorCode, message: string): string {
  * body. Works on a bare `ServerResponse`, so it costs no Express machinery.
  *
  * @example
- * sendError(res, ErrorCode.SESSION_REQUIRED, 'This route requires a session');
+ * sendError(res, ErrorCode.SESSION_REQUIRED); // the code's default message
  */
 export function sendError(
   res: ServerResponse,
   code: ErrorCode,
-  message: string,
+  message: string = errorMessage(code),
   headers?: Readonly<Record<string, string>>,
 ): void {
   sendJsonText(res, errorCodeInfo[code].httpStatus, errorBody(code, message), headers);

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { CapacityError, ErrorCode, MorganError, SessionNotFoundError } from '../errors.js';
 import type { SessionManager, TrackedRequest } from '../manager.js';
+import { SESSION_HEADER_LOWER } from '../protocol.js';
 import { isSessionId } from '../session.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
@@ -36,19 +37,13 @@ export interface SessionMiddlewareOptions {
 }
 
 export const sessionMiddlewareDefaults = {
-  headerName: 'x-session-id',
+  headerName: SESSION_HEADER_LOWER,
   exemptPaths: ['/health', '/ready', '/metrics'],
   deferErrorPaths: ['/trpc'],
   retryAfterSeconds: 1,
 } as const satisfies Required<SessionMiddlewareOptions>;
 
-type SessionError = NonNullable<MorganRequestState['error']>;
-
 const NO_SESSION: MorganRequestState = Object.freeze({});
-const MESSAGES: Readonly<Record<SessionError, string>> = {
-  INVALID_SESSION_ID: 'Session id must be a UUID',
-  SESSION_NOT_FOUND: 'Session was not found or has expired',
-};
 
 /**
  * Express middleware that admits, identifies and tracks each request.
@@ -82,7 +77,7 @@ export function sessionMiddleware(
   const exempt = new Set(exemptPaths);
   const deferred = deferErrorPaths.map((path) => path.replace(/\/+$/, ''));
   const limiter = manager.capacity;
-  const shedBody = errorBody(ErrorCode.SERVER_AT_CAPACITY, 'Server is at capacity, retry later');
+  const shedBody = errorBody(ErrorCode.SERVER_AT_CAPACITY);
   const shedHeaders = { 'Retry-After': String(retryAfterSeconds) };
   const shedError = new CapacityError(retryAfterSeconds);
   const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
@@ -177,13 +172,18 @@ export function sessionMiddleware(
     }
   };
 
-  const reject = (req: Request, res: Response, next: NextFunction, code: SessionError): void => {
+  const reject = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    code: NonNullable<MorganRequestState['error']>,
+  ): void => {
     req.session = undefined;
     if (defers(req.path)) {
       req.morgan = { error: code };
       next();
     } else {
-      sendError(res, code, MESSAGES[code]);
+      sendError(res, code);
     }
   };
 
@@ -223,7 +223,6 @@ export function requireSession(): RequestHandler {
       return;
     }
     const error = req.morgan?.error;
-    if (error !== undefined) sendError(res, error, MESSAGES[error]);
-    else sendError(res, ErrorCode.SESSION_REQUIRED, 'This route requires an X-Session-Id header');
+    sendError(res, error ?? ErrorCode.SESSION_REQUIRED);
   };
 }

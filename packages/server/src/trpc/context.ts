@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { ErrorCode } from '../errors.js';
 import type { MorganRequestState } from '../express/request.js';
 import type { SessionManager } from '../manager.js';
+import { SESSION_HEADER } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
 import { toTRPCError } from './init.js';
@@ -42,7 +43,7 @@ export function createHttpContext(manager: SessionManager) {
         transport: 'http',
       };
     }
-    return resolveSessionContext(manager, req.header('x-session-id'), 'http');
+    return resolveSessionContext(manager, req.header(SESSION_HEADER), 'http');
   };
 }
 

@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ErrorCode, errorCodeInfo, isErrorCode, MorganError } from '../errors.js';
+import { errorMessage } from '../protocol.js';
 import type { SessionContext } from './context.js';
 
 type TRPCCode = TRPCError['code'];
@@ -56,7 +57,7 @@ export const t = initTRPC.context<SessionContext>().create({
     const internal = errorCode === ErrorCode.INTERNAL_ERROR;
     return {
       ...shape,
-      message: internal ? 'Internal server error' : shape.message,
+      message: internal ? errorMessage(ErrorCode.INTERNAL_ERROR) : shape.message,
       data: {
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
@@ -100,16 +101,7 @@ export const publicProcedure = t.procedure.use(mapErrors).use(transportCall);
  */
 export const sessionProcedure = publicProcedure.use(({ ctx, next }) => {
   if (ctx.session === undefined) {
-    throw toTRPCError(
-      new MorganError(
-        ctx.sessionError ?? ErrorCode.SESSION_REQUIRED,
-        ctx.sessionError === ErrorCode.SESSION_NOT_FOUND
-          ? 'Session was not found or has expired'
-          : ctx.sessionError === ErrorCode.INVALID_SESSION_ID
-            ? 'Session id must be a UUID'
-            : 'This call requires a session',
-      ),
-    );
+    throw toTRPCError(new MorganError(ctx.sessionError ?? ErrorCode.SESSION_REQUIRED));
   }
   return next({ ctx: { ...ctx, session: ctx.session } });
 });

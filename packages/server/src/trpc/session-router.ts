@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { HeartbeatResult } from '../protocol.js';
 import { sessionEventsProcedure } from './events.js';
 import { publicProcedure, router, sessionProcedure } from './init.js';
 
@@ -28,7 +29,7 @@ const sessionRouter = router({
     return (await ctx.manager.getSession(ctx.session.sessionId)) ?? ctx.session;
   }),
   /** Keeps the session alive; reports when it would expire and the server's timeout. */
-  heartbeat: sessionProcedure.mutation(async ({ ctx }) => {
+  heartbeat: sessionProcedure.mutation(async ({ ctx }): Promise<HeartbeatResult> => {
     const session = (await ctx.manager.touch(ctx.session.sessionId)) ?? ctx.session;
     const timeoutMs = ctx.manager.sessionTimeoutMs;
     return {

@@ -6,6 +6,7 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CapacityError, ErrorCode, MorganError } from '../errors.js';
 import type { SessionEndedEvent, SessionManager } from '../manager.js';
+import { CloseCode } from '../protocol.js';
 import type { SessionContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
@@ -14,7 +15,6 @@ import {
   type CloseWebSocketOptions,
   resolveSettings,
   type WebSocketSettings,
-  WsCloseCode,
 } from './options.js';
 import { PendingWork } from './pending-work.js';
 import { SessionSockets } from './session-sockets.js';
@@ -135,7 +135,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
   close(options: CloseWebSocketOptions = {}): Promise<void> {
     this.#closing ??= this.#close(
-      options.code ?? WsCloseCode.GOING_AWAY,
+      options.code ?? CloseCode.GOING_AWAY,
       options.drainTimeoutMs ?? this.manager.drainTimeoutMs,
     );
     return this.#closing;
@@ -186,14 +186,14 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new Connection(ws, req, this, this.#settings.authTimeoutMs);
       this.#connections.add(connection);
-      if (this.#closing !== undefined) connection.end(WsCloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+      if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
     });
   }
 
   readonly #onSessionEnded = ({ sessionId }: SessionEndedEvent): void => {
     for (const connection of this.#sessions.of(sessionId)) {
       // A call in flight (often the `session.delete` itself) answers first, within a grace period.
-      if (connection.endAfterCalls(WsCloseCode.SESSION_NOT_FOUND, ErrorCode.SESSION_NOT_FOUND)) {
+      if (connection.endAfterCalls(CloseCode.SESSION_NOT_FOUND, ErrorCode.SESSION_NOT_FOUND)) {
         this.#work.later(this.#settings.endGraceMs, () => connection.flushEnd());
       }
     }
@@ -216,7 +216,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   async #runCall<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
     const { sessionId } = connection;
     if (this.#closing !== undefined) {
-      throw new MorganError(ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
+      throw new MorganError(ErrorCode.SHUTTING_DOWN);
     }
     if (sessionId === undefined)
       throw new MorganError(ErrorCode.SESSION_REQUIRED, 'Socket has no session');

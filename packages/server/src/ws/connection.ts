@@ -2,10 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket } from 'ws';
 import { errorCodeInfo, toMorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
+import { CloseCode, ErrorCode, errorMessage } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
-import { WsCloseCode } from './options.js';
 
 /** What a connection needs from the layer that owns it. */
 export interface ConnectionHost {
@@ -67,7 +67,7 @@ export class Connection implements HeartbeatPeer {
     ws.on('pong', () => this.#onAlive());
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     this.#authTimer = setTimeout(
-      () => this.end(WsCloseCode.BAD_SESSION, 'connectionParams not received'),
+      () => this.end(CloseCode.BAD_SESSION, 'connectionParams not received'),
       authTimeoutMs,
     );
     this.#authTimer.unref();
@@ -131,7 +131,7 @@ export class Connection implements HeartbeatPeer {
         return;
       case 'joining':
         if ((this.#buffered?.push([data, isBinary]) ?? 0) > MAX_BUFFERED) {
-          this.end(WsCloseCode.POLICY_VIOLATION, 'Too many messages before authentication');
+          this.end(CloseCode.POLICY_VIOLATION, 'Too many messages before authentication');
         }
         return;
       case 'open':
@@ -145,7 +145,7 @@ export class Connection implements HeartbeatPeer {
   async #join(data: RawData, isBinary: boolean): Promise<void> {
     const sessionId = readSessionId(data, isBinary);
     if (!isSessionId(sessionId)) {
-      this.end(WsCloseCode.BAD_SESSION, badSessionReason(sessionId));
+      this.end(CloseCode.BAD_SESSION, badSessionReason(sessionId));
       return;
     }
     this.sessionId = sessionId;
@@ -190,7 +190,7 @@ export class Connection implements HeartbeatPeer {
 function badSessionReason(sessionId: unknown): string {
   if (sessionId === undefined) return 'connectionParams.sessionId is required';
   if (sessionId === null) return 'Expected a connectionParams message first';
-  return 'Session id must be a UUID';
+  return errorMessage(ErrorCode.INVALID_SESSION_ID);
 }
 
 /**

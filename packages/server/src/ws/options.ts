@@ -76,18 +76,6 @@ export interface CloseWebSocketOptions {
   drainTimeoutMs?: number;
 }
 
-/** Close codes used by the WebSocket layer (the 44xx ones follow `errorCodeInfo`). */
-export const WsCloseCode = {
-  /** Server shutting down: reconnect elsewhere. */
-  GOING_AWAY: 1001,
-  /** Too many messages before authentication. */
-  POLICY_VIOLATION: 1008,
-  /** Missing or malformed `connectionParams`. */
-  BAD_SESSION: 4400,
-  /** Unknown, deleted or expired session. */
-  SESSION_NOT_FOUND: 4404,
-} as const;
-
 /** The settings in effect: each option given (and not undefined) over its default. */
 export function resolveSettings(options: Partial<WebSocketSettings>): WebSocketSettings {
   const given = Object.fromEntries(

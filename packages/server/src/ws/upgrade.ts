@@ -2,6 +2,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, errorCodeInfo } from '../errors.js';
+import { errorBody } from '../express/respond.js';
+import { errorMessage } from '../protocol.js';
 import type { OriginCheck } from './options.js';
 
 /** Builds the origin check once from the option. */
@@ -35,12 +37,16 @@ export function withoutConnectionParamsFlag(url: string | undefined): string | u
 }
 
 /** Refuses an upgrade with a JSON error body and drops the TCP socket. */
-export function rejectUpgrade(socket: Duplex, code: ErrorCode, message: string): void {
+export function rejectUpgrade(
+  socket: Duplex,
+  code: ErrorCode,
+  message: string = errorMessage(code),
+): void {
   socket.on('error', () => {
     // The peer may already be gone; nothing to report.
   });
   const status = errorCodeInfo[code].httpStatus;
-  const body = JSON.stringify({ error: { code, message } });
+  const body = errorBody(code, message);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -78,11 +84,11 @@ export function upgradeListener(gate: UpgradeGate) {
       return;
     }
     if (gate.closing()) {
-      rejectUpgrade(socket, ErrorCode.SHUTTING_DOWN, 'Server is shutting down');
+      rejectUpgrade(socket, ErrorCode.SHUTTING_DOWN);
       return;
     }
     if (!gate.originAllowed(req.headers.origin)) {
-      rejectUpgrade(socket, ErrorCode.FORBIDDEN_ORIGIN, 'Origin is not allowed');
+      rejectUpgrade(socket, ErrorCode.FORBIDDEN_ORIGIN);
       return;
     }
     gate.accept(req, socket, head);
