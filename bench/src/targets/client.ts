@@ -14,7 +14,12 @@
 // - how many clients kept their session (target: all);
 // - how many events were lost, duplicated, or reported as gaps (target: 0).
 // Clients use the SDK defaults (backoff base 1 s, cap 30 s, full jitter).
-import { createSessionClient, reconnectDefaults, type SessionClient } from '@morgan/session-client';
+import {
+  createSessionClient,
+  isGapEvent,
+  reconnectDefaults,
+  type SessionClient,
+} from '@morgan/session-client';
 import type { AnyRouter } from '@trpc/server';
 import { WebSocket } from 'ws';
 import { startClientBenchServer } from '../client/child.js';
@@ -123,7 +128,7 @@ async function run(): Promise<BenchResult[]> {
         batch.map(async (probe) => {
           probe.sessionId = (await probe.client.connect()).sessionId;
           probe.client.subscribeEvents((event) => {
-            if (event.type === 'gap') {
+            if (isGapEvent(event)) {
               probe.gaps += 1;
               return;
             }

@@ -9,7 +9,8 @@ import { fullJitterBackoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import {
   ClientErrorCode,
-  SessionClientError,
+  clientClosedError,
+  type SessionClientError,
   serverErrorCode,
   toSessionClientError,
 } from './errors.js';
@@ -25,8 +26,9 @@ import {
   type SessionClientOptions,
   sessionClientDefaults,
 } from './options.js';
+import { type CreateSessionInput, code, type SessionInfo } from './protocol.js';
 import { ReconnectScheduler } from './reconnect.js';
-import { type CreateSessionInput, SessionApi, type SessionInfo } from './session-api.js';
+import { SessionApi } from './session-api.js';
 import type { SessionClientEvents } from './session-events.js';
 import { SessionKeeper } from './session-keeper.js';
 import { SessionSocket } from './socket.js';
@@ -188,7 +190,7 @@ export class SessionClient<TRouter extends AnyRouter> {
    */
   connect(): Promise<SessionInfo> {
     const status = this.#machine.status;
-    if (status === 'closed') return Promise.reject(closedError());
+    if (status === 'closed') return Promise.reject(clientClosedError());
     const session = this.#keeper.session;
     if (status === 'connected' && session !== undefined) return Promise.resolve(session);
     if (status === 'idle' && this.#webSocketImpl() === undefined) {
@@ -218,7 +220,7 @@ export class SessionClient<TRouter extends AnyRouter> {
    * });
    */
   subscribeEvents(handler: SessionEventHandler = () => {}): () => void {
-    if (this.#machine.status === 'closed') throw closedError();
+    if (this.#machine.status === 'closed') throw clientClosedError();
     return this.#events.add(handler);
   }
 
@@ -241,7 +243,7 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   /** The WebSocket, created by the first `connect()` (or subscription). */
   #socketClient(): TRPCWebSocketClient {
-    if (this.#closing !== undefined) throw closedError();
+    if (this.#closing !== undefined) throw clientClosedError();
     if (this.#socket === undefined && this.#machine.status === 'idle')
       void this.connect().catch(() => {});
     if (this.#socket !== undefined) return this.#socket.client;
@@ -333,7 +335,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       this.#heartbeat.stop();
     }
     if (state.status === 'closed') {
-      const error = state.error ?? closedError();
+      const error = state.error ?? clientClosedError();
       for (const waiter of this.#takeWaiters()) waiter.reject(error);
     }
     this.#emitter.emit('state', state, previous);
@@ -349,17 +351,20 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   async #beat() {
     const id = this.#keeper.id;
-    if (id === undefined) throw closedError();
+    if (id === undefined) throw clientClosedError();
     return this.#api.heartbeat(id);
   }
 
   #onHeartbeatError(error: unknown): void {
-    const code = serverErrorCode(error);
+    const reason = serverErrorCode(error);
     const id = this.#keeper.id;
-    if ((code === 'SESSION_NOT_FOUND' || code === 'INVALID_SESSION_ID') && id !== undefined) {
+    if (
+      (reason === code('SESSION_NOT_FOUND') || reason === code('INVALID_SESSION_ID')) &&
+      id !== undefined
+    ) {
       // The server closes the lost session's socket (4404); it reopens with the new id.
       this.#keeper
-        .replace(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found')
+        .replace(id, reason === code('INVALID_SESSION_ID') ? 'invalid' : 'not-found')
         .catch((failure: unknown) => this.#emitter.emit('error', toSessionClientError(failure)));
       return;
     }
@@ -398,10 +403,6 @@ export class SessionClient<TRouter extends AnyRouter> {
 
 const NO_WEBSOCKET =
   "No WebSocket implementation: pass `WebSocket` (in Node 20: `import { WebSocket } from 'ws'`)";
-
-function closedError(): SessionClientError {
-  return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');
-}
 
 function createInput(options: SessionClientOptions): CreateSessionInput {
   const input: CreateSessionInput = {};

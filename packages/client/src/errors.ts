@@ -53,6 +53,11 @@ interface ErrorShapeLike {
   cause?: unknown;
 }
 
+/** The error pending work of a closed client ends with (`CLIENT_CLOSED`). */
+export function clientClosedError(): SessionClientError {
+  return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');
+}
+
 /** The server's stable code carried by a tRPC error (`data.errorCode`), if any. */
 export function serverErrorCode(error: unknown): string | undefined {
   if (error instanceof SessionClientError) return error.code;

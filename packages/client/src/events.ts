@@ -1,26 +1,9 @@
 import type { TRPCUntypedClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { Unsubscribable } from '@trpc/server/observable';
+import { GAP_EVENT_TYPE, type GapEvent, type SessionEvent } from './protocol.js';
 
-/** One server event of the session, as `session.events` delivers it. */
-export interface SessionEvent<TData = unknown> {
-  /** Increasing per session (`<epochMs>-<seq>`); the resume point. */
-  readonly id: string;
-  /** What happened, e.g. `chat.reply`; `gap` is reserved. */
-  readonly type: string;
-  readonly data: TData;
-  /** When the server appended it, epoch milliseconds. */
-  readonly at: number;
-}
-
-/**
- * Events were missed and are no longer buffered on the server (the client was
- * away longer than the replay buffer, or its session was replaced): reload
- * whatever state the events feed.
- */
-export interface GapEvent extends SessionEvent<{ lastEventId: string; lostThroughId?: string }> {
-  readonly type: 'gap';
-}
+export type { GapEvent, SessionEvent } from './protocol.js';
 
 /** Receives session events, gaps included. */
 export type SessionEventHandler = (event: SessionEvent) => void;
@@ -35,7 +18,7 @@ export interface EventStreamHooks {
 
 /** True when `event` is a {@link GapEvent}. */
 export function isGapEvent(event: SessionEvent): event is GapEvent {
-  return event.type === 'gap';
+  return event.type === GAP_EVENT_TYPE;
 }
 
 /**

@@ -1,12 +1,7 @@
-import { parseRetryAfter } from './backoff.js';
-import {
-  ClientErrorCode,
-  isStaleConnectionError,
-  plainBodyCode,
-  SessionClientError,
-} from './errors.js';
-import { httpRetryDelay, SESSION_HEADER } from './http.js';
+import { clientClosedError, plainBodyCode } from './errors.js';
 import type { FetchLike, HttpRetryOptions } from './options.js';
+import { SESSION_HEADER } from './protocol.js';
+import { CallRetries } from './retry-policy.js';
 
 /** `RequestInit` plus the client's own flag. */
 export interface SessionFetchInit extends RequestInit {
@@ -48,10 +43,11 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
   return async (input, init = {}) => {
     const { idempotent = false, ...requestInit } = init;
     const template = new Request(resolveInput(input, deps.baseUrl), requestInit);
-    const replayable = idempotent || template.method === 'GET' || template.method === 'HEAD';
-    let replaced = false;
-    let resent = false;
-    for (let retry = 0; ; ) {
+    const retries = new CallRetries({
+      options: deps.options,
+      replayable: idempotent || template.method === 'GET' || template.method === 'HEAD',
+    });
+    for (;;) {
       const sentId = deps.sessionId();
       const request = template.clone();
       if (sentId !== undefined) request.headers.set(SESSION_HEADER, sentId);
@@ -59,39 +55,30 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
       try {
         response = await deps.fetch(request);
       } catch (error) {
-        // Sent on a keep-alive socket the server closed (e.g. it restarted): once more.
-        if (replayable && !resent && isStaleConnectionError(error)) {
-          resent = true;
-          continue;
-        }
+        if (retries.next({ kind: 'failed', error }, sentId).action === 'resend') continue;
         throw error;
       }
-      if (deps.options.statuses.includes(response.status) && replayable) {
-        const delay = httpRetryDelay(
-          retry,
-          parseRetryAfter(response.headers.get('retry-after')),
-          deps.options,
-        );
-        if (delay !== undefined) {
-          await response.body?.cancel();
-          await sleep(delay, deps.signal);
-          retry += 1;
-          continue;
-        }
-      }
-      if (
-        response.status === 404 &&
-        sentId !== undefined &&
-        !replaced &&
-        (await isSessionNotFound(response))
+      if (response.ok) return response;
+      const decision = retries.next(
+        {
+          kind: 'answered',
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          errorCode: await bodyErrorCode(response),
+        },
+        sentId,
+      );
+      if (decision.action === 'wait') {
+        await response.body?.cancel();
+        await sleep(decision.delayMs, deps.signal);
+      } else if (
+        decision.action === 'replace' &&
+        (await deps.replaceSession(decision.sessionId).catch(() => false))
       ) {
-        replaced = true;
-        if (await deps.replaceSession(sentId).catch(() => false)) {
-          await response.body?.cancel();
-          continue;
-        }
+        await response.body?.cancel();
+      } else {
+        return response;
       }
-      return response;
     }
   };
 }
@@ -101,12 +88,13 @@ function resolveInput(input: string | URL | Request, baseUrl: string): string | 
   return new URL(input, baseUrl).toString();
 }
 
-async function isSessionNotFound(response: Response): Promise<boolean> {
-  if (!(response.headers.get('content-type') ?? '').includes('json')) return false;
+/** The code of a JSON error body (`{"error":{"code"}}`), read from a clone so the caller can still read it. */
+async function bodyErrorCode(response: Response): Promise<string | undefined> {
+  if (!(response.headers.get('content-type') ?? '').includes('json')) return undefined;
   try {
-    return plainBodyCode(await response.clone().json()) === 'SESSION_NOT_FOUND';
+    return plainBodyCode(await response.clone().json());
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -114,16 +102,12 @@ async function isSessionNotFound(response: Response): Promise<boolean> {
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
-      reject(
-        new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed'),
-      );
+      reject(clientClosedError());
       return;
     }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(
-        new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed'),
-      );
+      reject(clientClosedError());
     };
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);

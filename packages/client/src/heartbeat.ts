@@ -1,12 +1,6 @@
-/** What one heartbeat reports. */
-export interface HeartbeatResult {
-  /** When the server last saw this session (this heartbeat). */
-  lastActivity: Date;
-  /** When the session expires unless something touches it again. */
-  expiresAt: Date;
-  /** The server's idle timeout, which sets the heartbeat interval. */
-  sessionTimeoutMs: number;
-}
+import type { HeartbeatResult } from './protocol.js';
+
+export type { HeartbeatResult } from './protocol.js';
 
 /** What the `heartbeat` event carries. */
 export interface HeartbeatReport extends HeartbeatResult {

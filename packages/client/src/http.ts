@@ -1,12 +1,12 @@
-import type { TRPCLink } from '@trpc/client';
+import type { TRPCClientError, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
-import { fullJitterBackoff, parseRetryAfter } from './backoff.js';
-import { httpStatusOf, isStaleConnectionError, serverErrorCode } from './errors.js';
+import { httpStatusOf, serverErrorCode } from './errors.js';
 import type { HttpRetryOptions } from './options.js';
+import { type AttemptOutcome, CallRetries } from './retry-policy.js';
 
-/** Header that carries the session id on every HTTP request. */
-export const SESSION_HEADER = 'X-Session-Id';
+export { SESSION_HEADER } from './protocol.js';
+export { httpRetryDelay } from './retry-policy.js';
 
 /**
  * Context flags a call can pass to the client's links:
@@ -17,31 +17,6 @@ export interface SessionCallContext {
   idempotent?: boolean;
   /** Internal: do not replace the session and retry on `SESSION_NOT_FOUND`. */
   morganNoReplace?: boolean;
-}
-
-/**
- * The wait before retry `attempt` (0 for the first) of a call answered with a
- * retryable status, or `undefined` to give up: `Retry-After` (when sent) plus
- * full jitter, so clients turned away together do not all come back at the
- * same instant. A `Retry-After` longer than `maxDelayMs` gives up at once.
- *
- * @example
- * httpRetryDelay(0, 2000, httpRetryDefaults); // 2000 … 2250
- */
-export function httpRetryDelay(
-  attempt: number,
-  retryAfterMs: number | undefined,
-  options: HttpRetryOptions,
-  random: () => number = Math.random,
-): number | undefined {
-  if (attempt >= options.maxRetries) return undefined;
-  if (retryAfterMs !== undefined && retryAfterMs > options.maxDelayMs) return undefined;
-  const jitter = fullJitterBackoff(
-    attempt,
-    { baseDelayMs: options.baseDelayMs, maxDelayMs: options.maxDelayMs, factor: 2 },
-    random,
-  );
-  return Math.min(options.maxDelayMs, (retryAfterMs ?? 0) + jitter);
 }
 
 /** True when a call of `type` on `path` may be sent again. */
@@ -69,16 +44,11 @@ export interface RetryLinkDeps {
 }
 
 /**
- * A tRPC link for queries and mutations over HTTP that
- * - sends a replayable call (query, idempotent mutation) once more at once
- *   when its connection broke under it: after a server restart the first
- *   request often goes out on a pooled keep-alive socket the server already
- *   closed;
- * - retries 503 and 429 answers after `Retry-After` plus jitter, for queries
- *   and for mutations marked idempotent (never other mutations);
- * - on `SESSION_NOT_FOUND` for the id it sent, has the client replace the
- *   session and sends the call once more with the new id (the server turned
- *   it away before running it).
+ * A tRPC link for queries and mutations over HTTP that follows the client's
+ * retry policy ({@link CallRetries}): a broken keep-alive connection is
+ * tried once more, 503/429 are retried after `Retry-After` for replayable
+ * calls, and `SESSION_NOT_FOUND` for the id sent replaces the session and
+ * sends the call once more.
  */
 export function httpRetryLink<TRouter extends AnyRouter>(deps: RetryLinkDeps): TRPCLink<TRouter> {
   return () =>
@@ -88,60 +58,65 @@ export function httpRetryLink<TRouter extends AnyRouter>(deps: RetryLinkDeps): T
         let timer: ReturnType<typeof setTimeout> | undefined;
         let stopped = false;
         const context = op.context as SessionCallContext;
+        const retries = new CallRetries({
+          options: deps.options,
+          replayable: isReplayable(op.type, op.path, context, deps.options),
+          replaceSession: context.morganNoReplace !== true,
+        });
 
-        let resent = false;
-        const attempt = (retry: number, replaced: boolean) => {
+        const attempt = () => {
           const sentId = deps.sessionId();
           current = next(op).subscribe({
             next: (envelope) => observer.next(envelope),
             complete: () => observer.complete(),
             error: (error) => {
               if (stopped) return;
-              const replayable = isReplayable(op.type, op.path, context, deps.options);
-              if (!resent && replayable && isStaleConnectionError(error)) {
-                resent = true;
-                attempt(retry, replaced);
-                return;
-              }
-              const status = httpStatusOf(error);
-              if (status !== undefined && deps.options.statuses.includes(status) && replayable) {
-                const retryAfter = (error.meta?.response as Response | undefined)?.headers?.get(
-                  'retry-after',
-                );
-                const delay = httpRetryDelay(retry, parseRetryAfter(retryAfter), deps.options);
-                if (delay !== undefined) {
-                  timer = setTimeout(() => attempt(retry + 1, replaced), delay);
+              const decision = retries.next(outcomeOf(error), sentId);
+              switch (decision.action) {
+                case 'resend':
+                  attempt();
                   return;
-                }
+                case 'wait':
+                  timer = setTimeout(attempt, decision.delayMs);
+                  return;
+                case 'replace':
+                  deps.replaceSession(decision.sessionId).then(
+                    (ok) => {
+                      if (stopped) return;
+                      if (ok) attempt();
+                      else observer.error(error);
+                    },
+                    () => {
+                      if (!stopped) observer.error(error);
+                    },
+                  );
+                  return;
+                case 'give-up':
+                  observer.error(error);
               }
-              if (
-                serverErrorCode(error) === 'SESSION_NOT_FOUND' &&
-                sentId !== undefined &&
-                !replaced &&
-                context.morganNoReplace !== true
-              ) {
-                deps.replaceSession(sentId).then(
-                  (ok) => {
-                    if (stopped) return;
-                    if (ok) attempt(retry, true);
-                    else observer.error(error);
-                  },
-                  () => {
-                    if (!stopped) observer.error(error);
-                  },
-                );
-                return;
-              }
-              observer.error(error);
             },
           });
         };
 
-        attempt(0, false);
+        attempt();
         return () => {
           stopped = true;
           if (timer !== undefined) clearTimeout(timer);
           current?.unsubscribe();
         };
       });
+}
+
+/** How a tRPC call's error ended the attempt: an answer with a status, or none. */
+function outcomeOf(error: TRPCClientError<AnyRouter>): AttemptOutcome {
+  const status = httpStatusOf(error);
+  const errorCode = serverErrorCode(error);
+  if (status === undefined && errorCode === undefined) return { kind: 'failed', error };
+  const response = error.meta?.response as Response | undefined;
+  return {
+    kind: 'answered',
+    status: status ?? 0,
+    retryAfter: response?.headers?.get('retry-after'),
+    errorCode,
+  };
 }

@@ -39,13 +39,20 @@ export {
   sessionClientDefaults,
   type WebSocketLike,
 } from './options.js';
-export type { SessionInfo } from './session-api.js';
+export type {
+  ConnectionParams,
+  CreateSessionInput,
+  ErrorBody,
+  ErrorCode,
+  GapEventData,
+  SessionInfo,
+} from './protocol.js';
+export { CloseCode, GAP_EVENT_TYPE, RETRYABLE_STATUSES } from './protocol.js';
 export type {
   ReconnectEvent,
   SessionClientEvents,
   SessionReplacedEvent,
 } from './session-events.js';
-export { CloseCode } from './socket.js';
 export {
   type ConnectionState,
   type ConnectionStatus,

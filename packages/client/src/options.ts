@@ -1,16 +1,8 @@
 import { type BackoffOptions, backoffDefaults } from './backoff.js';
+import { type JsonObject, RETRYABLE_STATUSES } from './protocol.js';
 import type { StorageOption } from './storage.js';
 
-/** A JSON value, as session metadata holds. */
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-/** A JSON object, the shape of session metadata. */
-export type JsonObject = { [key: string]: JsonValue };
+export type { JsonObject, JsonValue } from './protocol.js';
 
 /**
  * A WebSocket constructor: the browser's, or `WebSocket` from the `ws`
@@ -143,7 +135,7 @@ export const httpRetryDefaults: HttpRetryOptions = {
   maxRetries: 3,
   baseDelayMs: 250,
   maxDelayMs: 10_000,
-  statuses: [503, 429],
+  statuses: RETRYABLE_STATUSES,
   idempotentPaths: [],
 };
 

@@ -22,7 +22,16 @@ const BROWSER_SAFE = new Set([
   'superjson',
 ]);
 
-/** Every module a file imports or re-exports, statically or dynamically. */
+/** The server's wire protocol, which the client may import for types only. */
+const TYPE_ONLY = new Set(['@morgan/session-server/protocol']);
+
+/** True when the declaration imports or re-exports types only (erased from the JS). */
+function isTypeOnly(node: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(node)) return node.isTypeOnly;
+  return node.importClause?.isTypeOnly === true;
+}
+
+/** Every module a file imports or re-exports at run time, statically or dynamically. */
 function moduleSpecifiers(fileName: string, text: string): string[] {
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
@@ -30,7 +39,9 @@ function moduleSpecifiers(fileName: string, text: string): string[] {
       (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
       node.moduleSpecifier !== undefined
     ) {
-      if (ts.isStringLiteral(node.moduleSpecifier)) found.push(node.moduleSpecifier.text);
+      if (!ts.isStringLiteral(node.moduleSpecifier)) return;
+      const specifier = node.moduleSpecifier.text;
+      if (!(TYPE_ONLY.has(specifier) && isTypeOnly(node))) found.push(specifier);
     } else if (
       ts.isCallExpression(node) &&
       node.expression.kind === ts.SyntaxKind.ImportKeyword &&

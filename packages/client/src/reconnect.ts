@@ -1,4 +1,4 @@
-import { ClientErrorCode, SessionClientError } from './errors.js';
+import { ClientErrorCode, clientClosedError, SessionClientError } from './errors.js';
 
 /** How {@link ReconnectScheduler} spaces attempts. */
 export interface ReconnectSchedulerOptions {
@@ -49,7 +49,7 @@ export class ReconnectScheduler {
    * @throws SessionClientError `RECONNECT_FAILED` past `maxAttempts`, `CLIENT_CLOSED` after `close()`.
    */
   wait(): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError());
+    if (this.#closed) return Promise.reject(clientClosedError());
     if (this.#attempt >= this.#options.maxAttempts) {
       return Promise.reject(
         new SessionClientError(
@@ -93,7 +93,7 @@ export class ReconnectScheduler {
     this.#disarm();
     const waiters = [...this.#waiters];
     this.#waiters.clear();
-    for (const waiter of waiters) waiter.reject(closedError());
+    for (const waiter of waiters) waiter.reject(clientClosedError());
   }
 
   #arm(delayMs: number): void {
@@ -115,8 +115,4 @@ export class ReconnectScheduler {
     this.#waiters.clear();
     for (const waiter of waiters) waiter.resolve();
   }
-}
-
-function closedError(): SessionClientError {
-  return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');
 }

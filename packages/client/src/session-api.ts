@@ -1,29 +1,6 @@
 import type { TRPCUntypedClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import type { HeartbeatResult } from './heartbeat.js';
-import type { JsonObject } from './options.js';
-
-/** A session as the server reports it (`session.create`, `session.get`). */
-export interface SessionInfo {
-  /** UUID v4. */
-  readonly sessionId: string;
-  readonly userId?: string;
-  readonly conversationId?: string;
-  readonly createdAt: Date;
-  readonly lastActivity: Date;
-  readonly metadata: JsonObject;
-  /** Open WebSocket connections of this session. */
-  readonly connectionCount: number;
-  /** Ids of the session's requests in flight. */
-  readonly activeRequests: readonly string[];
-}
-
-/** What `session.create` takes. */
-export interface CreateSessionInput {
-  userId?: string;
-  conversationId?: string;
-  metadata?: JsonObject;
-}
+import type { CreateSessionInput, HeartbeatResult, SessionInfo } from './protocol.js';
 
 /**
  * Context of the client's own calls: they carry exactly the session id given

@@ -1,7 +1,7 @@
 import type { SessionClientError } from './errors.js';
 import type { GapEvent, SessionEvent } from './events.js';
 import type { HeartbeatReport } from './heartbeat.js';
-import type { SessionInfo } from './session-api.js';
+import type { SessionInfo } from './protocol.js';
 import type { ConnectionState } from './state.js';
 
 /** What `session-replaced` carries. */

@@ -1,5 +1,6 @@
 import { ClientErrorCode, SessionClientError, serverErrorCode } from './errors.js';
-import type { CreateSessionInput, SessionApi, SessionInfo } from './session-api.js';
+import { type CreateSessionInput, code, type SessionInfo } from './protocol.js';
+import type { SessionApi } from './session-api.js';
 import type { SessionReplacedEvent } from './session-events.js';
 import type { SessionIdStore } from './storage.js';
 
@@ -76,9 +77,12 @@ export class SessionKeeper {
     try {
       this.#adopt(await this.#api.get(id));
     } catch (error) {
-      const code = serverErrorCode(error);
-      if (code !== 'SESSION_NOT_FOUND' && code !== 'INVALID_SESSION_ID') throw error;
-      if (!(await this.replace(id, code === 'INVALID_SESSION_ID' ? 'invalid' : 'not-found')))
+      const reason = serverErrorCode(error);
+      if (reason !== code('SESSION_NOT_FOUND') && reason !== code('INVALID_SESSION_ID'))
+        throw error;
+      if (
+        !(await this.replace(id, reason === code('INVALID_SESSION_ID') ? 'invalid' : 'not-found'))
+      )
         throw error;
     }
   }

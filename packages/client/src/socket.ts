@@ -1,20 +1,15 @@
 import { createWSClient, type TRPCWebSocketClient } from '@trpc/client';
-import { ClientErrorCode, SessionClientError, toSessionClientError } from './errors.js';
+import {
+  ClientErrorCode,
+  clientClosedError,
+  SessionClientError,
+  toSessionClientError,
+} from './errors.js';
+import type { SessionInfo } from './protocol.js';
+import { CloseCode, code as serverCode } from './protocol.js';
 import type { ReconnectScheduler } from './reconnect.js';
-import type { SessionApi, SessionInfo } from './session-api.js';
+import type { SessionApi } from './session-api.js';
 import type { SessionKeeper } from './session-keeper.js';
-
-/** WebSocket close codes the client acts on. */
-export const CloseCode = {
-  /** Server shutting down: reconnect (elsewhere). */
-  GOING_AWAY: 1001,
-  /** Missing or malformed session parameters: an error, never retried. */
-  BAD_SESSION: 4400,
-  /** Origin not allowed: an error, never retried. */
-  FORBIDDEN: 4403,
-  /** Unknown, expired or deleted session: get a new one, then reconnect. */
-  SESSION_NOT_FOUND: 4404,
-} as const;
 
 /** What the socket reports to the client, which owns the state machine. */
 export interface SessionSocketHooks {
@@ -101,15 +96,15 @@ export class SessionSocket {
       const retry = this.#attempts++ > 0;
       // A refused session is no sign of an unreachable server: replace it at once, once.
       if (retry && !(rejected && !this.#quickReplaceUsed)) await scheduler.wait();
-      if (hooks.closed()) throw closedError();
+      if (hooks.closed()) throw clientClosedError();
       if (!keeper.verified) {
         await keeper.ensure();
       } else if (rejected && keeper.id !== undefined) {
         this.#quickReplaceUsed = true;
         this.#rejectedSessionId = undefined;
-        if (!(await keeper.replace(keeper.id, 'not-found'))) throw closedError();
+        if (!(await keeper.replace(keeper.id, 'not-found'))) throw clientClosedError();
       }
-      if (hooks.closed()) throw closedError();
+      if (hooks.closed()) throw clientClosedError();
       return this.#deps.url;
     } catch (error) {
       const failure = toSessionClientError(error);
@@ -162,15 +157,13 @@ export class SessionSocket {
     }
     if (code === CloseCode.SESSION_NOT_FOUND) this.#rejectedSessionId = this.#sentSessionId;
     const error = new SessionClientError(
-      code === CloseCode.SESSION_NOT_FOUND ? 'SESSION_NOT_FOUND' : ClientErrorCode.NETWORK_ERROR,
+      code === CloseCode.SESSION_NOT_FOUND
+        ? serverCode('SESSION_NOT_FOUND')
+        : ClientErrorCode.NETWORK_ERROR,
       `WebSocket closed (${code ?? 'no code'})`,
       { closeCode: code },
     );
     this.lastError = error;
     hooks.onLost(error);
   }
-}
-
-function closedError(): SessionClientError {
-  return new SessionClientError(ClientErrorCode.CLIENT_CLOSED, 'The session client was closed');
 }

@@ -1,6 +1,7 @@
 import {
   type ConnectionState,
   createSessionClient,
+  isGapEvent,
   type SessionEvent,
   type StorageOption,
 } from '@morgan/session-client';
@@ -151,7 +152,7 @@ client.on('gap', () => {
 // ---- server events ----------------------------------------------------------
 
 client.subscribeEvents((event) => {
-  if (event.type === 'gap') return;
+  if (isGapEvent(event)) return;
   if (event.at < connectedAtServer - 50) {
     replayed += 1;
     status.replayed(replayed);
