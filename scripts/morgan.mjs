@@ -150,6 +150,19 @@ switch (command) {
     process.exit(pnpm(['turbo', 'run', 'test', '--concurrency=1', '--output-logs=full']));
     break;
   }
+  case 'screenshots': {
+    // The README's pictures come from the e2e scenes tagged @readme-screenshots;
+    // only this command lets them write into the tracked e2e/screenshots/.
+    ensureSystemPackages([{ command: 'chromium', debian: 'chromium' }]);
+    build();
+    const e2e = ['--filter', '@morgan/e2e', 'exec', 'playwright', 'test'];
+    process.exit(
+      pnpm([...e2e, '--grep', '@readme-screenshots'], {
+        env: { ...env, MORGAN_README_SCREENSHOTS: '1' },
+      }),
+    );
+    break;
+  }
   case 'bench': {
     build();
     process.exit(pnpm(['--filter', '@morgan/bench', 'run', 'bench', ...process.argv.slice(3)]));
@@ -169,6 +182,8 @@ switch (command) {
     break;
   }
   default:
-    log(`unknown command ${command}; use start, test, typecheck, bench, build or lint`);
+    log(
+      `unknown command ${command}; use start, test, typecheck, screenshots, bench, build or lint`,
+    );
     process.exit(2);
 }

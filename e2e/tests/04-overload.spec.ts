@@ -1,14 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { adminState, metric, setOverload } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
-
-const screenshots = fileURLToPath(new URL('../screenshots/', import.meta.url));
+import { screenshotPath } from '../support/screenshots.js';
 
 // Scenario 4: with the node's capacity lowered, tabs that send at the same time
 // are shed with 503, retry after Retry-After, and every message is answered
 // exactly once.
-test('overload: concurrent sends from many tabs get 503, succeed after retry, nothing lost or duplicated', async ({
+test('overload: concurrent sends from many tabs get 503, succeed after retry, nothing lost or duplicated @readme-screenshots', async ({
   context,
   resources,
 }) => {
@@ -42,7 +40,7 @@ test('overload: concurrent sends from many tabs get 503, succeed after retry, no
   await expect((await told())[0]!.overloadBanner).toContainText('shedding load');
 
   // Mid-episode (half of the messages answered, the rest still being shed):
-  // screenshots of a tab that was shed, and of the dashboard.
+  // screenshots of a tab that was shed, and of the dashboard (the README's pictures).
   const answered = async () => {
     const counts = await Promise.all(tabs.map((tab) => tab.messages('assistant').count()));
     return counts.reduce((sum, n) => sum + n, 0);
@@ -52,12 +50,12 @@ test('overload: concurrent sends from many tabs get 503, succeed after retry, no
   const replies = await Promise.all(shed.map((tab) => tab.messages('assistant').count()));
   const pictured = shed[replies.indexOf(Math.max(...replies.filter((n) => n < 3), 0))] ?? shed[0]!;
   await pictured.page.bringToFront();
-  await pictured.page.screenshot({ path: `${screenshots}chat.png` });
+  await pictured.page.screenshot({ path: screenshotPath('chat.png') });
   await dashboard.bringToFront();
   await expect
     .poll(async () => Number(await dashboard.getByTestId('total-shed').textContent()))
     .toBeGreaterThan(0);
-  await dashboard.screenshot({ path: `${screenshots}dashboard.png` });
+  await dashboard.screenshot({ path: screenshotPath('dashboard.png') });
 
   // Every message answered exactly once, in order, in its own tab.
   let retried = 0;
