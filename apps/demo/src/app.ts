@@ -130,7 +130,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
         ? (body as { message?: unknown }).message
         : undefined;
     // requireSession() above guarantees the session
-    sendJson(res, 200, await chat.send(req.session!.sessionId, message));
+    sendJson(res, 200, await chat.send(req.morgan.session!.sessionId, message));
   });
   app.use(notFoundHandler());
   app.use(errorHandler({ onInternalError: internalLogger(log) }));

@@ -82,6 +82,8 @@ export class TestServer implements AsyncDisposable {
   readonly counters: ServerCounters = { countRuns: 0, limitedFailures: 0, plainLimitedFailures: 0 };
   /** `METHOD path` of every HTTP request that reached the app, in order. */
   readonly requests: string[] = [];
+  /** When each of `requests` arrived (`performance.now()`), to check the gaps between retries. */
+  readonly requestTimes: number[] = [];
   manager: SessionManager;
   port = 0;
   #server: Server | undefined;
@@ -89,6 +91,7 @@ export class TestServer implements AsyncDisposable {
   #sockets = new Set<Socket>();
   #releaseHold: (() => void) | undefined;
   #held: Promise<void> | undefined;
+  #releaseOn: string | undefined;
 
   private constructor(options: TestServerOptions) {
     this.options = options;
@@ -132,6 +135,15 @@ export class TestServer implements AsyncDisposable {
   releaseHold(): void {
     this.#releaseHold?.();
     this.#held = undefined;
+  }
+
+  /**
+   * Releases the hold the moment `request` (`METHOD path`) reaches the app,
+   * before the middleware sees it: that request still finds the slot taken,
+   * and a retry that waits finds it free, with no polling lag in between.
+   */
+  releaseHoldOn(request: string): void {
+    this.#releaseOn = request;
   }
 
   /** Listens (again) on the same port as before, or a random one the first time. */
@@ -215,6 +227,11 @@ export class TestServer implements AsyncDisposable {
     const app = express();
     app.use((req, _res, next) => {
       this.requests.push(`${req.method} ${req.path}`);
+      this.requestTimes.push(performance.now());
+      if (this.#releaseOn === `${req.method} ${req.path}`) {
+        this.#releaseOn = undefined;
+        this.releaseHold();
+      }
       next();
     });
     app.use(
@@ -226,7 +243,7 @@ export class TestServer implements AsyncDisposable {
       res.json({ held: true });
     });
     app.get('/api/whoami', requireSession(), (req, res) => {
-      res.json({ sessionId: req.session?.sessionId });
+      res.json({ sessionId: req.morgan.session?.sessionId });
     });
     app.post('/api/count', requireSession(), (_req, res) => {
       this.counters.countRuns += 1;

@@ -1,9 +1,13 @@
 import type { ErrorCode, MorganError } from '../errors.js';
 import type { Session } from '../session.js';
 
-/** What `sessionMiddleware` records on each request. */
+/**
+ * What `sessionMiddleware` records on each request, at `req.morgan`. Morgan
+ * never reads or writes `req.session`: that name belongs to express-session,
+ * cookie-session and Passport, which an app may use beside Morgan.
+ */
 export interface MorganRequestState {
-  /** The session snapshot taken when the request arrived. */
+  /** The caller's session, a snapshot taken when the request arrived; undefined without `X-Session-Id`. */
   session?: Session | undefined;
   /** Why there is no session although an `X-Session-Id` was sent. */
   error?: typeof ErrorCode.INVALID_SESSION_ID | typeof ErrorCode.SESSION_NOT_FOUND | undefined;
@@ -20,10 +24,12 @@ export interface MorganRequestState {
 declare global {
   namespace Express {
     interface Request {
-      /** The caller's session; undefined when no `X-Session-Id` was sent. */
-      session?: Session | undefined;
-      /** Morgan's per-request state, read by the tRPC context. */
-      morgan?: MorganRequestState | undefined;
+      /**
+       * Morgan's state of this request: `req.morgan.session` (undefined
+       * without `X-Session-Id`) and `req.morgan.requestId`. Set by
+       * `sessionMiddleware` on every request it sees.
+       */
+      morgan: MorganRequestState;
     }
   }
 }

@@ -51,7 +51,7 @@ const NO_SESSION: MorganRequestState = Object.freeze({});
  * In order: exempt paths pass through; a request past the node's capacity
  * (`manager.maxConcurrentRequests`, plus the manager's optional short queue)
  * gets 503 `SERVER_AT_CAPACITY` with `Retry-After`, without touching the
- * store; a request without `X-Session-Id` passes with `req.session`
+ * store; a request without `X-Session-Id` passes with `req.morgan.session`
  * undefined; a malformed id gets 400 `INVALID_SESSION_ID`, an unknown or
  * expired one 404 `SESSION_NOT_FOUND` (under `deferErrorPaths` both pass on
  * with `req.morgan.error` instead). Otherwise the request is tracked on its
@@ -92,7 +92,6 @@ export function sessionMiddleware(
   const shed = (req: Request, res: Response, next: NextFunction): void => {
     if (defers(req.path)) {
       res.setHeader('Retry-After', shedHeaders['Retry-After']);
-      req.session = undefined;
       req.morgan = { rejection: shedError };
       next();
       return;
@@ -115,7 +114,6 @@ export function sessionMiddleware(
 
     const id = req.headers[header];
     if (id === undefined || id === '') {
-      req.session = undefined;
       req.morgan = NO_SESSION;
       next();
       return;
@@ -154,7 +152,6 @@ export function sessionMiddleware(
   };
 
   const attach = (req: Request, request: TrackedRequest): void => {
-    req.session = request.session;
     req.morgan = { session: request.session, requestId: request.requestId };
   };
 
@@ -164,7 +161,6 @@ export function sessionMiddleware(
     } else if (error instanceof MorganError && defers(req.path)) {
       const headers = retryAfterHeaders(error);
       if (headers !== undefined) res.setHeader('Retry-After', headers['Retry-After'] as string);
-      req.session = undefined;
       req.morgan = { rejection: error };
       next();
     } else {
@@ -178,7 +174,6 @@ export function sessionMiddleware(
     next: NextFunction,
     code: NonNullable<MorganRequestState['error']>,
   ): void => {
-    req.session = undefined;
     if (defers(req.path)) {
       req.morgan = { error: code };
       next();
@@ -189,6 +184,7 @@ export function sessionMiddleware(
 
   return function morganSession(req, res, next) {
     if (exempt.has(req.path)) {
+      req.morgan = NO_SESSION;
       next();
       return;
     }
@@ -218,11 +214,12 @@ export function sessionMiddleware(
  */
 export function requireSession(): RequestHandler {
   return function requireMorganSession(req, res, next) {
-    if (req.session !== undefined) {
+    const state: MorganRequestState | undefined = req.morgan;
+    if (state?.session !== undefined) {
       next();
       return;
     }
-    const error = req.morgan?.error;
+    const error = state?.error;
     sendError(res, error ?? ErrorCode.SESSION_REQUIRED);
   };
 }

@@ -39,8 +39,8 @@ export function createTestApp(
     next();
   });
   const describe = (req: express.Request) => ({
-    sessionId: req.session?.sessionId ?? null,
-    activeRequests: req.session?.activeRequests.length ?? null,
+    sessionId: req.morgan.session?.sessionId ?? null,
+    activeRequests: req.morgan.session?.activeRequests.length ?? null,
     error: req.morgan?.error ?? null,
   });
   app.get('/hello', (req, res) => {

@@ -26,7 +26,7 @@ export interface SessionContext {
 
 /**
  * Context for tRPC over Express. Reads the session that `sessionMiddleware`
- * attached (`req.session`), so no second store lookup happens; without the
+ * attached (`req.morgan.session`), so no second store lookup happens; without the
  * middleware it resolves the `X-Session-Id` header itself.
  *
  * @example
@@ -34,12 +34,13 @@ export interface SessionContext {
  */
 export function createHttpContext(manager: SessionManager) {
   return async ({ req }: { req: Request; res: Response }): Promise<SessionContext> => {
-    if (req.morgan !== undefined) {
-      if (req.morgan.rejection !== undefined) throw toTRPCError(req.morgan.rejection);
+    const state: MorganRequestState | undefined = req.morgan;
+    if (state !== undefined) {
+      if (state.rejection !== undefined) throw toTRPCError(state.rejection);
       return {
         manager,
-        session: req.morgan.session,
-        sessionError: req.morgan.error,
+        session: state.session,
+        sessionError: state.error,
         transport: 'http',
       };
     }
