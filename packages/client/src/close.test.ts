@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer } from './testing/server.js';
 import { transpileClient } from './testing/transpile.js';
 
@@ -16,9 +16,9 @@ const client = createSessionClient({
   url,
   WebSocket,
   storage: 'memory',
-  // Long timers: one left behind would keep the process alive past the bound.
-  heartbeatIntervalMs: 60_000,
-  reconnect: { delayMs: () => 30_000 },
+  // Ten-minute timers: one left behind would keep the process alive far past the bound.
+  heartbeatIntervalMs: 600_000,
+  reconnect: { delayMs: () => 600_000 },
 });
 const connected = client.connect();
 if (mode === 'unreachable') {
@@ -34,6 +34,14 @@ if (mode === 'unreachable') {
 }
 process.stdout.write(JSON.stringify({ sessionId: client.sessionId ?? null, state: client.state }));
 `;
+
+/**
+ * How long a child may take to exit by itself: starting Node and the client
+ * takes well under a second, but a loaded machine may be ten times slower;
+ * a timer left behind would hold it for ten minutes.
+ */
+const EXIT_BOUND_MS = 30_000;
+const TEST_TIMEOUT_MS = EXIT_BOUND_MS + 20_000;
 
 interface ChildResult {
   code: number | null;
@@ -70,30 +78,51 @@ describe('close() leaves nothing behind (a child process must exit on its own)',
     await writeFile(script, CHILD);
   });
 
-  it('after connecting, subscribing and heartbeating; the session stays on the server', async () => {
-    await using server = await startTestServer();
-    const result = await runChild(script, [server.url, 'keep'], 10_000);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    const { sessionId, state } = JSON.parse(result.stdout) as { sessionId: string; state: string };
-    expect(state).toBe('closed');
-    expect(await server.manager.getSession(sessionId)).toMatchObject({ connectionCount: 0 });
-  });
+  it(
+    'after connecting, subscribing and heartbeating; the session stays on the server',
+    async () => {
+      await using server = await startTestServer();
+      const result = await runChild(script, [server.url, 'keep'], EXIT_BOUND_MS);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const { sessionId, state } = JSON.parse(result.stdout) as {
+        sessionId: string;
+        state: string;
+      };
+      expect(state).toBe('closed');
+      // The server counts the socket down when it has seen the close, which may
+      // come after the child's exit reached this process.
+      await vi.waitFor(
+        async () =>
+          expect(await server.manager.getSession(sessionId)).toMatchObject({ connectionCount: 0 }),
+        { timeout: 10_000, interval: 20 },
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('with endSession: the session is deleted on the server', async () => {
-    await using server = await startTestServer();
-    const result = await runChild(script, [server.url, 'end'], 10_000);
-    expect(result.code).toBe(0);
-    const { sessionId } = JSON.parse(result.stdout) as { sessionId: string };
-    expect(await server.manager.getSession(sessionId)).toBeUndefined();
-  });
+  it(
+    'with endSession: the session is deleted on the server',
+    async () => {
+      await using server = await startTestServer();
+      const result = await runChild(script, [server.url, 'end'], EXIT_BOUND_MS);
+      expect(result.code).toBe(0);
+      const { sessionId } = JSON.parse(result.stdout) as { sessionId: string };
+      expect(await server.manager.getSession(sessionId)).toBeUndefined();
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('while reconnecting with a backoff timer pending', async () => {
-    await using server = await startTestServer();
-    await server.cut();
-    const result = await runChild(script, [server.url, 'unreachable'], 10_000);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ state: 'closed' });
-  });
+  it(
+    'while reconnecting with a backoff timer pending',
+    async () => {
+      await using server = await startTestServer();
+      await server.cut();
+      const result = await runChild(script, [server.url, 'unreachable'], EXIT_BOUND_MS);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'closed' });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -22,6 +22,11 @@ function count(server: TestServer, request: string): number {
   return server.requests.filter((entry) => entry === request).length;
 }
 
+/** When the server saw each `request`, in ms (`performance.now()`). */
+function arrivals(server: TestServer, request: string): number[] {
+  return server.requestTimes.filter((_, index) => server.requests[index] === request);
+}
+
 describe('HTTP retries against a real server', () => {
   it('retries a query turned away with 503 only after Retry-After, and it succeeds once capacity frees', async () => {
     await using server = await startTestServer({
@@ -33,15 +38,17 @@ describe('HTTP retries against a real server', () => {
     await rec.until(() => rec.log.heartbeat.length === 1, 'the first heartbeat');
     const { held } = await fillCapacity(server);
 
+    // The first attempt is turned away; capacity frees right behind it.
+    server.releaseHoldOn('GET /trpc/test.whoami');
     const answer = rec.client.trpc.test.whoami.query();
-    await waitFor(() => count(server, 'GET /trpc/test.whoami') === 1);
-    // Still full for a while: a retry that ignored `Retry-After: 2` (jitter
-    // alone is under 250 ms) would be turned away again.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    server.releaseHold();
     await held;
     expect(await answer).toBe(sessionId);
     expect(count(server, 'GET /trpc/test.whoami')).toBe(2);
+    // The retry waited for `Retry-After: 2`, measured where the server saw both
+    // attempts (a slow machine only makes the gap longer). Jitter alone is under
+    // 250 ms; the margin below 2 s allows for a late-read clock when the timer was set.
+    const [first, second] = arrivals(server, 'GET /trpc/test.whoami');
+    expect(second! - first!).toBeGreaterThanOrEqual(1_000);
   });
 
   it('does not replay a mutation turned away with 503; the caller gets SERVER_AT_CAPACITY', async () => {
@@ -67,9 +74,8 @@ describe('HTTP retries against a real server', () => {
     await rec.until(() => rec.log.heartbeat.length === 1, 'the first heartbeat');
 
     let { held } = await fillCapacity(server);
+    server.releaseHoldOn('POST /trpc/test.count');
     const byPath = rec.client.trpc.test.count.mutate();
-    await waitFor(() => count(server, 'POST /trpc/test.count') === 1);
-    server.releaseHold();
     await held;
     expect(await byPath).toBe(1);
     expect(count(server, 'POST /trpc/test.count')).toBe(2);
@@ -78,13 +84,13 @@ describe('HTTP retries against a real server', () => {
     await plain.client.connect();
     await plain.until(() => plain.log.heartbeat.length === 1, 'the first heartbeat');
     ({ held } = await fillCapacity(server));
+    server.releaseHoldOn('POST /trpc/test.count');
     const byContext = plain.client.trpc.test.count.mutate(undefined, {
       context: { idempotent: true },
     });
-    await waitFor(() => count(server, 'POST /trpc/test.count') === 3);
-    server.releaseHold();
     await held;
     expect(await byContext).toBe(2);
+    expect(count(server, 'POST /trpc/test.count')).toBe(4);
   });
 
   it('retries a query answered 429 with backoff', async () => {
