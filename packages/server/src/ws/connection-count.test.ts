@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { call, closed, connect, Latch, startWsServer, waitUntil } from './testing/ws-server.js';
 
@@ -48,12 +49,17 @@ describe('connectionCount over WebSocket', () => {
       removes += 1;
       return removeConnection(id, now);
     };
+    // The server's end of the TCP connection, to know when the server has seen the close.
+    const serverSideClosed = new Promise<void>((resolve) => {
+      t.server.once('upgrade', (_req, raw: Duplex) => raw.once('close', () => resolve()));
+    });
     const socket = await connect(t.url, sessionId);
     await waitUntil(() => adds === 1);
     socket.terminate();
     await closed(socket);
-    // Give the server time to see the close before the lookup finishes.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await serverSideClosed;
+    // ws emits its close a few ticks after the TCP close; let those run.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(removes).toBe(0);
     gate.open();
     await waitUntil(() => removes === 1);
