@@ -38,7 +38,8 @@ function newStore(nodeId: string): RedisStore {
     url: redis.url,
     keyPrefix: redis.keyPrefix,
     nodeId,
-    commandTimeoutMs: 300,
+    // 1 s: a reply a busy machine delays is not an outage (a paused server still times out).
+    commandTimeoutMs: 1_000,
   });
   store.configure({ sessionTimeoutMs: TIMEOUT_MS });
   return store;
