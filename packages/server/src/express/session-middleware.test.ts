@@ -6,6 +6,9 @@ import { createTestApp } from '../testing/express-app.js';
 import { startHttpServer } from '../testing/http-server.js';
 import { spyStore } from '../testing/spy-store.js';
 
+/** vi.waitFor's default 1 s is short on a busy machine; what is awaited takes milliseconds. */
+const WAIT = { timeout: 10_000 };
+
 const managers: SessionManager[] = [];
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((manager) => manager.stop({ drainTimeoutMs: 0 })));
@@ -62,7 +65,7 @@ describe('sessionMiddleware: identification', () => {
       activeRequests: 1,
       error: null,
     });
-    await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0));
+    await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0), WAIT);
     const after = await manager.getSession(session.sessionId);
     expect(after?.activeRequests).toEqual([]);
     expect(after?.lastActivity.getTime()).toBe(1_006_000);
@@ -121,7 +124,7 @@ describe('sessionMiddleware: identification', () => {
         error: { code: 'SESSION_NOT_FOUND', message: expect.any(String) },
       });
     }
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     expect(manager.activeRequestCount).toBe(0);
   });
 
@@ -164,7 +167,7 @@ describe('sessionMiddleware: identification', () => {
     expect(await res.json()).toEqual({
       error: { code: 'STORE_UNAVAILABLE', message: expect.any(String) },
     });
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     expect(manager.activeRequestCount).toBe(0);
   });
 });
@@ -189,7 +192,7 @@ describe('sessionMiddleware: tracking', () => {
       for (const res of await Promise.all(pending)) {
         expect(await res.json()).toMatchObject({ sessionId: session.sessionId });
       }
-      await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0));
+      await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0), WAIT);
       expect((await manager.getSession(session.sessionId))?.activeRequests).toEqual([]);
     }
     expect(sync.calls.get('addRequestSync')).toBe(2);
@@ -228,7 +231,7 @@ describe('sessionMiddleware: tracking', () => {
     await vi.waitFor(() => {
       expect(manager.activeRequestCount).toBe(0);
       expect(manager.capacity.inFlight).toBe(0);
-    });
+    }, WAIT);
     for (const session of sessions) {
       expect((await manager.getSession(session.sessionId))?.activeRequests).toEqual([]);
     }
@@ -251,14 +254,14 @@ describe('sessionMiddleware: tracking', () => {
     await vi.waitFor(() => {
       expect(manager.activeRequestCount).toBe(0);
       expect(manager.capacity.inFlight).toBe(0);
-    });
+    }, WAIT);
     expect((await manager.getSession(session.sessionId))?.activeRequests).toEqual([]);
 
     // the handlers finishing later release nothing twice
     hold.release();
     const res = await get(`${http.url}/hello`, session.sessionId);
     expect(res.status).toBe(200);
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     expect(manager.activeRequestCount).toBe(0);
   });
 
@@ -281,13 +284,13 @@ describe('sessionMiddleware: tracking', () => {
     await using http = await startHttpServer(testApp.app);
 
     const request = abortable(http.url, '/hello', { 'X-Session-Id': session.sessionId });
-    await vi.waitFor(() => expect(lookups).toBe(1));
+    await vi.waitFor(() => expect(lookups).toBe(1), WAIT);
     request.abort();
     expect(await request.outcome).toBe('ECONNRESET');
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
 
     unblock();
-    await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0));
+    await vi.waitFor(() => expect(manager.activeRequestCount).toBe(0), WAIT);
     expect((await manager.getSession(session.sessionId))?.activeRequests).toEqual([]);
     expect(testApp.handled).toBe(0);
   });

@@ -5,6 +5,9 @@ import { createTestApp } from '../testing/express-app.js';
 import { startHttpServer } from '../testing/http-server.js';
 import { spyStore } from '../testing/spy-store.js';
 
+/** vi.waitFor's default 1 s is short on a busy machine; what is awaited takes milliseconds. */
+const WAIT = { timeout: 10_000 };
+
 const managers: SessionManager[] = [];
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((manager) => manager.stop({ drainTimeoutMs: 0 })));
@@ -57,7 +60,7 @@ describe('node-wide capacity', () => {
 
     testApp.hold.release();
     expect((await Promise.all(held)).map((res) => res.status)).toEqual([200, 200]);
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     const again = await get(`${http.url}/hello`, session.sessionId);
     expect(again.status).toBe(200);
     expect((await manager.getMetrics()).totalRequestsShed).toBe(3);
@@ -111,7 +114,7 @@ describe('bounded wait queue', () => {
     const first = get(`${http.url}/hold`);
     await testApp.hold.arrived(1);
     const queued = get(`${http.url}/hello`);
-    await vi.waitFor(() => expect(manager.capacity.queued).toBe(1));
+    await vi.waitFor(() => expect(manager.capacity.queued).toBe(1), WAIT);
     expect(testApp.handled).toBe(1);
 
     await expectShed(await get(`${http.url}/hello`));
@@ -119,7 +122,7 @@ describe('bounded wait queue', () => {
     expect((await first).status).toBe(200);
     expect((await queued).status).toBe(200);
     expect(testApp.handled).toBe(2);
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     expect(manager.capacity.shedCount).toBe(1);
   });
 
@@ -155,17 +158,17 @@ describe('bounded wait queue', () => {
     const gone = httpRequest({ hostname, port, path: '/hello', agent: false });
     gone.on('error', () => {});
     gone.end();
-    await vi.waitFor(() => expect(manager.capacity.queued).toBe(1));
+    await vi.waitFor(() => expect(manager.capacity.queued).toBe(1), WAIT);
     gone.destroy();
     const connections = () =>
       new Promise<number>((resolve) =>
         http.server.getConnections((_error, count) => resolve(count)),
       );
-    await vi.waitFor(async () => expect(await connections()).toBe(1));
+    await vi.waitFor(async () => expect(await connections()).toBe(1), WAIT);
 
     testApp.hold.release();
     expect((await first).status).toBe(200);
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     expect(manager.capacity.queued).toBe(0);
     expect((await get(`${http.url}/hello`)).status).toBe(200);
     expect(testApp.handled).toBe(2);

@@ -8,6 +8,9 @@ import { healthRoutes } from './health.js';
 import { sessionMiddleware } from './session-middleware.js';
 import { createShutdown, type ShutdownOptions } from './shutdown.js';
 
+/** vi.waitFor's default 1 s is short on a busy machine; what is awaited takes milliseconds. */
+const WAIT = { timeout: 10_000 };
+
 async function startNode(options: Partial<ShutdownOptions> = {}, attachServer = true) {
   const manager = new SessionManager().start();
   const hold = createHold();
@@ -92,7 +95,7 @@ describe('graceful shutdown', () => {
     expect(log).toHaveBeenCalledWith(expect.stringMatching(/deadline passed with 1 request/));
     expect(manager.stopping).toBe(true);
     expect(exit).toHaveBeenCalledWith(0);
-    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0));
+    await vi.waitFor(() => expect(manager.capacity.inFlight).toBe(0), WAIT);
     hold.release();
   });
 
