@@ -135,7 +135,7 @@ test('each options table in README.md lists every option of its type, and nothin
     assert.deepEqual(
       { missing, unknown },
       { missing: [], unknown: [] },
-      `README table "${header}"`,
+      `README.md table "${header}" vs ${type}: add a row per missing option, drop unknown ones`,
     );
   }
 });
