@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createDemoServer, type DemoServer, type DemoServerOptions } from './app.js';
 
+/** vi.waitFor's default 1 s is short on a busy machine; what is awaited takes milliseconds. */
+const WAIT = { timeout: 10_000 };
+
 const running: DemoServer[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((demo) => demo.close()));
@@ -86,7 +89,7 @@ describe('POST /api/chat', () => {
       expect(counts).toEqual([1, 2, 3, 4, 5]);
       expect(await demo.chat.countOf(id)).toBe(perSession);
     }
-    await vi.waitFor(() => expect(demo.manager.activeRequestCount).toBe(0));
+    await vi.waitFor(() => expect(demo.manager.activeRequestCount).toBe(0), WAIT);
   });
 
   test('401 without a session, 404 for an unknown one, 400 for malformed ids', async () => {
@@ -143,11 +146,11 @@ describe('POST /api/chat', () => {
     expect(await demo.chat.countOf(old)).toBe(1);
 
     await demo.manager.deleteSession(gone);
-    await vi.waitFor(async () => expect(await demo.chat.countOf(gone)).toBe(0));
-    await vi.waitFor(() => expect(demo.manager.activeRequestCount).toBe(0));
+    await vi.waitFor(async () => expect(await demo.chat.countOf(gone)).toBe(0), WAIT);
+    await vi.waitFor(() => expect(demo.manager.activeRequestCount).toBe(0), WAIT);
     clock += 60_001;
     await demo.manager.cleanup();
-    await vi.waitFor(async () => expect(await demo.chat.countOf(old)).toBe(0));
+    await vi.waitFor(async () => expect(await demo.chat.countOf(old)).toBe(0), WAIT);
     await expectError(await chat(gone, '{"message":"again"}'), 404, 'SESSION_NOT_FOUND');
   });
 });

@@ -7,7 +7,8 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((demo) => demo.close()));
 });
 
-async function waitUntil(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Polls `check`; the 15 s deadline is generous for what takes milliseconds, even on a busy machine. */
+async function waitUntil(check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
