@@ -16,7 +16,9 @@ import type { ChatService } from './chat.js';
  */
 export function createAppRouter(chat: ChatService) {
   return mergeRouters(
-    createSessionRouter(),
+    // The demo has no login: each tab names its user (?user=…), so it accepts a
+    // client-sent userId. An app with a login decides it with `identify` instead.
+    createSessionRouter({ allowClientUserId: true }),
     router({
       chat: router({
         /** Sends a message; answers `{reply, sessionId, messageCount}`. */

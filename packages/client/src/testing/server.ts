@@ -37,7 +37,8 @@ export interface ServerCounters {
 
 function createTestRouter(counters: ServerCounters) {
   return mergeRouters(
-    createSessionRouter(),
+    // The SDK's userId option is under test, so this server takes it from clients.
+    createSessionRouter({ allowClientUserId: true }),
     router({
       test: router({
         whoami: sessionProcedure.query(({ ctx }) => ctx.session.sessionId),

@@ -80,7 +80,7 @@ describe('tRPC over HTTP', () => {
     const { manager, http, client } = await startApp({ sessionTimeoutMs: 120_000 });
     await using _ = http;
     const created = await client().session.create.mutate({
-      userId: 'u1',
+      conversationId: 'c1',
       metadata: { plan: 'pro' },
     });
     expect(created.sessionId).toMatch(/^[0-9a-f-]{36}$/);
@@ -93,7 +93,7 @@ describe('tRPC over HTTP', () => {
     ]);
     expect(got).toMatchObject({
       sessionId: created.sessionId,
-      userId: 'u1',
+      conversationId: 'c1',
       metadata: { plan: 'pro' },
     });
     expect(beat.lastActivity).toBeInstanceOf(Date);

@@ -1,14 +1,24 @@
-import type { AnyRouter } from '@trpc/server';
+import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import type { RequestHandler } from 'express';
 import { ErrorCode, errorCodeInfo, MorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
-import { createHttpContext } from '../trpc/context.js';
-import { errorCodeOf } from '../trpc/init.js';
+import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
+import { errorCodeOf } from '../trpc/errors.js';
 import { retryAfterHeaders } from './respond.js';
 
 /** Options of `trpcHandler`. */
-export interface TrpcHandlerOptions {
+export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
+  /**
+   * The app's own context (`db`, `user`, …), built per request from Express's
+   * `{ req, res }` and merged with Morgan's fields (`session`, `manager`, …),
+   * which win on a clash. Required when the router's context has fields
+   * beyond Morgan's.
+   * @default undefined (Morgan's fields only)
+   */
+  createContext?:
+    | ((opts: HttpContextOptions) => AppContextOf<TRouter> | Promise<AppContextOf<TRouter>>)
+    | undefined;
   /** Largest request body tRPC reads, in bytes. @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number;
   /** Accept batched calls (`httpBatchLink`). @default true */
@@ -26,11 +36,13 @@ export const trpcHandlerDefaults = {
   onInternalError: (error: unknown, path: string | undefined): void => {
     console.error(`[morgan] tRPC ${path ?? '?'} failed:`, error);
   },
-} as const satisfies Required<TrpcHandlerOptions>;
+} as const satisfies Required<Omit<TrpcHandlerOptions, 'createContext'>>;
 
 /**
- * Serves a router built on Morgan's tRPC instance over HTTP, with the context
- * taken from `sessionMiddleware` (no second store lookup). Mount it at
+ * Serves a tRPC router over HTTP (on Morgan's tRPC instance, or the app's
+ * own with `createMorganProcedures`), with Morgan's context taken from
+ * `sessionMiddleware` (no second store lookup) merged with the app's
+ * `createContext`. Mount it at
  * `/trpc`, after `sessionMiddleware`. Errors answer with the status of their
  * stable code (400/401/404/429/503) and carry it as `data.errorCode`.
  *
@@ -41,12 +53,14 @@ export const trpcHandlerDefaults = {
 export function trpcHandler<TRouter extends AnyRouter>(
   manager: SessionManager,
   router: TRouter,
-  options: TrpcHandlerOptions = {},
+  options: TrpcHandlerOptions<TRouter> = {},
 ): RequestHandler {
   const settings = { ...trpcHandlerDefaults, ...options };
   return createExpressMiddleware({
     router,
-    createContext: createHttpContext(manager),
+    createContext: createHttpContext(manager, options.createContext) as (
+      opts: HttpContextOptions,
+    ) => Promise<inferRouterContext<TRouter>>,
     maxBodySize: settings.maxBodyBytes,
     allowBatching: settings.allowBatching,
     onError({ error, path }) {

@@ -1,3 +1,4 @@
+import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import type { Request, Response } from 'express';
 import { ErrorCode } from '../errors.js';
 import type { MorganRequestState } from '../express/request.js';
@@ -5,10 +6,15 @@ import type { SessionManager } from '../manager.js';
 import { SESSION_HEADER } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
-import { toTRPCError } from './init.js';
+import { toTRPCError } from './errors.js';
 
-/** What every Morgan procedure sees in `ctx`. */
-export interface SessionContext {
+/**
+ * What Morgan puts in every procedure's `ctx`, over HTTP and WebSocket. An
+ * app with its own tRPC instance declares its context as
+ * `AppContext & MorganContext`; `trpcHandler` and `attachWebSocket` merge the
+ * app's `createContext` result with these fields.
+ */
+export interface MorganContext {
   manager: SessionManager;
   /** The caller's session, when it sent a valid, known id. */
   session?: Session | undefined;
@@ -24,36 +30,56 @@ export interface SessionContext {
   runCall?: (<T>(call: () => Promise<T>) => Promise<T>) | undefined;
 }
 
+/** What an app's `createContext` gets over HTTP: Express's request and response. */
+export interface HttpContextOptions {
+  req: Request;
+  res: Response;
+}
+
 /**
- * Context for tRPC over Express. Reads the session that `sessionMiddleware`
- * attached (`req.morgan.session`), so no second store lookup happens; without the
- * middleware it resolves the `X-Session-Id` header itself.
+ * The part of a router's context that the app provides: everything but
+ * Morgan's fields. `{}` for routers on Morgan's own instance.
+ */
+export type AppContextOf<TRouter extends AnyRouter> = Omit<
+  inferRouterContext<TRouter>,
+  keyof MorganContext
+>;
+
+/**
+ * Context for tRPC over Express: the app's `createContext` result (if any)
+ * merged with Morgan's fields. Reads the session that `sessionMiddleware`
+ * attached (`req.morgan.session`), so no second store lookup happens;
+ * without the middleware it resolves the `X-Session-Id` header itself.
  *
  * @example
  * app.use('/trpc', createExpressMiddleware({ router, createContext: createHttpContext(manager) }));
  */
-export function createHttpContext(manager: SessionManager) {
-  return async ({ req }: { req: Request; res: Response }): Promise<SessionContext> => {
-    const state: MorganRequestState | undefined = req.morgan;
-    if (state !== undefined) {
-      if (state.rejection !== undefined) throw toTRPCError(state.rejection);
-      return {
-        manager,
-        session: state.session,
-        sessionError: state.error,
-        transport: 'http',
-      };
-    }
-    return resolveSessionContext(manager, req.header(SESSION_HEADER), 'http');
+export function createHttpContext<TAppContext extends object = object>(
+  manager: SessionManager,
+  createContext?: (opts: HttpContextOptions) => TAppContext | Promise<TAppContext>,
+): (opts: HttpContextOptions) => Promise<TAppContext & MorganContext> {
+  return async (opts) => {
+    const morgan = await morganHttpContext(manager, opts.req);
+    if (createContext === undefined) return morgan as TAppContext & MorganContext;
+    return { ...(await createContext(opts)), ...morgan };
   };
+}
+
+async function morganHttpContext(manager: SessionManager, req: Request): Promise<MorganContext> {
+  const state: MorganRequestState | undefined = req.morgan;
+  if (state !== undefined) {
+    if (state.rejection !== undefined) throw toTRPCError(state.rejection);
+    return { manager, session: state.session, sessionError: state.error, transport: 'http' };
+  }
+  return resolveSessionContext(manager, req.header(SESSION_HEADER), 'http');
 }
 
 /** Looks a session id up and builds the context; shared by HTTP and WebSocket. */
 export async function resolveSessionContext(
   manager: SessionManager,
   sessionId: unknown,
-  transport: SessionContext['transport'],
-): Promise<SessionContext> {
+  transport: MorganContext['transport'],
+): Promise<MorganContext> {
   if (sessionId === undefined || sessionId === null || sessionId === '') {
     return { manager, transport };
   }

@@ -1,45 +1,46 @@
 import { type TrackedEnvelope, tracked } from '@trpc/server';
 import { z } from 'zod';
 import { SessionNotFoundError } from '../errors.js';
-import type { SessionEvent } from '../events/event-log.js';
+import type { EventLog, SessionEvent } from '../events/event-log.js';
 import { type EventStreamEnd, streamSessionEvents } from '../events/stream.js';
-import { sessionProcedure, toTRPCError } from './init.js';
+import { toTRPCError } from './errors.js';
 
-const eventsInput = z
+/** Input of `session.events`. */
+export const sessionEventsInput = z
   .object({
     /** Set by the tRPC client on reconnect: the id of the last event it got. */
     lastEventId: z.string().min(1).max(64).nullish(),
   })
   .optional();
 
+/** What a `session.events` subscription is opened with. */
+export interface SessionEventsRequest {
+  events: EventLog;
+  sessionId: string;
+  lastEventId: string | null | undefined;
+  signal: AbortSignal | undefined;
+}
+
 /**
- * `session.events`: the caller's session events with increasing ids
+ * The body of `session.events`: the session's events with increasing ids
  * (`tracked()`), so a client that reconnects resumes after the last one it
  * got. Missed events come from the replay buffer; when the buffer no longer
  * holds them all, a `{ type: 'gap' }` event comes first. A first
  * subscription (no last id) starts with what is still buffered, so events
  * published just before it (e.g. by the HTTP call that opened the page) are
- * not lost. Ends with
- * `SESSION_NOT_FOUND` when the session is deleted or expires.
- *
- * @example
- * trpc.session.events.subscribe(undefined, {
- *   onData: ({ data: event }) => (event.type === 'gap' ? reload() : show(event)),
- * });
+ * not lost. Ends with `SESSION_NOT_FOUND` when the session is deleted or
+ * expires: the manager drops the session's stream, which ends this one, so
+ * an idle subscription holds no listener on the manager.
  */
-export const sessionEventsProcedure = sessionProcedure
-  .input(eventsInput)
-  .subscription(({ ctx, input, signal }) =>
-    trackedEvents(
-      ctx.session.sessionId,
-      // The manager drops the session's stream when it is deleted or expires,
-      // which ends this one: no per-subscription listener on the manager.
-      streamSessionEvents(ctx.manager.events, ctx.session.sessionId, {
-        lastEventId: input?.lastEventId ?? undefined,
-        signal,
-      }),
-    ),
+export function sessionEvents(
+  request: SessionEventsRequest,
+): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
+  const { events, sessionId, lastEventId, signal } = request;
+  return trackedEvents(
+    sessionId,
+    streamSessionEvents(events, sessionId, { lastEventId: lastEventId ?? undefined, signal }),
   );
+}
 
 /**
  * Wraps each event in `tracked()`; a stream that ends because its session

@@ -1,12 +1,22 @@
-export { createHttpContext, resolveSessionContext, type SessionContext } from './context.js';
-export { sessionEventsProcedure } from './events.js';
 export {
-  errorCodeOf,
+  type AppContextOf,
+  createHttpContext,
+  type HttpContextOptions,
+  type MorganContext,
+  resolveSessionContext,
+} from './context.js';
+export { errorCodeOf, morganErrorData, toTRPCError } from './errors.js';
+export {
   mergeRouters,
   publicProcedure,
   router,
+  sessionEventsProcedure,
   sessionProcedure,
   t,
-  toTRPCError,
 } from './init.js';
+export {
+  createMorganProcedures,
+  type MorganProcedures,
+  type MorganProceduresOptions,
+} from './procedures.js';
 export { createSessionRouter, type SessionRouter } from './session-router.js';

@@ -1,60 +1,20 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
-import { ErrorCode, errorCodeInfo, isErrorCode, MorganError } from '../errors.js';
+import { ErrorCode } from '../errors.js';
 import { errorMessage } from '../protocol.js';
-import type { SessionContext } from './context.js';
-
-type TRPCCode = TRPCError['code'];
-
-const trpcCodeByStatus: Readonly<Record<number, TRPCCode>> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  413: 'PAYLOAD_TOO_LARGE',
-  429: 'TOO_MANY_REQUESTS',
-  503: 'SERVICE_UNAVAILABLE',
-};
-
-const morganCodeByTrpcCode: Partial<Record<TRPCCode, ErrorCode>> = {
-  PARSE_ERROR: ErrorCode.INVALID_REQUEST,
-  BAD_REQUEST: ErrorCode.INVALID_REQUEST,
-  NOT_FOUND: ErrorCode.ROUTE_NOT_FOUND,
-  PAYLOAD_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
-  TOO_MANY_REQUESTS: ErrorCode.RATE_LIMITED,
-  SERVICE_UNAVAILABLE: ErrorCode.SERVER_AT_CAPACITY,
-  METHOD_NOT_SUPPORTED: ErrorCode.INVALID_REQUEST,
-  UNSUPPORTED_MEDIA_TYPE: ErrorCode.INVALID_REQUEST,
-};
+import type { MorganContext } from './context.js';
+import { morganErrorData } from './errors.js';
+import { createMorganProcedures } from './procedures.js';
 
 /**
- * Turns a `MorganError` into a `TRPCError` whose status follows the shared
- * code table; the stable code reaches the client as `data.errorCode`.
+ * Morgan's default tRPC instance, for apps without one of their own (the
+ * quick start). Apps with their own instance use `createMorganProcedures(t)`.
  */
-export function toTRPCError(error: MorganError): TRPCError {
-  const status = errorCodeInfo[error.code].httpStatus;
-  return new TRPCError({
-    code: trpcCodeByStatus[status] ?? 'INTERNAL_SERVER_ERROR',
-    message: error.message,
-    cause: error,
-  });
-}
-
-/** The stable Morgan code for any error tRPC reports. */
-export function errorCodeOf(error: TRPCError): ErrorCode {
-  const cause = error.cause;
-  if (cause instanceof MorganError) return cause.code;
-  const coded = (cause as { code?: unknown } | undefined)?.code;
-  if (isErrorCode(coded)) return coded;
-  return morganCodeByTrpcCode[error.code] ?? ErrorCode.INTERNAL_ERROR;
-}
-
-/** The one tRPC instance every Morgan router and app router builds on. */
-export const t = initTRPC.context<SessionContext>().create({
+export const t = initTRPC.context<MorganContext>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
-    const errorCode = errorCodeOf(error);
-    const internal = errorCode === ErrorCode.INTERNAL_ERROR;
+    const data = morganErrorData(error);
+    const internal = data.errorCode === ErrorCode.INTERNAL_ERROR;
     return {
       ...shape,
       message: internal ? errorMessage(ErrorCode.INTERNAL_ERROR) : shape.message,
@@ -62,32 +22,20 @@ export const t = initTRPC.context<SessionContext>().create({
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
         path: shape.data.path,
-        errorCode,
+        ...data,
       },
     };
   },
 });
 
-/** Turns MorganErrors thrown by procedures into mapped TRPCErrors. */
-const mapErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && result.error.cause instanceof MorganError) {
-    throw toTRPCError(result.error.cause);
-  }
-  return result;
-});
-
-/** Runs each call through the transport's `ctx.runCall`, when it set one. */
-const transportCall = t.middleware(({ ctx, next }) =>
-  ctx.runCall === undefined ? next() : ctx.runCall(() => next()),
-);
+const defaults = createMorganProcedures(t);
 
 /** Builds routers on Morgan's tRPC instance. */
 export const router = t.router;
 /** Merges routers built on Morgan's tRPC instance. */
 export const mergeRouters = t.mergeRouters;
-/** A procedure anyone may call. */
-export const publicProcedure = t.procedure.use(mapErrors).use(transportCall);
+/** A procedure anyone may call, on Morgan's instance. */
+export const publicProcedure = defaults.publicProcedure;
 
 /**
  * A procedure that requires a session: `ctx.session` is typed and present.
@@ -99,9 +47,15 @@ export const publicProcedure = t.procedure.use(mapErrors).use(transportCall);
  *   whoami: sessionProcedure.query(({ ctx }) => ctx.session.sessionId),
  * });
  */
-export const sessionProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (ctx.session === undefined) {
-    throw toTRPCError(new MorganError(ctx.sessionError ?? ErrorCode.SESSION_REQUIRED));
-  }
-  return next({ ctx: { ...ctx, session: ctx.session } });
-});
+export const sessionProcedure = defaults.sessionProcedure;
+
+/**
+ * `session.events` on Morgan's instance, for apps that compose their own
+ * session router: the caller's session events, resumable by last event id.
+ *
+ * @example
+ * trpc.session.events.subscribe(undefined, {
+ *   onData: ({ data: event }) => (event.type === 'gap' ? reload() : show(event)),
+ * });
+ */
+export const sessionEventsProcedure = defaults.sessionEventsProcedure;

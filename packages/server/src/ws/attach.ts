@@ -4,10 +4,10 @@ import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CapacityError, ErrorCode, MorganError } from '../errors.js';
+import { CapacityError, ErrorCode, errorCodeInfo, MorganError, toMorganError } from '../errors.js';
 import type { SessionEndedEvent, SessionManager } from '../manager.js';
 import { CloseCode } from '../protocol.js';
-import type { SessionContext } from '../trpc/context.js';
+import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
 import {
@@ -77,11 +77,13 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly #byWs = new WeakMap<WebSocket, Connection>();
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
+  readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
   #inFlight = 0;
   #closing: Promise<void> | undefined;
 
   constructor(server: Server, options: AttachWebSocketOptions<TRouter>) {
-    const { manager, router, allowedOrigins, onError, ...rest } = options;
+    const { manager, router, allowedOrigins, onError, createContext, ...rest } = options;
+    this.#createContext = createContext;
     this.#settings = resolveSettings(rest);
     this.manager = manager;
     this.#server = server;
@@ -106,7 +108,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       wss: this.wss,
       router,
       maxBatchSize: this.#settings.maxBatchSize,
-      createContext: ({ res }) => this.#context(res) as inferRouterContext<TRouter>,
+      createContext: ({ res }) => this.#context(res) as Promise<inferRouterContext<TRouter>>,
       ...(onError === undefined ? {} : { onError }),
     });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.#settings;
@@ -199,17 +201,30 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     }
   };
 
-  #context(ws: WebSocket): SessionContext {
+  async #context(ws: WebSocket): Promise<MorganContext> {
     const connection = this.#byWs.get(ws);
     if (connection?.session === undefined) {
       throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Socket is not authenticated' });
     }
-    return {
+    const morgan: MorganContext = {
       manager: this.manager,
       session: connection.session,
       transport: 'ws',
       runCall: (call) => this.#runCall(connection, call),
     };
+    if (this.#createContext === undefined) return morgan;
+    try {
+      const app = await this.#createContext({
+        req: connection.req,
+        connectionParams: connection.connectionParams,
+      });
+      return { ...app, ...morgan };
+    } catch (error) {
+      // tRPC would close with no code (1005); say why instead.
+      const { code } = toMorganError(error);
+      connection.end(errorCodeInfo[code].wsCloseCode, code);
+      throw error;
+    }
   }
 
   /** One call over a socket: admitted by node capacity, tracked on the session, drained on close. */

@@ -44,6 +44,8 @@ export class Connection implements HeartbeatPeer {
   /** Calls in flight on this socket. */
   inFlight = 0;
   sessionId: string | undefined;
+  /** The socket's tRPC `connectionParams` (string values), once received. */
+  connectionParams: Record<string, string> | null = null;
   /** Snapshot taken when the socket was counted; the tRPC context's `session`. */
   session: Session | undefined;
   /** Set once the socket is being closed by us. */
@@ -143,12 +145,14 @@ export class Connection implements HeartbeatPeer {
   }
 
   async #join(data: RawData, isBinary: boolean): Promise<void> {
-    const sessionId = readSessionId(data, isBinary);
+    const params = readConnectionParams(data, isBinary);
+    const sessionId = params === null ? null : params?.sessionId;
     if (!isSessionId(sessionId)) {
       this.end(CloseCode.BAD_SESSION, badSessionReason(sessionId));
       return;
     }
     this.sessionId = sessionId;
+    this.connectionParams = stringParams(params as Record<string, unknown>);
     this.#host.register(this);
     let session: Session;
     try {
@@ -194,11 +198,14 @@ function badSessionReason(sessionId: unknown): string {
 }
 
 /**
- * The session id from a tRPC `connectionParams` message
- * (`{"method":"connectionParams","data":{"sessionId":"…"}}`): undefined when
- * absent, the raw value (to be validated) otherwise.
+ * The parameters of a tRPC `connectionParams` message
+ * (`{"method":"connectionParams","data":{"sessionId":"…"}}`): null when the
+ * message is not one, undefined when it carries none.
  */
-function readSessionId(data: RawData, isBinary: boolean): unknown {
+function readConnectionParams(
+  data: RawData,
+  isBinary: boolean,
+): Record<string, unknown> | null | undefined {
   if (isBinary) return null;
   let message: unknown;
   try {
@@ -210,6 +217,15 @@ function readSessionId(data: RawData, isBinary: boolean): unknown {
   const { method, data: params } = message as { method?: unknown; data?: unknown };
   if (method !== 'connectionParams') return null;
   if (params === null || params === undefined) return undefined;
-  if (typeof params !== 'object') return null;
-  return (params as { sessionId?: unknown }).sessionId;
+  if (typeof params !== 'object' || Array.isArray(params)) return null;
+  return params as Record<string, unknown>;
+}
+
+/** The string-valued parameters, as tRPC's `connectionParams` (`Dict<string>`) has them. */
+function stringParams(params: Record<string, unknown>): Record<string, string> {
+  const strings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'string') strings[key] = value;
+  }
+  return strings;
 }

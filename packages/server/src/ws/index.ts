@@ -5,4 +5,5 @@ export {
   attachWebSocketDefaults,
   type CloseWebSocketOptions,
   type OriginCheck,
+  type WebSocketContextOptions,
 } from './options.js';

@@ -1,9 +1,19 @@
+import type { IncomingMessage } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import type { WSSHandlerOptions } from '@trpc/server/adapters/ws';
 import type { SessionManager } from '../manager.js';
+import type { AppContextOf } from '../trpc/context.js';
 
 /** Decides whether a browser page from `origin` may open a socket. */
 export type OriginCheck = (origin: string | undefined) => boolean;
+
+/** What an app's `createContext` gets for a socket. */
+export interface WebSocketContextOptions {
+  /** The upgrade request: its cookies and headers, for example to find the logged-in user. */
+  req: IncomingMessage;
+  /** The socket's tRPC `connectionParams` (string values), `sessionId` included: a token, for example. */
+  connectionParams: Record<string, string> | null;
+}
 
 /** Options of `attachWebSocket`. */
 export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
@@ -47,13 +57,27 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
   endGraceMs?: number;
   /** Largest batch of calls in one message. @default 100 */
   maxBatchSize?: number;
+  /**
+   * The app's own context (`db`, `user`, …), built once per socket when it
+   * has authenticated its session, merged with Morgan's fields (which win on
+   * a clash). A throw closes the socket with the close code of the error's
+   * stable code (1011 for anything that is not a `MorganError`). Required
+   * when the router's context has fields beyond Morgan's.
+   * @default undefined (Morgan's fields only)
+   */
+  createContext?:
+    | ((opts: WebSocketContextOptions) => AppContextOf<TRouter> | Promise<AppContextOf<TRouter>>)
+    | undefined;
   /** Called with each error a procedure throws (tRPC's `onError`). */
   onError?: WSSHandlerOptions<TRouter>['onError'];
 }
 
 /** The numeric and path options, resolved. */
 export type WebSocketSettings = Required<
-  Omit<AttachWebSocketOptions<AnyRouter>, 'manager' | 'router' | 'allowedOrigins' | 'onError'>
+  Omit<
+    AttachWebSocketOptions<AnyRouter>,
+    'manager' | 'router' | 'allowedOrigins' | 'onError' | 'createContext'
+  >
 >;
 
 export const attachWebSocketDefaults = {
