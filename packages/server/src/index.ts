@@ -41,6 +41,7 @@ export {
   type SessionManagerEvents,
   type SessionManagerOptions,
   type SessionMetrics,
+  type SessionRotatedEvent,
   sessionManagerDefaults,
   type TrackedRequest,
 } from './manager.js';
@@ -65,7 +66,11 @@ export {
   type GapEvent,
   type HeartbeatResult,
   type MorganErrorData,
+  RESERVED_EVENT_TYPES,
   RETRYABLE_STATUSES,
+  ROTATED_EVENT_TYPE,
+  type RotatedEvent,
+  type RotatedEventData,
   SESSION_HEADER,
   type SessionEventsInput,
 } from './protocol.js';

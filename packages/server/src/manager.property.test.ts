@@ -30,6 +30,7 @@ function scheduledStore(s: fc.Scheduler, inner: MemoryStore): Store {
     get: later('get', inner.get),
     touch: later('touch', inner.touch),
     delete: later('delete', inner.delete),
+    rotate: later('rotate', inner.rotate),
     addRequest: later('addRequest', inner.addRequest),
     removeRequest: later('removeRequest', inner.removeRequest),
     addConnection: later('addConnection', inner.addConnection),

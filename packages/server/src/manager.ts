@@ -5,6 +5,7 @@ import { ErrorCode, MorganError, SessionNotFoundError } from './errors.js';
 import type { EventLog, SessionEvent } from './events/event-log.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
 import { DEFAULT_MAX_METADATA_BYTES, type JsonValue, serializeMetadata } from './metadata.js';
+import { RecentRotations } from './rotations.js';
 import {
   type CreateSessionInput,
   newSessionId,
@@ -64,11 +65,23 @@ export interface SessionEndedEvent {
   origin: 'local' | 'remote';
 }
 
+/** A session replaced by a new id (`rotateSession`), as the `rotated` event announces it. */
+export interface SessionRotatedEvent {
+  /** The old id, which answers 404 from now on. */
+  sessionId: string;
+  /** The id that replaced it. */
+  newSessionId: string;
+  /** `local` when this node rotated it, `remote` when another node did. */
+  origin: 'local' | 'remote';
+}
+
 /** Events a `SessionManager` emits. */
 export interface SessionManagerEvents {
   created: [session: Session];
   deleted: [event: SessionEndedEvent];
   expired: [event: SessionEndedEvent];
+  /** A session got a new id; its sockets and streams follow it. */
+  rotated: [event: SessionRotatedEvent];
   /** A background sweep failed (for example the store was unreachable). */
   error: [error: Error];
 }
@@ -133,6 +146,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   #unsubscribe: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   readonly #drainWaiters = new Set<() => void>();
+  readonly #rotations = new RecentRotations();
 
   constructor(options: SessionManagerOptions = {}) {
     super();
@@ -293,6 +307,56 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.#dropEvents(record.sessionId);
     this.emit('deleted', ended(record.sessionId, record.userId, 'local'));
     return true;
+  }
+
+  /**
+   * Replaces a session by a new one, the express-session `regenerate` for use
+   * after a login (so an id seen before the login is worth nothing after
+   * it): a new id with the same user, conversation and metadata. The old id
+   * answers 404 at once, on every node. Its open sockets stay open and move
+   * to the new session, its `session.events` streams end with a
+   * `session.rotated` event naming the new id, and the HTTP request that
+   * rotated answers with the new id in its `X-Session-Id` response header.
+   *
+   * @throws SessionNotFoundError when the session is absent or expired.
+   * @example
+   * app.post('/login', requireSession(), async (req, res) => {
+   *   const user = await checkPassword(req.body);
+   *   const session = await manager.rotateSession(req.morgan.session!.sessionId);
+   *   res.json({ sessionId: session.sessionId });
+   * });
+   */
+  async rotateSession(sessionId: string): Promise<Session> {
+    const record = await this.store.rotate(sessionId, newSessionId(), this.#now());
+    if (record === undefined) throw new SessionNotFoundError(sessionId);
+    this.#rotated(sessionId, record.sessionId, 'local');
+    return toSession(record);
+  }
+
+  /**
+   * The id that replaced `sessionId` in a rotation seen by this node in the
+   * last minute, if any. Streams and sockets use it to follow a rotation.
+   */
+  rotatedTo(sessionId: string): string | undefined {
+    return this.#rotations.get(sessionId, this.#now());
+  }
+
+  /**
+   * Ends every session of a user at once ("log out everywhere"); their
+   * sockets close with 4404 on every node. Returns how many were ended.
+   *
+   * @example
+   * const ended = await manager.deleteSessionsByUser(user.id);
+   */
+  async deleteSessionsByUser(userId: string): Promise<number> {
+    const records = await this.store.listByUser(
+      optionalString('userId', userId) ?? '',
+      this.#now(),
+    );
+    const deleted = await Promise.all(
+      records.map((record) => this.deleteSession(record.sessionId)),
+    );
+    return deleted.filter(Boolean).length;
   }
 
   /**
@@ -485,8 +549,19 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   }
 
   #onStoreEvent(event: StoreEvent): void {
+    if (event.type === 'rotated') {
+      this.#rotated(event.sessionId, event.newSessionId, 'remote');
+      return;
+    }
     this.#dropEvents(event.sessionId);
     this.emit(event.type, ended(event.sessionId, undefined, 'remote'));
+  }
+
+  /** Remembers a rotation, lets listeners move sockets, then ends the old streams. */
+  #rotated(sessionId: string, newSessionId: string, origin: 'local' | 'remote'): void {
+    this.#rotations.remember(sessionId, newSessionId, this.#now());
+    this.emit('rotated', { sessionId, newSessionId, origin });
+    this.#dropEvents(sessionId);
   }
 
   #dropEvents(sessionId: string): void {

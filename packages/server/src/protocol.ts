@@ -274,6 +274,28 @@ export interface GapEvent extends SessionEvent<GapEventData> {
   readonly type: typeof GAP_EVENT_TYPE;
 }
 
+/**
+ * The type of the last event of a `session.events` stream whose session was
+ * rotated (`rotateSession`): the stream ends after it, and the client carries
+ * on with the new id, subscribing afresh (the new session's events so far are
+ * replayed from its buffer).
+ */
+export const ROTATED_EVENT_TYPE = 'session.rotated';
+
+/** Payload of a `session.rotated` event. */
+export type RotatedEventData = {
+  /** The id that replaced the stream's session. */
+  sessionId: string;
+};
+
+/** The last event of a stream whose session was rotated. */
+export interface RotatedEvent extends SessionEvent<RotatedEventData> {
+  readonly type: typeof ROTATED_EVENT_TYPE;
+}
+
+/** Event types the server uses itself; `publish` refuses them. */
+export const RESERVED_EVENT_TYPES: readonly string[] = [GAP_EVENT_TYPE, ROTATED_EVENT_TYPE];
+
 /** What `session.events` takes: the id to resume after. */
 export interface SessionEventsInput {
   lastEventId?: string | undefined;

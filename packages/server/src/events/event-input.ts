@@ -1,12 +1,12 @@
 import { ErrorCode, MorganError } from '../errors.js';
-import { GAP_EVENT_TYPE } from './event-log.js';
+import { RESERVED_EVENT_TYPES } from '../protocol.js';
 
 /** Longest event type, in characters. */
 const MAX_TYPE_LENGTH = 128;
 
 /**
  * Checks an event type given to `append`: a string of 1 to 128 characters,
- * not the reserved `gap`.
+ * not one of the reserved types (`gap`, `session.rotated`).
  *
  * @throws MorganError `INVALID_REQUEST` otherwise.
  */
@@ -17,8 +17,8 @@ export function checkEventType(type: unknown): asserts type is string {
       `Event type must be a string of 1 to ${MAX_TYPE_LENGTH} characters`,
     );
   }
-  if (type === GAP_EVENT_TYPE) {
-    throw new MorganError(ErrorCode.INVALID_REQUEST, `Event type "${GAP_EVENT_TYPE}" is reserved`);
+  if (RESERVED_EVENT_TYPES.includes(type)) {
+    throw new MorganError(ErrorCode.INVALID_REQUEST, `Event type "${type}" is reserved`);
   }
 }
 

@@ -72,7 +72,7 @@ describe('sessionMiddleware: identification', () => {
     expect(manager.capacity.inFlight).toBe(0);
   });
 
-  test('no header passes through with req.session undefined; requireSession answers 401', async () => {
+  test('no header passes through with req.morgan.session undefined; requireSession answers 401', async () => {
     const manager = newManager();
     const { app } = createTestApp(manager);
     await using http = await startHttpServer(app);

@@ -5,6 +5,7 @@ import { SESSION_HEADER_LOWER } from '../protocol.js';
 import { isSessionId } from '../session.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
+import { RotationNotices } from './rotations.js';
 
 /** Options of `sessionMiddleware`. */
 export interface SessionMiddlewareOptions {
@@ -81,6 +82,8 @@ export function sessionMiddleware(
   const shedHeaders = { 'Retry-After': String(retryAfterSeconds) };
   const shedError = new CapacityError(retryAfterSeconds);
   const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
+  const rotations = new RotationNotices();
+  rotations.listen(manager);
 
   const defers = (path: string): boolean => {
     for (const prefix of deferred) {
@@ -106,7 +109,10 @@ export function sessionMiddleware(
       if (done) return;
       done = true;
       limiter.release();
-      if (tracked !== undefined) void tracked.end();
+      if (tracked !== undefined) {
+        rotations.remove(tracked.session.sessionId, req);
+        void tracked.end();
+      }
     };
     // 'close' follows 'finish' on every response and also fires when the
     // client goes away first: one listener covers both ends of a request.
@@ -152,6 +158,7 @@ export function sessionMiddleware(
   };
 
   const attach = (req: Request, request: TrackedRequest): void => {
+    rotations.add(request.session.sessionId, req);
     req.morgan = { session: request.session, requestId: request.requestId };
   };
 

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type SessionEndedEvent, SessionManager } from '../manager.js';
+import { type SessionEndedEvent, SessionManager, type SessionRotatedEvent } from '../manager.js';
 import type { StoreEvent } from '../store/store.js';
 import { sessionRecord as record } from '../testing/records.js';
 import { RedisStore } from './redis-store.js';
@@ -145,6 +145,20 @@ describe('two RedisStore nodes on one Redis', () => {
   });
 });
 
+/** Resolves with the first `count` deletions `manager` announces. */
+function collectEnded(manager: SessionManager, count: number): Promise<SessionEndedEvent[]> {
+  const events: SessionEndedEvent[] = [];
+  return new Promise((resolve) => {
+    const listener = (event: SessionEndedEvent) => {
+      events.push(event);
+      if (events.length < count) return;
+      manager.off('deleted', listener);
+      resolve(events);
+    };
+    manager.on('deleted', listener);
+  });
+}
+
 describe('SessionManagers on two nodes', () => {
   let clock: number;
   let managerA: SessionManager;
@@ -202,6 +216,39 @@ describe('SessionManagers on two nodes', () => {
     expect((await remote)[0]).toEqual({ sessionId: idle.sessionId, origin: 'remote' });
     expect(await managerA.getActiveSessionCount()).toBe(1);
     expect((await managerB.getSession(busy.sessionId))?.connectionCount).toBe(1);
+  });
+
+  it('a rotation on A is announced on B with the new id; the old id is gone on both', async () => {
+    const session = await managerA.createSession({ userId: 'rosa', metadata: { cart: [1] } });
+    const remote = once(managerB, 'rotated') as Promise<[SessionRotatedEvent]>;
+    const rotated = await managerA.rotateSession(session.sessionId);
+    expect((await remote)[0]).toEqual({
+      sessionId: session.sessionId,
+      newSessionId: rotated.sessionId,
+      origin: 'remote',
+    });
+    expect(managerB.rotatedTo(session.sessionId)).toBe(rotated.sessionId);
+    expect(await managerB.getSession(session.sessionId)).toBeUndefined();
+    expect(await managerB.getSession(rotated.sessionId)).toMatchObject({
+      userId: 'rosa',
+      metadata: { cart: [1] },
+    });
+    await expect(managerB.rotateSession(session.sessionId)).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+  });
+
+  it('log out everywhere: deleteSessionsByUser on B ends the user’s sessions made on A and B', async () => {
+    const onA = await managerA.createSession({ userId: 'lou' });
+    const onB = await managerB.createSession({ userId: 'lou' });
+    const kept = await managerA.createSession({ userId: 'other' });
+    const remote = collectEnded(managerA, 2);
+    expect(await managerB.deleteSessionsByUser('lou')).toBe(2);
+    expect((await remote).map((event) => event.sessionId).sort()).toEqual(
+      [onA.sessionId, onB.sessionId].sort(),
+    );
+    expect(await managerA.listSessionsByUser('lou')).toEqual([]);
+    expect(await managerA.getSession(kept.sessionId)).toBeDefined();
   });
 
   it('sessions outlive a node: a new node on the same Redis resumes them', async () => {

@@ -85,7 +85,7 @@ const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
  * Each operation is one round trip (one Lua script or one HMGET; a touch
  * soon after this node's last write is a plain HMGET, see
  * `touchResolutionMs`); expiry uses an idle index for sweeps and key TTLs as
- * a backstop; `deleted` and `expired` travel to the other nodes over pub/sub.
+ * a backstop; `deleted`, `expired` and `rotated` travel to the other nodes over pub/sub.
  * Pins (requests in flight, open connections) are recorded per node under a
  * lease, so those of a node that died are undone by the next sweep on any
  * node; a connection is uncounted only by the node that counted it.
@@ -205,6 +205,32 @@ export class RedisStore implements Store {
     return reply === null ? undefined : toRecord(sessionId, reply as RawFields);
   }
 
+  async rotate(
+    sessionId: string,
+    newSessionId: string,
+    now: number,
+  ): Promise<SessionRecord | undefined> {
+    const reply = await this.#run(
+      'morganRotate',
+      this.#key(sessionId),
+      this.#key(newSessionId),
+      this.#idleKey,
+      this.#pinnedKey,
+      this.keyPrefix,
+      sessionId,
+      newSessionId,
+      now,
+      this.#timeoutMs,
+      this.#ttlMs,
+      this.nodeId,
+      this.#channel,
+    );
+    this.#recentWrites.forget(sessionId);
+    if (reply === null) return undefined;
+    this.#recentWrites.record(newSessionId, now);
+    return toRecord(newSessionId, reply as RawFields);
+  }
+
   addRequest(
     sessionId: string,
     requestId: string,
@@ -312,7 +338,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Delivers `deleted` and `expired` events published by other nodes. Opens a
+   * Delivers `deleted`, `expired` and `rotated` events published by other nodes. Opens a
    * second connection (pub/sub needs its own) on first use.
    */
   subscribe(listener: (event: StoreEvent) => void): () => void {

@@ -9,7 +9,8 @@
 //   P idle     zset  unpinned session ids scored by last activity (sweep order)
 //   P pinned   set   session ids with requests or connections (never expire)
 //   P u:<user> set   the user's session ids
-//   P events   channel of {"n": node id, "t": "deleted"|"expired", "s": id}
+//   P events   channel of {"n": node id, "t": "deleted"|"expired"|"rotated", "s": id,
+//                         "to": new id (rotated only)}
 //   P pins:<node>  hash  the pins a node holds: "c\t<id>" → open connections,
 //                        "r\t<id>\t<request id>" → 1 (see lease-scripts.ts)
 //   P node:<node>  string the node's lease, re-armed every few seconds
@@ -202,6 +203,35 @@ redis.call('PUBLISH', ARGV[4], cjson.encode({ n = ARGV[3], t = 'deleted', s = id
 return f`;
 
 /**
+ * KEYS = [old hash, new hash, idle, pinned];
+ * ARGV = [prefix, old id, new id, now, timeoutMs, ttlMs, node, channel] → new fields or nil.
+ * Replaces a live session by a new id: user, conversation and metadata move,
+ * requests and connections do not (their pins on the old id are undone when
+ * they end, as for a deleted session).
+ */
+const rotate = `
+local oldKey, newKey, oldId, newId = KEYS[1], KEYS[2], ARGV[2], ARGV[3]
+local f = redis.call('HMGET', oldKey, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+if not f[3] then return nil end
+local now = ARGV[4]
+local pinned = f[6] ~= '0' or f[7] ~= '[]'
+if not pinned and tonumber(now) - tonumber(f[4]) > tonumber(ARGV[5]) then return nil end
+redis.call('DEL', oldKey)
+redis.call('ZREM', KEYS[3], oldId)
+redis.call('SREM', KEYS[4], oldId)
+redis.call('HSET', newKey, 'ca', now, 'la', now, 'm', f[5], 'cc', '0', 'r', '[]')
+if f[1] then
+  redis.call('SREM', ARGV[1] .. 'u:' .. f[1], oldId)
+  redis.call('HSET', newKey, 'u', f[1])
+  redis.call('SADD', ARGV[1] .. 'u:' .. f[1], newId)
+end
+if f[2] then redis.call('HSET', newKey, 'c', f[2]) end
+redis.call('ZADD', KEYS[3], now, newId)
+redis.call('PEXPIRE', newKey, ARGV[6])
+redis.call('PUBLISH', ARGV[8], cjson.encode({ n = ARGV[7], t = 'rotated', s = oldId, to = newId }))
+return { f[1], f[2], now, now, f[5], '0', '[]' }`;
+
+/**
  * KEYS = [idle]; ARGV = [prefix, cutoff, limit, node, channel, ttlMs] → [id, fields, id, fields, ...].
  * First undoes the pins of nodes whose lease lapsed (see lease-scripts.ts),
  * then walks the idle index from the oldest entry below the cutoff, so the
@@ -280,6 +310,7 @@ export const scripts = {
   morganRemoveConnection: { numberOfKeys: 6, lua: removeConnection },
   morganCreate: { numberOfKeys: 3, lua: create },
   morganDelete: { numberOfKeys: 3, lua: remove },
+  morganRotate: { numberOfKeys: 4, lua: rotate },
   morganSweep: { numberOfKeys: 1, lua: sweep },
   morganListByUser: { numberOfKeys: 1, lua: listByUser },
   morganList: { numberOfKeys: 2, lua: list },

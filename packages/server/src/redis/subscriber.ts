@@ -8,6 +8,8 @@ interface WireEvent {
   t: StoreEvent['type'];
   /** Session id. */
   s: string;
+  /** The new session id of a `rotated` event. */
+  to?: string;
 }
 
 /**
@@ -64,8 +66,15 @@ export class EventSubscriber {
     } catch {
       return;
     }
-    if (wire.n === this.#nodeId || (wire.t !== 'deleted' && wire.t !== 'expired')) return;
-    const event: StoreEvent = { type: wire.t, sessionId: wire.s };
+    if (wire.n === this.#nodeId || typeof wire.s !== 'string') return;
+    let event: StoreEvent;
+    if (wire.t === 'deleted' || wire.t === 'expired') {
+      event = { type: wire.t, sessionId: wire.s };
+    } else if (wire.t === 'rotated' && typeof wire.to === 'string') {
+      event = { type: 'rotated', sessionId: wire.s, newSessionId: wire.to };
+    } else {
+      return;
+    }
     for (const listener of [...this.#listeners]) listener(event);
   }
 }

@@ -287,6 +287,66 @@ export function describeStoreConformance(
       });
     });
 
+    describe('rotate', () => {
+      it('moves user, conversation and metadata to the new id; the old id is gone at once', async () => {
+        const value = await created(t0, {
+          userId: 'u-rot',
+          conversationId: 'c1',
+          metadata: '{"cart":[1,2]}',
+        });
+        const newId = randomUUID();
+        const rotated = await store.rotate(value.sessionId, newId, t0 + 5);
+        expect(rotated).toMatchObject({
+          sessionId: newId,
+          userId: 'u-rot',
+          conversationId: 'c1',
+          metadata: '{"cart":[1,2]}',
+          createdAt: t0 + 5,
+          lastActivity: t0 + 5,
+          connectionCount: 0,
+        });
+        expect(rotated?.activeRequests).toEqual([]);
+        expect(await store.get(value.sessionId, t0 + 5)).toBeUndefined();
+        expect(await store.touch(value.sessionId, t0 + 5)).toBeUndefined();
+        expect(await snapshot(newId, t0 + 5)).toMatchObject({ sessionId: newId, userId: 'u-rot' });
+        const ids = (await store.listByUser('u-rot', t0 + 5)).map((r) => r.sessionId);
+        expect(ids).toEqual([newId]);
+      });
+
+      it('answers undefined for an unknown or expired session and creates nothing', async () => {
+        const before = await store.count();
+        const newId = randomUUID();
+        expect(await store.rotate(randomUUID(), newId, t0)).toBeUndefined();
+        const stale = await created(t0);
+        expect(await store.rotate(stale.sessionId, newId, t0 + TIMEOUT_MS + 1)).toBeUndefined();
+        expect(await store.get(newId, t0 + TIMEOUT_MS + 1)).toBeUndefined();
+        expect(await store.count()).toBe(before + 1);
+      });
+
+      it('leaves the new session unpinned and expiring, and old requests and connections cannot pin it', async () => {
+        const value = await created(t0);
+        await store.addRequest(value.sessionId, 'r1', t0);
+        await store.addConnection(value.sessionId, t0);
+        const newId = randomUUID();
+        await store.rotate(value.sessionId, newId, t0 + 1);
+        await store.removeRequest(value.sessionId, 'r1', t0 + 2);
+        await store.removeConnection(value.sessionId, t0 + 2);
+        expect(await store.get(value.sessionId, t0 + 2)).toBeUndefined();
+        const removed = (await store.sweep(t0 + 2 + TIMEOUT_MS + 1)).map((r) => r.sessionId);
+        expect(removed).toContain(newId);
+        expect(removed).not.toContain(value.sessionId);
+      });
+
+      it('keeps other sessions intact', async () => {
+        const a = await created(t0, { userId: 'u-a' });
+        const b = await created(t0, { userId: 'u-a' });
+        await store.addRequest(b.sessionId, 'rb', t0);
+        await store.rotate(a.sessionId, randomUUID(), t0 + 1);
+        expect(await snapshot(b.sessionId, t0 + 1)).toMatchObject({ activeRequests: ['rb'] });
+        expect(await store.listByUser('u-a', t0 + 1)).toHaveLength(2);
+      });
+    });
+
     describe('requests in flight', () => {
       it('keeps the exact list of request ids', async () => {
         const value = await created(t0);

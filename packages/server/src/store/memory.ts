@@ -63,6 +63,28 @@ export class MemoryStore implements Store {
     return record;
   }
 
+  async rotate(
+    sessionId: string,
+    newSessionId: string,
+    now: number,
+  ): Promise<SessionRecord | undefined> {
+    const old = this.#live(sessionId, now);
+    if (old === undefined) return undefined;
+    this.#remove(old);
+    const record: SessionRecord = {
+      sessionId: newSessionId,
+      userId: old.userId,
+      conversationId: old.conversationId,
+      createdAt: now,
+      lastActivity: now,
+      metadata: old.metadata,
+      connectionCount: 0,
+      activeRequests: NO_REQUESTS,
+    };
+    await this.create(record);
+    return this.#sessions.get(newSessionId);
+  }
+
   async addRequest(
     sessionId: string,
     requestId: string,

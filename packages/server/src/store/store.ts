@@ -6,11 +6,11 @@ export interface StoreSettings {
   sessionTimeoutMs: number;
 }
 
-/** A session ended on another node (delivered by stores that span nodes). */
-export interface StoreEvent {
-  type: 'deleted' | 'expired';
-  sessionId: string;
-}
+/** A session ended or rotated on another node (delivered by stores that span nodes). */
+export type StoreEvent =
+  | { type: 'deleted' | 'expired'; sessionId: string }
+  /** `sessionId` was replaced by `newSessionId` (`rotate`). */
+  | { type: 'rotated'; sessionId: string; newSessionId: string };
 
 /**
  * Where sessions live. `MemoryStore` is the reference implementation; every
@@ -38,6 +38,15 @@ export interface Store {
   touch(sessionId: string, now: number): Promise<SessionRecord | undefined>;
   /** Removes the session at once; returns what was removed. */
   delete(sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * Replaces a live session by a new one in one atomic step: `newSessionId`
+   * gets the old session's userId, conversationId and metadata, `createdAt`
+   * and `lastActivity` of `now`, no requests and no connections; the old id
+   * is gone at once (every read answers undefined). Returns the new record,
+   * or undefined when the old session is absent or expired (nothing changes).
+   * Stores that span nodes announce it to the others as a `rotated` event.
+   */
+  rotate(sessionId: string, newSessionId: string, now: number): Promise<SessionRecord | undefined>;
   /** Adds a request in flight and touches; undefined when absent or expired. */
   addRequest(sessionId: string, requestId: string, now: number): Promise<SessionRecord | undefined>;
   /** Removes a request in flight and touches; a no-op when the session is gone. */

@@ -3,7 +3,20 @@ import { z } from 'zod';
 import { SessionNotFoundError } from '../errors.js';
 import type { EventLog, SessionEvent } from '../events/event-log.js';
 import { type EventStreamEnd, streamSessionEvents } from '../events/stream.js';
+import { ROTATED_EVENT_TYPE, type RotatedEvent } from '../protocol.js';
 import { toTRPCError } from './errors.js';
+
+/** Id of the `session.rotated` notice: it belongs to no stream, and nobody resumes after it. */
+const ROTATED_EVENT_ID = '0-0';
+
+function rotatedEvent(newSessionId: string): RotatedEvent {
+  return {
+    id: ROTATED_EVENT_ID,
+    type: ROTATED_EVENT_TYPE,
+    data: { sessionId: newSessionId },
+    at: Date.now(),
+  };
+}
 
 /** Input of `session.events`. */
 export const sessionEventsInput = z
@@ -17,6 +30,8 @@ export const sessionEventsInput = z
 export interface SessionEventsRequest {
   events: EventLog;
   sessionId: string;
+  /** The id that replaced the session, once it was rotated (`manager.rotatedTo`). */
+  rotatedTo: (sessionId: string) => string | undefined;
   lastEventId: string | null | undefined;
   signal: AbortSignal | undefined;
 }
@@ -29,16 +44,18 @@ export interface SessionEventsRequest {
  * subscription (no last id) starts with what is still buffered, so events
  * published just before it (e.g. by the HTTP call that opened the page) are
  * not lost. Ends with `SESSION_NOT_FOUND` when the session is deleted or
- * expires: the manager drops the session's stream, which ends this one, so
+ * expires, and with a last `session.rotated` event naming the new id when
+ * it was rotated: the manager drops the session's stream, which ends this one, so
  * an idle subscription holds no listener on the manager.
  */
 export function sessionEvents(
   request: SessionEventsRequest,
 ): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
-  const { events, sessionId, lastEventId, signal } = request;
+  const { events, sessionId, lastEventId, signal, rotatedTo } = request;
   return trackedEvents(
     sessionId,
     streamSessionEvents(events, sessionId, { lastEventId: lastEventId ?? undefined, signal }),
+    rotatedTo,
   );
 }
 
@@ -50,12 +67,20 @@ export function sessionEvents(
 function trackedEvents(
   sessionId: string,
   stream: AsyncIterableIterator<SessionEvent, EventStreamEnd>,
+  rotatedTo: (sessionId: string) => string | undefined,
 ): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
+  let ended = false;
   const iterator: AsyncIterator<TrackedEnvelope<SessionEvent>, void> = {
     async next() {
+      if (ended) return { done: true, value: undefined };
       const next = await stream.next();
       if (!next.done) return { done: false, value: tracked(next.value.id, next.value) };
-      if (next.value === 'dropped') throw toTRPCError(new SessionNotFoundError(sessionId));
+      if (next.value === 'dropped') {
+        const newSessionId = rotatedTo(sessionId);
+        if (newSessionId === undefined) throw toTRPCError(new SessionNotFoundError(sessionId));
+        ended = true;
+        return { done: false, value: tracked(ROTATED_EVENT_ID, rotatedEvent(newSessionId)) };
+      }
       return { done: true, value: undefined };
     },
     async return() {

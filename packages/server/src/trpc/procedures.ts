@@ -88,6 +88,7 @@ export function createMorganProcedures<
       sessionEvents({
         events: ctx.manager.events,
         sessionId: ctx.session.sessionId,
+        rotatedTo: (id) => ctx.manager.rotatedTo(id),
         lastEventId: input?.lastEventId,
         signal,
       }),

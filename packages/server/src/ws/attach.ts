@@ -5,7 +5,7 @@ import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CapacityError, ErrorCode, errorCodeInfo, MorganError, toMorganError } from '../errors.js';
-import type { SessionEndedEvent, SessionManager } from '../manager.js';
+import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../manager.js';
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
@@ -117,6 +117,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     server.on('upgrade', this.#onUpgrade);
     manager.on('deleted', this.#onSessionEnded);
     manager.on('expired', this.#onSessionEnded);
+    manager.on('rotated', this.#onSessionRotated);
   }
 
   get connectionCount(): number {
@@ -201,6 +202,30 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     }
   };
 
+  /** A rotated session's sockets stay open and move to the new id (counted there). */
+  readonly #onSessionRotated = ({ sessionId, newSessionId }: SessionRotatedEvent): void => {
+    for (const connection of this.#sessions.of(sessionId)) {
+      this.#sessions.remove(sessionId, connection);
+      connection.sessionId = newSessionId;
+      this.#sessions.add(newSessionId, connection);
+      if (!connection.counted) continue;
+      const moved = this.manager
+        .removeConnection(sessionId)
+        .then(() => this.manager.addConnection(newSessionId))
+        .then(
+          (session) => {
+            connection.session = session;
+          },
+          () => connection.end(CloseCode.SESSION_NOT_FOUND, ErrorCode.SESSION_NOT_FOUND),
+        );
+      this.#work.track(moved);
+    }
+  };
+
+  /**
+   * The socket's context, made once per socket by tRPC: Morgan's fields
+   * (`session` read live, so it follows a rotation) over the app's own.
+   */
   async #context(ws: WebSocket): Promise<MorganContext> {
     const connection = this.#byWs.get(ws);
     if (connection?.session === undefined) {
@@ -208,7 +233,9 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     }
     const morgan: MorganContext = {
       manager: this.manager,
-      session: connection.session,
+      get session() {
+        return connection.session;
+      },
       transport: 'ws',
       runCall: (call) => this.#runCall(connection, call),
     };
@@ -218,7 +245,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
         req: connection.req,
         connectionParams: connection.connectionParams,
       });
-      return { ...app, ...morgan };
+      return Object.defineProperties(
+        { ...app },
+        Object.getOwnPropertyDescriptors(morgan),
+      ) as MorganContext;
     } catch (error) {
       // tRPC would close with no code (1005); say why instead.
       const { code } = toMorganError(error);
@@ -267,6 +297,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     this.#server.off('upgrade', this.#onUpgrade);
     this.manager.off('deleted', this.#onSessionEnded);
     this.manager.off('expired', this.#onSessionEnded);
+    this.manager.off('rotated', this.#onSessionRotated);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await this.#work.settled();
   }

@@ -54,6 +54,11 @@ export class Connection implements HeartbeatPeer {
   #pendingEnd: [code: number, reason: string] | undefined;
   /** Counted on the session and not yet released. */
   #counted = false;
+
+  /** True while the socket is counted on its session's `connectionCount`. */
+  get counted(): boolean {
+    return this.#counted;
+  }
   #phase: Phase = 'auth';
   #buffered: BufferedMessage[] | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
