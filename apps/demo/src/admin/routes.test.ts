@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { SessionManager } from '@morgan/session-server';
-import { requireSession, sessionMiddleware } from '@morgan/session-server/express';
+import { errorHandler, requireSession, sessionMiddleware } from '@morgan/session-server/express';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Admin, type AdminState, createAdmin } from './index.js';
@@ -30,6 +30,7 @@ async function start(maxConcurrentRequests = 10): Promise<Fixture> {
     await Promise.all([admin.overload.delay(), held]);
     res.json({ ok: true });
   });
+  app.use(errorHandler({ onInternalError: () => {} }));
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
@@ -121,6 +122,30 @@ describe('admin routes', () => {
     const bad = await fetch(`${url}/api/admin/sessions/nope`, { method: 'DELETE' });
     expect(bad.status).toBe(400);
     expect((await state(url)).totals.deleted).toBe(1);
+  });
+
+  it('rotates a session to a new id, and logs a user out everywhere', async () => {
+    const { url, manager } = await start();
+    const session = await manager.createSession({ userId: 'ann' });
+    const rotated = await fetch(`${url}/api/admin/sessions/${session.sessionId}/rotate`, {
+      method: 'POST',
+    });
+    const body = (await rotated.json()) as { rotated: boolean; sessionId: string };
+    expect(body.rotated).toBe(true);
+    expect(await manager.getSession(session.sessionId)).toBeUndefined();
+    expect((await manager.getSession(body.sessionId))?.userId).toBe('ann');
+    const again = await fetch(`${url}/api/admin/sessions/${session.sessionId}/rotate`, {
+      method: 'POST',
+    });
+    expect(again.status).toBe(404);
+    expect(await again.json()).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
+
+    await manager.createSession({ userId: 'ann' });
+    const other = await manager.createSession({ userId: 'ben' });
+    const out = await fetch(`${url}/api/admin/users/ann/sessions`, { method: 'DELETE' });
+    expect(await out.json()).toEqual({ deleted: 2 });
+    expect(await manager.listSessionsByUser('ann')).toEqual([]);
+    expect(await manager.getSession(other.sessionId)).toBeDefined();
   });
 
   it('toggles the overload: concurrent requests are shed, the dashboard still answers', async () => {

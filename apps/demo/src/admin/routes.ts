@@ -23,6 +23,10 @@ export const adminRoutesDefaults = { listLimit: 200 } as const;
  * - `GET /state`: totals, sessions, overload state and the chart's samples;
  * - `DELETE /sessions/:sessionId`: ends a session at once (its sockets close
  *   with 4404 and the tab moves to a new session);
+ * - `POST /sessions/:sessionId/rotate`: gives the session a new id
+ *   (`rotateSession`); its tab follows without losing events;
+ * - `DELETE /users/:userId/sessions`: ends every session of a user ("log out
+ *   everywhere");
  * - `PUT /overload` `{enabled, freeSlots?, replyDelayMs?}`: toggles the
  *   simulated overload.
  *
@@ -57,6 +61,28 @@ export function adminRoutes(options: AdminRoutesOptions): Router {
       const deleted = await manager.deleteSession(sessionId);
       if (deleted) sendJson(res, 200, { deleted: true, sessionId });
       else sendError(res, ErrorCode.SESSION_NOT_FOUND);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  routes.post('/sessions/:sessionId/rotate', async (req, res, next) => {
+    const { sessionId } = req.params;
+    if (!isSessionId(sessionId)) {
+      sendError(res, ErrorCode.INVALID_SESSION_ID);
+      return;
+    }
+    try {
+      const session = await manager.rotateSession(sessionId);
+      sendJson(res, 200, { rotated: true, sessionId: session.sessionId });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  routes.delete('/users/:userId/sessions', async (req, res, next) => {
+    try {
+      sendJson(res, 200, { deleted: await manager.deleteSessionsByUser(req.params.userId) });
     } catch (error) {
       next(error);
     }
