@@ -72,6 +72,16 @@ export class CapacityError extends MorganError {
   }
 }
 
+/** A client went past a limit (rate, or its share of a budget); `Retry-After` says when to come back. */
+export class RateLimitedError extends MorganError {
+  /** Seconds after which a retry is worth trying. */
+  readonly retryAfterSeconds: number;
+  constructor(message?: string, retryAfterSeconds = 1) {
+    super(ErrorCode.RATE_LIMITED, message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** The session store could not be reached. */
 export class StoreUnavailableError extends MorganError {
   constructor(message = errorMessage(ErrorCode.STORE_UNAVAILABLE), options?: { cause?: unknown }) {

@@ -13,6 +13,7 @@ export {
   InvalidSessionIdError,
   isErrorCode,
   MorganError,
+  RateLimitedError,
   SessionNotFoundError,
   StoreUnavailableError,
   toMorganError,
@@ -83,3 +84,9 @@ export {
 } from './session.js';
 export { MemoryStore } from './store/memory.js';
 export type { Store, StoreEvent, StoreSettings } from './store/store.js';
+export {
+  StreamBudget,
+  type StreamBudgetOptions,
+  type StreamRefusal,
+  streamBudgetDefaults,
+} from './streams.js';

@@ -15,6 +15,7 @@ import {
 } from './session.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store, StoreEvent } from './store/store.js';
+import { StreamBudget, streamBudgetDefaults } from './streams.js';
 
 /** Options of a `SessionManager`. Each has a `MORGAN_*` variable (see `loadConfig`). */
 export interface SessionManagerOptions {
@@ -33,6 +34,13 @@ export interface SessionManagerOptions {
   maxQueueWaitMs?: number;
   /** Largest serialised metadata, in bytes. @default 16_384 */
   maxMetadataBytes?: number;
+  /**
+   * Streams (tRPC subscriptions over SSE) open at once on this node. Streams
+   * never hold a request slot of `maxConcurrentRequests`. @default 10_000
+   */
+  maxStreams?: number;
+  /** Streams one session may hold open at once on this node; past it 429 `RATE_LIMITED`. @default 8 */
+  maxStreamsPerSession?: number;
   /** Longest wait for in-flight requests in `stop()`, in ms. @default 10_000 */
   drainTimeoutMs?: number;
   /** Where sessions live. The manager owns it and closes it in `stop()`. @default new MemoryStore() */
@@ -54,6 +62,8 @@ export const sessionManagerDefaults = {
   maxQueuedRequests: 0,
   maxQueueWaitMs: 0,
   maxMetadataBytes: DEFAULT_MAX_METADATA_BYTES,
+  maxStreams: streamBudgetDefaults.maxStreams,
+  maxStreamsPerSession: streamBudgetDefaults.maxStreamsPerSession,
   drainTimeoutMs: 10_000,
 } as const;
 
@@ -134,6 +144,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly events: EventLog;
   /** Node-wide admission of requests; adapters take a slot per request. */
   readonly capacity: CapacityLimiter;
+  /** Node-wide and per-session budget of long-lived streams, apart from `capacity`. */
+  readonly streams: StreamBudget;
   readonly #now: () => number;
   readonly #requestPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
@@ -182,6 +194,11 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       maxConcurrent: this.maxConcurrentRequests,
       maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,
       maxQueueWaitMs: options.maxQueueWaitMs ?? sessionManagerDefaults.maxQueueWaitMs,
+    });
+    this.streams = new StreamBudget({
+      maxStreams: options.maxStreams ?? sessionManagerDefaults.maxStreams,
+      maxStreamsPerSession:
+        options.maxStreamsPerSession ?? sessionManagerDefaults.maxStreamsPerSession,
     });
   }
 

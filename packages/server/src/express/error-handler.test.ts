@@ -94,7 +94,8 @@ describe('JSON errors', () => {
   test('a MorganError keeps its code and status', async () => {
     await using http = await startHttpServer(createApp(() => {}));
     const limited = await fetch(`${http.url}/morgan`);
-    expect(limited.headers.get('retry-after')).toBeNull();
+    // SPEC: a 429 says when to come back too.
+    expect(limited.headers.get('retry-after')).toBe('1');
     const text = await expectJsonError(limited, 429, 'RATE_LIMITED');
     expect(JSON.parse(text).error.message).toBe('Slow down');
   });

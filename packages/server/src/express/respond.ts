@@ -35,9 +35,10 @@ export function sendMorganError(res: ServerResponse, error: MorganError): void {
   sendError(res, error.code, error.message, headers);
 }
 
-/** `{ 'Retry-After': seconds }` for an error answered with 503, otherwise undefined. */
+/** `{ 'Retry-After': seconds }` for an error answered with 503 or 429, otherwise undefined. */
 export function retryAfterHeaders(error: MorganError): Record<string, string> | undefined {
-  if (errorCodeInfo[error.code].httpStatus !== 503) return undefined;
+  const status = errorCodeInfo[error.code].httpStatus;
+  if (status !== 503 && status !== 429) return undefined;
   const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
   return { 'Retry-After': String(typeof seconds === 'number' ? seconds : 1) };
 }

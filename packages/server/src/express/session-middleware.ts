@@ -1,10 +1,22 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { CapacityError, ErrorCode, MorganError, SessionNotFoundError } from '../errors.js';
+import {
+  CapacityError,
+  ErrorCode,
+  MorganError,
+  RateLimitedError,
+  SessionNotFoundError,
+} from '../errors.js';
 import type { SessionManager, TrackedRequest } from '../manager.js';
 import { SESSION_HEADER_LOWER } from '../protocol.js';
 import { isSessionId } from '../session.js';
 import type { MorganRequestState } from './request.js';
-import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
+import {
+  errorBody,
+  prepareJsonResponse,
+  retryAfterHeaders,
+  sendError,
+  sendMorganError,
+} from './respond.js';
 import { RotationNotices } from './rotations.js';
 
 /** Options of `sessionMiddleware`. */
@@ -81,6 +93,11 @@ export function sessionMiddleware(
   const shedBody = errorBody(ErrorCode.SERVER_AT_CAPACITY);
   const shedHeaders = { 'Retry-After': String(retryAfterSeconds) };
   const shedError = new CapacityError(retryAfterSeconds);
+  const tooManyStreams = new RateLimitedError(
+    'This session has too many open streams',
+    retryAfterSeconds,
+  );
+  const streams = manager.streams;
   const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
   const rotations = new RotationNotices();
   rotations.listen(manager);
@@ -102,13 +119,19 @@ export function sessionMiddleware(
     sendShed(res);
   };
 
-  const admitted = (req: Request, res: Response, next: NextFunction): void => {
+  /**
+   * Identifies and tracks a request. A stream holds no capacity slot (it was
+   * admitted without one) but a place in the node's stream budget.
+   */
+  const admitted = (req: Request, res: Response, next: NextFunction, stream: boolean): void => {
     let tracked: TrackedRequest | undefined;
     let done = false;
+    let streamOf: string | undefined | null = null;
     const release = (): void => {
       if (done) return;
       done = true;
-      limiter.release();
+      if (!stream) limiter.release();
+      else if (streamOf !== null) streams.close(streamOf);
       if (tracked !== undefined) {
         rotations.remove(tracked.session.sessionId, req);
         void tracked.end();
@@ -118,8 +141,24 @@ export function sessionMiddleware(
     // client goes away first: one listener covers both ends of a request.
     res.on('close', release);
 
+    /** Takes the stream's place in the budget; false (and answered) when it is refused. */
+    const openStream = (sessionId: string | undefined): boolean => {
+      const refusal = streams.tryOpen(sessionId);
+      if (refusal === undefined) {
+        streamOf = sessionId;
+        // Proxies that buffer responses (nginx by default) must pass events on at once.
+        res.setHeader('X-Accel-Buffering', 'no');
+        return true;
+      }
+      // Answered here even under deferErrorPaths: an SSE client (EventSource,
+      // tRPC's httpSubscriptionLink) reads a refused stream by its status.
+      sendMorganError(res, refusal === 'node' ? shedError : tooManyStreams);
+      return false;
+    };
+
     const id = req.headers[header];
     if (id === undefined || id === '') {
+      if (stream && !openStream(undefined)) return;
       req.morgan = NO_SESSION;
       next();
       return;
@@ -137,6 +176,7 @@ export function sessionMiddleware(
     }
     if (request !== undefined) {
       tracked = request;
+      if (stream && !openStream(id)) return;
       attach(req, request);
       next();
       return;
@@ -148,6 +188,7 @@ export function sessionMiddleware(
           return;
         }
         tracked = request;
+        if (stream && !openStream(id)) return;
         attach(req, request);
         next();
       },
@@ -195,9 +236,13 @@ export function sessionMiddleware(
       next();
       return;
     }
+    if (isStream(req)) {
+      admitted(req, res, next, true);
+      return;
+    }
     const slot = limiter.acquire();
     if (slot === true) {
-      admitted(req, res, next);
+      admitted(req, res, next, false);
     } else if (slot === false) {
       shed(req, res, next);
     } else {
@@ -205,10 +250,18 @@ export function sessionMiddleware(
         if (!granted) shed(req, res, next);
         else if (res.writableEnded || res.socket === null || res.socket.destroyed)
           limiter.release();
-        else admitted(req, res, next);
+        else admitted(req, res, next, false);
       });
     }
   };
+}
+
+/**
+ * True for a long-lived stream: an SSE subscription (tRPC's
+ * `httpSubscriptionLink`, an `EventSource`) asks for `text/event-stream`.
+ */
+function isStream(req: Request): boolean {
+  return req.method === 'GET' && (req.headers.accept?.includes('text/event-stream') ?? false);
 }
 
 /**

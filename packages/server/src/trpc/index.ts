@@ -8,6 +8,7 @@ export {
 export { errorCodeOf, morganErrorData, toTRPCError } from './errors.js';
 export {
   mergeRouters,
+  morganSseOptions,
   publicProcedure,
   router,
   sessionEventsProcedure,

@@ -7,11 +7,25 @@ import { morganErrorData } from './errors.js';
 import { createMorganProcedures } from './procedures.js';
 
 /**
+ * How Morgan's instance serves subscriptions over SSE: a ping every 25 s
+ * keeps proxies (nginx's `proxy_read_timeout`, 60 s) from cutting an idle
+ * stream, and a stream ends after 10 minutes, after which the client
+ * resubscribes with its last event id and misses nothing. Pass the same to
+ * your own instance's `create({ sse })`.
+ */
+export const morganSseOptions = {
+  ping: { enabled: true, intervalMs: 25_000 },
+  maxDurationMs: 10 * 60_000,
+  client: { reconnectAfterInactivityMs: 60_000 },
+} as const;
+
+/**
  * Morgan's default tRPC instance, for apps without one of their own (the
  * quick start). Apps with their own instance use `createMorganProcedures(t)`.
  */
 export const t = initTRPC.context<MorganContext>().create({
   transformer: superjson,
+  sse: morganSseOptions,
   errorFormatter({ shape, error }) {
     const data = morganErrorData(error);
     const internal = data.errorCode === ErrorCode.INTERNAL_ERROR;
