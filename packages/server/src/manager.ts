@@ -4,7 +4,12 @@ import { CapacityLimiter } from './capacity.js';
 import { ErrorCode, MorganError, SessionNotFoundError } from './errors.js';
 import type { EventLog, SessionEvent } from './events/event-log.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
-import { DEFAULT_MAX_METADATA_BYTES, type JsonValue, serializeMetadata } from './metadata.js';
+import {
+  DEFAULT_MAX_METADATA_BYTES,
+  DEFAULT_MAX_METADATA_DEPTH,
+  type JsonValue,
+  serializeMetadata,
+} from './metadata.js';
 import { RecentRotations } from './rotations.js';
 import {
   type CreateSessionInput,
@@ -34,6 +39,8 @@ export interface SessionManagerOptions {
   maxQueueWaitMs?: number;
   /** Largest serialised metadata, in bytes. @default 16_384 */
   maxMetadataBytes?: number;
+  /** Deepest nesting of objects and arrays in metadata; deeper answers 400 `INVALID_METADATA`. @default 16 */
+  maxMetadataDepth?: number;
   /**
    * Streams (tRPC subscriptions over SSE) open at once on this node. Streams
    * never hold a request slot of `maxConcurrentRequests`. @default 10_000
@@ -62,6 +69,7 @@ export const sessionManagerDefaults = {
   maxQueuedRequests: 0,
   maxQueueWaitMs: 0,
   maxMetadataBytes: DEFAULT_MAX_METADATA_BYTES,
+  maxMetadataDepth: DEFAULT_MAX_METADATA_DEPTH,
   maxStreams: streamBudgetDefaults.maxStreams,
   maxStreamsPerSession: streamBudgetDefaults.maxStreamsPerSession,
   drainTimeoutMs: 10_000,
@@ -138,6 +146,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly cleanupIntervalMs: number;
   readonly maxConcurrentRequests: number;
   readonly maxMetadataBytes: number;
+  readonly maxMetadataDepth: number;
   readonly drainTimeoutMs: number;
   readonly store: Store;
   /** Per-session event streams; write with `publish`. */
@@ -181,6 +190,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       'maxMetadataBytes',
       options.maxMetadataBytes ?? sessionManagerDefaults.maxMetadataBytes,
     );
+    this.maxMetadataDepth = positive(
+      'maxMetadataDepth',
+      options.maxMetadataDepth ?? sessionManagerDefaults.maxMetadataDepth,
+    );
     this.drainTimeoutMs = timerDelay(
       'drainTimeoutMs',
       options.drainTimeoutMs ?? sessionManagerDefaults.drainTimeoutMs,
@@ -196,9 +209,11 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       maxQueueWaitMs: options.maxQueueWaitMs ?? sessionManagerDefaults.maxQueueWaitMs,
     });
     this.streams = new StreamBudget({
-      maxStreams: options.maxStreams ?? sessionManagerDefaults.maxStreams,
-      maxStreamsPerSession:
+      maxStreams: positive('maxStreams', options.maxStreams ?? sessionManagerDefaults.maxStreams),
+      maxStreamsPerSession: positive(
+        'maxStreamsPerSession',
         options.maxStreamsPerSession ?? sessionManagerDefaults.maxStreamsPerSession,
+      ),
     });
   }
 
@@ -267,7 +282,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       conversationId: optionalString('conversationId', input.conversationId),
       createdAt: now,
       lastActivity: now,
-      metadata: serializeMetadata(input.metadata, this.maxMetadataBytes),
+      metadata: serializeMetadata(input.metadata, this.maxMetadataBytes, this.maxMetadataDepth),
       connectionCount: 0,
       activeRequests: [],
     };

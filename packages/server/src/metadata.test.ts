@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, InvalidMetadataError } from './errors.js';
 import { SessionManager } from './manager.js';
-import { DEFAULT_MAX_METADATA_BYTES, serializeMetadata } from './metadata.js';
+import {
+  DEFAULT_MAX_METADATA_BYTES,
+  DEFAULT_MAX_METADATA_DEPTH,
+  serializeMetadata,
+} from './metadata.js';
 
 const LIMIT = 1024;
 
@@ -66,6 +70,22 @@ describe('serializeMetadata', () => {
     const error = rejection(value);
     expect(error.code).toBe(ErrorCode.INVALID_METADATA);
     expect(error.message).toContain(path);
+  });
+
+  it('accepts nesting up to the depth limit and rejects one level more, objects and arrays alike', () => {
+    expect(DEFAULT_MAX_METADATA_DEPTH).toBe(16);
+    expect(new SessionManager().maxMetadataDepth).toBe(16);
+    const objects = (depth: number): unknown => (depth === 0 ? 1 : { a: objects(depth - 1) });
+    const arrays = (depth: number): unknown => (depth === 0 ? 1 : [arrays(depth - 1)]);
+    expect(serializeMetadata(objects(16), LIMIT)).toContain('"a"');
+    expect(rejection(objects(17))).toMatchObject({
+      code: ErrorCode.INVALID_METADATA,
+      message: expect.stringContaining('nested too deeply'),
+    });
+    // The top level is an object; below it arrays count like objects.
+    expect(() => serializeMetadata({ list: arrays(15) }, LIMIT)).not.toThrow();
+    expect(rejection({ list: arrays(16) }).code).toBe(ErrorCode.INVALID_METADATA);
+    expect(() => serializeMetadata(objects(3), LIMIT, 2)).toThrow(InvalidMetadataError);
   });
 
   it('rejects cycles', () => {

@@ -5,22 +5,31 @@ export type { JsonObject, JsonPrimitive, JsonValue } from './protocol.js';
 /** The default limit on serialised metadata: 16 KiB. */
 export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024;
 
+/** The default limit on how deeply metadata may nest objects and arrays. */
+export const DEFAULT_MAX_METADATA_DEPTH = 16;
+
 const EMPTY = '{}';
 
 /**
  * Validates metadata and returns its JSON text, which is what stores keep.
  * Only plain JSON is accepted: objects, arrays, strings, finite numbers,
  * booleans and null. Anything else (functions, class instances, `undefined`,
- * `NaN`, cycles) is rejected rather than silently dropped.
+ * `NaN`, cycles) is rejected rather than silently dropped, and so is
+ * nesting deeper than `maxDepth` (checked before going deeper, so hostile
+ * input cannot exhaust the stack).
  *
  * @throws InvalidMetadataError with code `INVALID_METADATA` or `METADATA_TOO_LARGE`.
  */
-export function serializeMetadata(metadata: unknown, maxBytes: number): string {
+export function serializeMetadata(
+  metadata: unknown,
+  maxBytes: number,
+  maxDepth: number = DEFAULT_MAX_METADATA_DEPTH,
+): string {
   if (metadata === undefined) return EMPTY;
   if (!isPlainObject(metadata)) {
     throw new InvalidMetadataError(ErrorCode.INVALID_METADATA, 'Metadata must be a JSON object');
   }
-  assertJson(metadata, '$', new Set());
+  assertJson(metadata, '$', new Set(), maxDepth);
   const text = JSON.stringify(metadata);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) {
@@ -38,7 +47,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function assertJson(value: unknown, path: string, seen: Set<object>): void {
+function assertJson(value: unknown, path: string, seen: Set<object>, depthLeft: number): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -48,12 +57,17 @@ function assertJson(value: unknown, path: string, seen: Set<object>): void {
       throw invalid(path, 'is not a finite number');
     case 'object': {
       if (value === null) return;
+      if (depthLeft <= 0) throw invalid(path, 'is nested too deeply');
       if (seen.has(value)) throw invalid(path, 'is a circular reference');
       seen.add(value);
       if (Array.isArray(value)) {
-        for (const [index, item] of value.entries()) assertJson(item, `${path}[${index}]`, seen);
+        for (const [index, item] of value.entries()) {
+          assertJson(item, `${path}[${index}]`, seen, depthLeft - 1);
+        }
       } else if (isPlainObject(value)) {
-        for (const [key, item] of Object.entries(value)) assertJson(item, `${path}.${key}`, seen);
+        for (const [key, item] of Object.entries(value)) {
+          assertJson(item, `${path}.${key}`, seen, depthLeft - 1);
+        }
       } else {
         throw invalid(path, 'is not a plain object');
       }
