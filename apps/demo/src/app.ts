@@ -10,6 +10,7 @@ import {
 import {
   createShutdown,
   errorHandler,
+  hardenServer,
   healthRoutes,
   MorganMetrics,
   notFoundHandler,
@@ -100,7 +101,8 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   const appRouter = createAppRouter(chat);
   const metrics = new MorganMetrics(manager);
   const app = express();
-  const server = createServer(app);
+  // Slow and greedy clients get the hardened limits (headers within 10 s, …).
+  const server = hardenServer(createServer(app));
   const shutdown = createShutdown({
     server,
     manager,

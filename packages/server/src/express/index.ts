@@ -5,6 +5,7 @@ export {
   notFoundHandler,
   toHttpError,
 } from './error-handler.js';
+export { type HardenServerOptions, hardenServer, hardenServerDefaults } from './harden.js';
 export {
   type HealthReport,
   type HealthRoutesOptions,

@@ -1,0 +1,48 @@
+// Attacker's side: a slowloris client that opens a connection and never
+// finishes its headers is cut off; a normal client is served as before.
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { hardenServer, hardenServerDefaults } from './harden.js';
+
+describe('hardenServer', () => {
+  test('sets the documented defaults', () => {
+    const server = hardenServer(createServer());
+    expect({
+      headersTimeoutMs: server.headersTimeout,
+      requestTimeoutMs: server.requestTimeout,
+      keepAliveTimeoutMs: server.keepAliveTimeout,
+      maxHeadersCount: server.maxHeadersCount,
+      maxRequestsPerSocket: server.maxRequestsPerSocket,
+    }).toEqual(hardenServerDefaults);
+  });
+
+  test('a client that never finishes its headers gets 408 and is disconnected; others are served', async () => {
+    const server = createServer({ connectionsCheckingInterval: 50 }, (_req, res) => res.end('ok'));
+    hardenServer(server, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      const slow = connect(port, '127.0.0.1');
+      let received = '';
+      slow.on('data', (chunk) => {
+        received += chunk.toString();
+      });
+      slow.on('error', () => {});
+      await once(slow, 'connect');
+      slow.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      // Waits for the server to act, however long a loaded machine takes.
+      await once(slow, 'close');
+      expect(received).toMatch(/^HTTP\/1\.1 408/);
+
+      const ok = await fetch(`http://127.0.0.1:${port}/`);
+      expect(await ok.text()).toBe('ok');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
