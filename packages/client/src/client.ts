@@ -17,7 +17,7 @@ import {
 import { EventStream, isGapEvent, type SessionEventHandler } from './events.js';
 import { createSessionFetch, type SessionFetch } from './fetch.js';
 import { HeartbeatTimer } from './heartbeat.js';
-import { createSessionLinks } from './links.js';
+import { createSessionLinks, type SessionLinkDeps } from './links.js';
 import { OnlineWatcher } from './online.js';
 import {
   type FetchLike,
@@ -80,6 +80,7 @@ export class SessionClient<TRouter extends AnyRouter> {
   readonly #online: OnlineWatcher;
   readonly #lifetime = new AbortController();
   readonly #keeper: SessionKeeper;
+  readonly #linkDeps: SessionLinkDeps;
   #socket: SessionSocket | undefined;
   #closing: Promise<void> | undefined;
   #waiters = new Set<Waiter>();
@@ -101,16 +102,19 @@ export class SessionClient<TRouter extends AnyRouter> {
       onSchedule: (attempt, delayMs) => this.#onReconnectScheduled(attempt, delayMs),
     });
     const replaceSession = (sentId: string) => this.#keeper.replace(sentId, 'not-found');
-    this.trpc = createTRPCClient<TRouter>({
-      links: createSessionLinks<TRouter>({
-        httpUrl: this.#urls.trpcHttp,
-        fetch: fetchImpl,
-        options: http,
-        sessionId: () => this.#keeper.id,
-        replaceSession,
-        wsClient: () => this.#socketClient(),
-      }),
-    });
+    const rotateSession = (sentId: string, sessionId: string) => {
+      this.#keeper.rotate(sentId, sessionId);
+    };
+    this.#linkDeps = {
+      httpUrl: this.#urls.trpcHttp,
+      fetch: fetchImpl,
+      options: http,
+      sessionId: () => this.#keeper.id,
+      replaceSession,
+      rotateSession,
+      wsClient: () => this.#socketClient(),
+    };
+    this.trpc = createTRPCClient<TRouter>({ links: createSessionLinks<TRouter>(this.#linkDeps) });
     const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<
       typeof SessionApi
     >[0];
@@ -118,6 +122,12 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#keeper = new SessionKeeper(this.#api, this.#ids, createInput(options), {
       onSession: (session) => this.#emitter.emit('session', session),
       onReplaced: (event) => this.#emitter.emit('session-replaced', event),
+      onRotated: (event) => {
+        // The server moved the open socket to the new id: it stays open.
+        this.#socket?.followRotation(event.previousSessionId, event.sessionId);
+        this.#events.followRotation();
+        this.#emitter.emit('session-rotated', event);
+      },
       closed: () => this.#closing !== undefined,
     });
     this.#heartbeat = new HeartbeatTimer({
@@ -132,6 +142,9 @@ export class SessionClient<TRouter extends AnyRouter> {
         if (isGapEvent(event)) this.#emitter.emit('gap', event);
       },
       onError: (error) => this.#emitter.emit('error', toSessionClientError(error)),
+      onRotated: (sessionId) => {
+        this.#keeper.rotate(this.#keeper.id, sessionId);
+      },
     });
     this.#online = new OnlineWatcher(options.onlineEvents ?? sessionClientDefaults.onlineEvents, {
       online: () => this.#onOnline(),
@@ -143,6 +156,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       options: http,
       sessionId: () => this.#keeper.id,
       replaceSession,
+      rotateSession,
       signal: this.#lifetime.signal,
     });
   }
@@ -211,7 +225,10 @@ export class SessionClient<TRouter extends AnyRouter> {
    * Subscribes to the session's server events (`session.events`). Every
    * event also goes to `on('event')`, gaps to `on('gap')` as well. After any
    * reconnect the stream resumes from the last event id: missed events are
-   * replayed, or a `gap` event says they are gone. Returns the unsubscribe.
+   * replayed, or a `gap` event says they are gone. When the server rotates
+   * the session, the stream moves to the new id without losing or repeating
+   * an event (`session-rotated` says so; the server's `session.rotated`
+   * notice never reaches the handlers). Returns the unsubscribe.
    *
    * @example
    * client.subscribeEvents((event) => {
@@ -262,6 +279,7 @@ export class SessionClient<TRouter extends AnyRouter> {
           }
         },
         onLost: (error) => {
+          this.#events.connectionLost();
           if (this.#machine.status !== 'connected') return;
           this.#machine.transition({
             status: 'reconnecting',

@@ -1,9 +1,15 @@
 import type { TRPCUntypedClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { Unsubscribable } from '@trpc/server/observable';
-import { GAP_EVENT_TYPE, type GapEvent, type SessionEvent } from './protocol.js';
+import {
+  GAP_EVENT_TYPE,
+  type GapEvent,
+  ROTATED_EVENT_TYPE,
+  type RotatedEvent,
+  type SessionEvent,
+} from './protocol.js';
 
-export type { GapEvent, SessionEvent } from './protocol.js';
+export type { GapEvent, RotatedEvent, RotatedEventData, SessionEvent } from './protocol.js';
 
 /** Receives session events, gaps included. */
 export type SessionEventHandler = (event: SessionEvent) => void;
@@ -14,6 +20,12 @@ export interface EventStreamHooks {
   onEvent: (event: SessionEvent) => void;
   /** The subscription failed; it is restarted by `resume()`. */
   onError: (error: unknown) => void;
+  /**
+   * The stream's session was rotated to `sessionId` (its `session.rotated`
+   * notice) and the client had not followed it yet: the client adopts it,
+   * calling {@link EventStream.followRotation}.
+   */
+  onRotated: (sessionId: string) => void;
 }
 
 /** True when `event` is a {@link GapEvent}. */
@@ -22,11 +34,28 @@ export function isGapEvent(event: SessionEvent): event is GapEvent {
 }
 
 /**
+ * True when `event` is a {@link RotatedEvent}: the server's last event on a
+ * stream whose session got a new id. The client follows it itself and never
+ * hands it to `subscribeEvents` or `on('event')` handlers; only a raw
+ * `session.events` subscription of your own sees it.
+ */
+export function isRotatedEvent(event: SessionEvent): event is RotatedEvent {
+  return event.type === ROTATED_EVENT_TYPE;
+}
+
+/**
  * The one `session.events` subscription a client holds, shared by every
  * handler. The WebSocket link resends the id of the last event after each
  * reconnect (tRPC `tracked()`), so the server replays what was missed or
  * sends a `gap`. If the subscription ends with an error, `resume()` starts it
  * again from the same id.
+ *
+ * A rotation moves the stream to the new session, from its start (no last
+ * id: the new session's buffer holds everything published since the
+ * rotation, and the old ids mean nothing there). The old stream ends with a
+ * `session.rotated` notice after its last event, on the same socket: the
+ * notice restarts the stream, so nothing is lost on either side, whether the
+ * client learnt the rotation from it or earlier from a response header.
  */
 export class EventStream {
   readonly #client: TRPCUntypedClient<AnyRouter>;
@@ -35,6 +64,14 @@ export class EventStream {
   #subscription: Unsubscribable | undefined;
   #lastEventId: string | undefined;
   #failed = false;
+  /** Counts starts; callbacks of an older subscription are ignored. */
+  #generation = 0;
+  /**
+   * The client already follows a rotation (learnt from a response header)
+   * while the running subscription still belongs to the previous session:
+   * it is left to end, with the notice after the old session's last events.
+   */
+  #draining = false;
 
   constructor(client: TRPCUntypedClient<AnyRouter>, hooks: EventStreamHooks) {
     this.#client = client;
@@ -66,30 +103,88 @@ export class EventStream {
     if (this.#failed && this.#handlers.size > 0) this.#start();
   }
 
+  /**
+   * The client's session was rotated: the stream continues on the new
+   * session from its start. A running subscription is the previous
+   * session's; it still delivers that session's last events and ends with
+   * the rotation notice, which restarts the stream. Should its socket be
+   * lost first, {@link connectionLost} restarts it instead.
+   */
+  followRotation(): void {
+    this.#lastEventId = undefined;
+    if (this.#subscription !== undefined) this.#draining = true;
+  }
+
+  /**
+   * The socket closed. tRPC would resend the running subscription with its
+   * last id, which means nothing to a rotated session; while draining, the
+   * stream starts afresh instead (sent once the socket is back).
+   */
+  connectionLost(): void {
+    if (this.#draining && this.#handlers.size > 0) this.#start();
+  }
+
   /** Ends the subscription and drops every handler. */
   stop(): void {
     this.#handlers.clear();
+    this.#generation += 1;
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
     this.#failed = false;
+    this.#draining = false;
   }
 
   #start(): void {
     this.#failed = false;
+    this.#draining = false;
+    const generation = ++this.#generation;
     this.#subscription?.unsubscribe();
     const input = this.#lastEventId === undefined ? undefined : { lastEventId: this.#lastEventId };
+    const current = () => generation === this.#generation;
     this.#subscription = this.#client.subscription('session.events', input, {
-      onData: (value: unknown) => this.#deliver(unwrap(value)),
+      onData: (value: unknown) => {
+        if (current()) this.#deliver(unwrap(value));
+      },
       onError: (error: unknown) => {
-        this.#subscription = undefined;
-        this.#failed = true;
-        this.#hooks.onError(error);
+        if (current()) this.#ended(error);
+      },
+      onComplete: () => {
+        if (current()) this.#ended(undefined);
       },
     });
   }
 
+  /** The subscription ended by itself: with an error, or completed by the server. */
+  #ended(error: unknown): void {
+    this.#subscription = undefined;
+    if (this.#draining) {
+      // The previous session's stream is over (its node may not have known
+      // of the rotation): continue on the new session.
+      if (this.#handlers.size > 0) this.#start();
+      return;
+    }
+    this.#failed = true;
+    if (error !== undefined) this.#hooks.onError(error);
+  }
+
+  /** The old session's last event: continue on the new session, from its start. */
+  #onRotated(event: RotatedEvent): void {
+    const followed = this.#draining;
+    this.#generation += 1;
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    this.#draining = false;
+    this.#lastEventId = undefined;
+    if (!followed) this.#hooks.onRotated(event.data.sessionId);
+    if (this.#handlers.size > 0) this.#start();
+  }
+
   #deliver(event: SessionEvent | undefined): void {
     if (event === undefined) return;
+    if (isRotatedEvent(event)) {
+      this.#onRotated(event);
+      return;
+    }
     this.#lastEventId = event.id;
     this.#hooks.onEvent(event);
     for (const handler of [...this.#handlers]) {

@@ -2,6 +2,7 @@ import { clientClosedError, plainBodyCode } from './errors.js';
 import type { FetchLike, HttpRetryOptions } from './options.js';
 import { SESSION_HEADER } from './protocol.js';
 import { CallRetries } from './retry-policy.js';
+import { type RotateSession, rotatedSessionId } from './rotation.js';
 
 /** `RequestInit` plus the client's own flag. */
 export interface SessionFetchInit extends RequestInit {
@@ -27,6 +28,8 @@ export interface SessionFetchDeps {
   options: HttpRetryOptions;
   sessionId: () => string | undefined;
   replaceSession: (sentId: string) => Promise<boolean>;
+  /** The server rotated `sentId` (the response's `X-Session-Id` names another id). */
+  rotateSession: RotateSession;
   /** Aborted when the client closes: pending waits end. */
   signal: AbortSignal;
 }
@@ -36,7 +39,9 @@ export interface SessionFetchDeps {
  * resolve against the server's URL, `X-Session-Id` is attached, 503/429 are
  * retried after `Retry-After` plus jitter for GET, HEAD and requests marked
  * `idempotent`, and a `SESSION_NOT_FOUND` answer replaces the session and
- * sends the request once more. Other answers, errors included, are returned
+ * sends the request once more. A response whose `X-Session-Id` names another
+ * id than the request carried (the server rotated the session) switches the
+ * client to that id before it is returned. Other answers, errors included, are returned
  * as they are, like `fetch` does.
  */
 export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
@@ -58,6 +63,8 @@ export function createSessionFetch(deps: SessionFetchDeps): SessionFetch {
         if (retries.next({ kind: 'failed', error }, sentId).action === 'resend') continue;
         throw error;
       }
+      const rotated = rotatedSessionId(sentId, response);
+      if (sentId !== undefined && rotated !== undefined) deps.rotateSession(sentId, rotated);
       if (response.ok) return response;
       const decision = retries.next(
         {

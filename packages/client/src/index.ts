@@ -20,6 +20,9 @@ export {
 export {
   type GapEvent,
   isGapEvent,
+  isRotatedEvent,
+  type RotatedEvent,
+  type RotatedEventData,
   type SessionEvent,
   type SessionEventHandler,
 } from './events.js';
@@ -47,11 +50,12 @@ export type {
   GapEventData,
   SessionInfo,
 } from './protocol.js';
-export { CloseCode, GAP_EVENT_TYPE, RETRYABLE_STATUSES } from './protocol.js';
+export { CloseCode, GAP_EVENT_TYPE, RETRYABLE_STATUSES, ROTATED_EVENT_TYPE } from './protocol.js';
 export type {
   ReconnectEvent,
   SessionClientEvents,
   SessionReplacedEvent,
+  SessionRotatedEvent,
 } from './session-events.js';
 export {
   type ConnectionState,

@@ -14,12 +14,15 @@ import superjson from 'superjson';
 import { ClientErrorCode, SessionClientError } from './errors.js';
 import { httpRetryLink, type RetryLinkDeps, SESSION_HEADER } from './http.js';
 import type { FetchLike } from './options.js';
+import { type RotateSession, rotationAwareFetch } from './rotation.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {
   /** HTTP URL of the tRPC endpoint. */
   httpUrl: string;
   fetch: FetchLike;
+  /** The server rotated `sentId`: an HTTP answer's `X-Session-Id` named another id. */
+  rotateSession: RotateSession;
   /**
    * The WebSocket client subscriptions go through; opens it (and connects)
    * when needed. Throws once the client is closed.
@@ -30,12 +33,15 @@ export interface SessionLinkDeps extends RetryLinkDeps {
 /**
  * The client's link chain: subscriptions over the WebSocket (whose
  * `connectionParams` carry the session id), queries and mutations over
- * batched HTTP with `X-Session-Id`, 503/429 retries and session replacement;
- * superjson both ways.
+ * batched HTTP with `X-Session-Id`, 503/429 retries and session replacement,
+ * and a new id in an answer's `X-Session-Id` followed as a rotation;
+ * superjson both ways. Each call returns fresh links over the same client
+ * state, so several tRPC clients can share one session and one socket.
  */
 export function createSessionLinks<TRouter extends AnyRouter>(
   deps: SessionLinkDeps,
 ): TRPCLink<TRouter>[] {
+  const fetch = rotationAwareFetch(deps.fetch, deps.rotateSession);
   return [
     splitLink<TRouter>({
       // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
@@ -49,14 +55,14 @@ export function createSessionLinks<TRouter extends AnyRouter>(
           true: httpLink<TRouter>({
             url: deps.httpUrl,
             transformer: superjson,
-            fetch: deps.fetch,
+            fetch,
             headers: ({ op }: { op: Operation }) =>
               sessionHeader(op.context.morganSessionId as string | null),
           } as unknown as Parameters<typeof httpLink<TRouter>>[0]),
           false: httpBatchLink<TRouter>({
             url: deps.httpUrl,
             transformer: superjson,
-            fetch: deps.fetch,
+            fetch,
             headers: () => sessionHeader(deps.sessionId()),
           } as unknown as Parameters<typeof httpBatchLink<TRouter>>[0]),
         }),

@@ -6,14 +6,22 @@ import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { HeartbeatReport } from './heartbeat.js';
 import * as client from './index.js';
-import { CloseCode, code, GAP_EVENT_TYPE, RETRYABLE_STATUSES, SESSION_HEADER } from './protocol.js';
+import {
+  CloseCode,
+  code,
+  GAP_EVENT_TYPE,
+  RETRYABLE_STATUSES,
+  ROTATED_EVENT_TYPE,
+  SESSION_HEADER,
+} from './protocol.js';
 
 const srcDir = dirname(fileURLToPath(import.meta.url));
 
 describe('client and server speak one protocol', () => {
-  it('uses the server’s header, gap type, statuses and close codes', () => {
+  it('uses the server’s header, gap and rotation types, statuses and close codes', () => {
     expect(SESSION_HEADER).toBe(server.SESSION_HEADER);
     expect(GAP_EVENT_TYPE).toBe(server.GAP_EVENT_TYPE);
+    expect(ROTATED_EVENT_TYPE).toBe(server.ROTATED_EVENT_TYPE);
     expect(RETRYABLE_STATUSES).toEqual(server.RETRYABLE_STATUSES);
     for (const [name, value] of Object.entries(CloseCode)) {
       expect(server.CloseCode[name as keyof typeof server.CloseCode]).toBe(value);
@@ -25,6 +33,9 @@ describe('client and server speak one protocol', () => {
     expectTypeOf<client.SessionInfo>().toEqualTypeOf<server.Session>();
     expectTypeOf<client.SessionEvent>().toEqualTypeOf<server.SessionEvent>();
     expectTypeOf<client.GapEvent>().toEqualTypeOf<server.GapEvent>();
+    expectTypeOf<client.RotatedEvent>().toEqualTypeOf<server.RotatedEvent>();
+    expectTypeOf<client.RotatedEventData>().toEqualTypeOf<server.RotatedEventData>();
+    expectTypeOf(ROTATED_EVENT_TYPE).toEqualTypeOf<typeof server.ROTATED_EVENT_TYPE>();
     expectTypeOf<client.CreateSessionInput>().toEqualTypeOf<server.CreateSessionInput>();
     expectTypeOf<client.ErrorBody>().toEqualTypeOf<server.ErrorBody>();
     expectTypeOf<client.JsonObject>().toEqualTypeOf<server.JsonObject>();

@@ -18,6 +18,8 @@ export type {
   HeartbeatResult,
   JsonObject,
   JsonValue,
+  RotatedEvent,
+  RotatedEventData,
   Session as SessionInfo,
   SessionEvent,
   SessionEventsInput,
@@ -28,6 +30,13 @@ export const SESSION_HEADER: typeof Protocol.SESSION_HEADER = 'X-Session-Id';
 
 /** The type of the event announcing missed events that are no longer buffered. */
 export const GAP_EVENT_TYPE: typeof Protocol.GAP_EVENT_TYPE = 'gap';
+
+/**
+ * The type of the last event of a stream whose session was rotated
+ * (`manager.rotateSession`); its data names the new id. The client follows
+ * it and never hands it to event handlers.
+ */
+export const ROTATED_EVENT_TYPE: typeof Protocol.ROTATED_EVENT_TYPE = 'session.rotated';
 
 /** HTTP statuses retried after `Retry-After` by default. */
 export const RETRYABLE_STATUSES: typeof Protocol.RETRYABLE_STATUSES = [503, 429];

@@ -14,6 +14,20 @@ export interface SessionReplacedEvent {
   reason: 'not-found' | 'invalid';
 }
 
+/**
+ * What `session-rotated` carries: the server replaced the session by a new id
+ * (`manager.rotateSession`, typically right after a login) and the client now
+ * uses that id. Unlike a replacement, it is the same session under a new
+ * name: same user, conversation and metadata, the WebSocket stays open, and
+ * the event stream continues on the new id without losing events.
+ */
+export interface SessionRotatedEvent {
+  /** The id the server retired; it answers 404 from now on. */
+  previousSessionId: string;
+  /** The id in use from now on (also in storage and in `client.sessionId`). */
+  sessionId: string;
+}
+
 /** What `reconnect` carries: an attempt is about to wait `delayMs`, then try. */
 export interface ReconnectEvent {
   /** 0 for the first retry after a loss. */
@@ -29,6 +43,19 @@ export interface SessionClientEvents {
   session: (session: SessionInfo) => void;
   /** The server no longer knew the session, so the client uses a new one (followed by `session`). */
   'session-replaced': (event: SessionReplacedEvent) => void;
+  /**
+   * The server rotated the session to a new id, learnt from the
+   * `X-Session-Id` response header of the request that rotated it or from
+   * the event stream's `session.rotated` notice; announced once per
+   * rotation, before any call carries the new id. Followed by `session` once
+   * the server reported the rotated session.
+   *
+   * @example
+   * client.on('session-rotated', ({ previousSessionId, sessionId }) => {
+   *   console.log(`session ${previousSessionId} is now ${sessionId}`);
+   * });
+   */
+  'session-rotated': (event: SessionRotatedEvent) => void;
   /** Something failed that the app may want to show: a refused socket, a failed heartbeat, a stream error. */
   error: (error: SessionClientError) => void;
   /** A server event of the session (`subscribeEvents`), gaps included. */

@@ -1,7 +1,7 @@
 import { ClientErrorCode, SessionClientError, serverErrorCode } from './errors.js';
 import { type CreateSessionInput, code, type SessionInfo } from './protocol.js';
 import type { SessionApi } from './session-api.js';
-import type { SessionReplacedEvent } from './session-events.js';
+import type { SessionReplacedEvent, SessionRotatedEvent } from './session-events.js';
 import type { SessionIdStore } from './storage.js';
 
 /** What the keeper announces. */
@@ -10,14 +10,20 @@ export interface SessionKeeperHooks {
   onSession: (session: SessionInfo) => void;
   /** The server no longer knew the session; called before `onSession` with the new one. */
   onReplaced: (event: SessionReplacedEvent) => void;
+  /**
+   * The server rotated the session to a new id, which calls carry from now
+   * on; called before `onSession` with the rotated session.
+   */
+  onRotated: (event: SessionRotatedEvent) => void;
   /** True once the client is closing: nothing new is adopted. */
   closed: () => boolean;
 }
 
 /**
- * Owns the client's session id: resumes the stored one, creates one, and
- * replaces one the server no longer knows, exactly once however many callers
- * notice (HTTP calls, the socket, heartbeats).
+ * Owns the client's session id: resumes the stored one, creates one,
+ * replaces one the server no longer knows, and follows one the server
+ * rotated, each exactly once however many callers notice (HTTP calls, the
+ * socket, heartbeats, the event stream).
  */
 export class SessionKeeper {
   readonly #api: SessionApi;
@@ -117,6 +123,35 @@ export class SessionKeeper {
       }
     })();
     return this.#replacing;
+  }
+
+  /**
+   * The server rotated `previousId` to `sessionId` (a response header or the
+   * event stream said so): adopts the new id at once, so the next call,
+   * heartbeat and socket carry it, and announces it. Returns `true` when it
+   * switched; `false` when the client is not on `previousId` (already
+   * followed, replaced meanwhile) or is closing. The session details are
+   * read from the server afterwards and announced as `session`.
+   */
+  rotate(previousId: string | undefined, sessionId: string): boolean {
+    if (this.#hooks.closed() || previousId === undefined || previousId === sessionId) return false;
+    if (this.#id !== previousId || this.#replacing !== undefined) return false;
+    this.#id = sessionId;
+    if (this.#session !== undefined) this.#session = { ...this.#session, sessionId };
+    this.#ids.set(sessionId);
+    this.#hooks.onRotated({ previousSessionId: previousId, sessionId });
+    this.#api.get(sessionId).then(
+      (session) => {
+        if (this.#hooks.closed() || session.sessionId !== this.#id) return;
+        this.#session = session;
+        this.#verified = true;
+        this.#hooks.onSession(session);
+      },
+      () => {
+        // Gone again already (deleted, rotated once more): whoever uses it next finds out.
+      },
+    );
+    return true;
   }
 
   async #storedByOtherTab(previousId: string): Promise<SessionInfo | undefined> {

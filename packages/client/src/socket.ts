@@ -83,6 +83,16 @@ export class SessionSocket {
     return this.#client.connection?.state === 'open';
   }
 
+  /**
+   * The session was rotated: the server moved the open socket to the new id,
+   * so it stays open and counts as sent with it (a later 4404 is about the
+   * new id). Reconnects send the new id anyway (`connectionParams` reads the
+   * keeper).
+   */
+  followRotation(previousId: string, sessionId: string): void {
+    if (this.#sentSessionId === previousId) this.#sentSessionId = sessionId;
+  }
+
   /** Stops reconnecting (synchronously) and closes the socket. */
   close(): Promise<void> {
     return this.#client.close();

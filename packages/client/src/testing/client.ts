@@ -38,6 +38,7 @@ export function recordedClient(
     state: [],
     session: [],
     'session-replaced': [],
+    'session-rotated': [],
     error: [],
     event: [],
     gap: [],
