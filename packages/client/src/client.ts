@@ -2,6 +2,7 @@ import {
   createTRPCClient,
   getUntypedClient,
   type TRPCClient,
+  type TRPCLink,
   type TRPCWebSocketClient,
 } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
@@ -114,7 +115,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       rotateSession,
       wsClient: () => this.#socketClient(),
     };
-    this.trpc = createTRPCClient<TRouter>({ links: createSessionLinks<TRouter>(this.#linkDeps) });
+    this.trpc = createTRPCClient<TRouter>({ links: this.links() });
     const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<
       typeof SessionApi
     >[0];
@@ -159,6 +160,36 @@ export class SessionClient<TRouter extends AnyRouter> {
       rotateSession,
       signal: this.#lifetime.signal,
     });
+  }
+
+  /**
+   * The client's tRPC links, for an app that builds its own tRPC client (for
+   * example with `@trpc/tanstack-react-query`): calls carry the session
+   * (`X-Session-Id` over HTTP, the shared WebSocket for subscriptions),
+   * 503/429 are retried by the client's rules, a lost session is replaced
+   * and a rotated one followed, subscriptions resume after reconnects. A
+   * client built on them behaves like {@link SessionClient.trpc} and shares
+   * this client's session, socket and state; each call returns fresh links.
+   *
+   * For the session's own events prefer {@link subscribeEvents}, which also
+   * moves the stream across a rotation; a raw `session.events` subscription
+   * sees the `session.rotated` notice and then ends.
+   *
+   * @example
+   * import { createTRPCClient } from '@trpc/client';
+   * const client = createSessionClient<AppRouter>({ url: 'http://localhost:3000' });
+   * const trpc = createTRPCClient<AppRouter>({ links: client.links() });
+   * await client.connect();
+   * await trpc.chat.send.mutate({ message: 'hi' });
+   *
+   * @example
+   * // With TanStack Query: hand this client to `TRPCProvider`.
+   * import { createTRPCContext } from '@trpc/tanstack-react-query';
+   * export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
+   * export const trpcClient = createTRPCClient<AppRouter>({ links: client.links() });
+   */
+  links(): TRPCLink<TRouter>[] {
+    return createSessionLinks<TRouter>(this.#linkDeps);
   }
 
   /** The current session id; `undefined` until `connect()` resumed or created one. */
