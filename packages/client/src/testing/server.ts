@@ -46,6 +46,10 @@ function createTestRouter(counters: ServerCounters) {
           counters.countRuns += 1;
           return counters.countRuns;
         }),
+        /** Rotates the caller's session (`manager.rotateSession`); answers the new id. */
+        rotate: sessionProcedure.mutation(
+          async ({ ctx }) => (await ctx.manager.rotateSession(ctx.session.sessionId)).sessionId,
+        ),
         limited: sessionProcedure.query(() => {
           if (counters.limitedFailures > 0) {
             counters.limitedFailures -= 1;
@@ -85,6 +89,8 @@ export class TestServer implements AsyncDisposable {
   readonly requests: string[] = [];
   /** When each of `requests` arrived (`performance.now()`), to check the gaps between retries. */
   readonly requestTimes: number[] = [];
+  /** WebSocket upgrade requests received, across restarts: how often clients (re)connected. */
+  upgrades = 0;
   manager: SessionManager;
   port = 0;
   #server: Server | undefined;
@@ -154,6 +160,9 @@ export class TestServer implements AsyncDisposable {
     server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
+    });
+    server.on('upgrade', () => {
+      this.upgrades += 1;
     });
     this.#ws = attachWebSocket(server, {
       manager: this.manager,
@@ -245,6 +254,23 @@ export class TestServer implements AsyncDisposable {
     });
     app.get('/api/whoami', requireSession(), (req, res) => {
       res.json({ sessionId: req.morgan.session?.sessionId });
+    });
+    // Rotates the session; publishes `tick` events `{ n }` to the old session
+    // before and to the new one after, in this one request, when asked.
+    app.post('/api/rotate', requireSession(), express.json(), async (req, res, next) => {
+      try {
+        const { before = [], after = [] } = (req.body ?? {}) as {
+          before?: number[];
+          after?: number[];
+        };
+        const previous = req.morgan.session?.sessionId as string;
+        for (const n of before) await this.publish(previous, 'tick', { n });
+        const { sessionId } = await this.manager.rotateSession(previous);
+        for (const n of after) await this.publish(sessionId, 'tick', { n });
+        res.json({ previousSessionId: previous, sessionId });
+      } catch (error) {
+        next(error);
+      }
     });
     app.post('/api/count', requireSession(), (_req, res) => {
       this.counters.countRuns += 1;
