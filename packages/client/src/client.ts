@@ -129,6 +129,7 @@ export class SessionClient<TRouter extends AnyRouter> {
         this.#events.followRotation();
         this.#emitter.emit('session-rotated', event);
       },
+      socketSession: async () => this.#socket?.currentSession(),
       closed: () => this.#closing !== undefined,
     });
     this.#heartbeat = new HeartbeatTimer({

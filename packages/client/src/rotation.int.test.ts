@@ -126,6 +126,36 @@ describe('session rotation against a real server', () => {
     expect(rec.log['session-replaced']).toHaveLength(0);
   });
 
+  it('follows a rotation nobody announced (over the socket, no event stream) by asking its socket', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { userId: 'alice' });
+    const { sessionId: previous } = await rec.client.connect();
+    await rec.until(() => server.socketCount === 1, 'the socket');
+    const upgrades = server.upgrades;
+
+    const sessionId = await rec.client.trpc.test.rotate.mutate(undefined, {
+      context: { morganTransport: 'ws' },
+    });
+    expect(rec.client.sessionId).toBe(previous);
+
+    // The next call is turned away (404 for the old id); the socket names the new one.
+    expect(await rec.client.trpc.test.whoami.query()).toBe(sessionId);
+    expect(rec.log['session-rotated']).toEqual([[{ previousSessionId: previous, sessionId }]]);
+    expect(rec.log['session-replaced']).toHaveLength(0);
+    expect(rec.client.session).toMatchObject({ sessionId, userId: 'alice' });
+
+    // Rotated elsewhere (an admin, another node): plain fetch follows the same way.
+    const { sessionId: third } = await server.manager.rotateSession(sessionId);
+    const response = await rec.client.fetch('/api/whoami');
+    expect(await response.json()).toEqual({ sessionId: third });
+    expect(rec.log['session-rotated'].at(-1)).toEqual([
+      { previousSessionId: sessionId, sessionId: third },
+    ]);
+    expect(rec.log['session-replaced']).toHaveLength(0);
+    expect(server.upgrades).toBe(upgrades);
+    expect((await server.manager.getMetrics()).totalSessionsCreated).toBe(1);
+  });
+
   it('keeps an events subscriber whole across a rotation: none lost, none repeated, same socket', async () => {
     await using server = await startTestServer();
     await using rec = recordedClient(server);

@@ -18,14 +18,20 @@ function session(sessionId: string): SessionInfo {
   } as unknown as SessionInfo;
 }
 
-async function resumed() {
+async function resumed(
+  socketSession: () => Promise<SessionInfo | undefined> = async () => undefined,
+) {
   const storage = createMemoryStorage();
   storage.setItem('key', OLD);
-  const api = { get: vi.fn(async (id: string) => session(id)) };
+  const api = {
+    get: vi.fn(async (id: string) => session(id)),
+    create: vi.fn(async () => session('44444444-4444-4444-8444-444444444444')),
+  };
   const hooks: SessionKeeperHooks = {
     onSession: vi.fn(),
     onReplaced: vi.fn(),
     onRotated: vi.fn(),
+    socketSession,
     closed: () => false,
   };
   const keeper = new SessionKeeper(
@@ -65,5 +71,26 @@ describe('SessionKeeper.rotate', () => {
     expect(keeper.rotate(undefined, NEW)).toBe(false);
     expect(keeper.id).toBe(OLD);
     expect(hooks.onRotated).not.toHaveBeenCalled();
+  });
+
+  it('takes a lost id’s replacement from the socket when the server moved it: a rotation, not a new session', async () => {
+    const { keeper, hooks, api } = await resumed(async () => session(NEW));
+    expect(await keeper.replace(OLD, 'not-found')).toBe(true);
+    expect(keeper.id).toBe(NEW);
+    expect(hooks.onRotated).toHaveBeenCalledExactlyOnceWith({
+      previousSessionId: OLD,
+      sessionId: NEW,
+    });
+    expect(hooks.onReplaced).not.toHaveBeenCalled();
+    expect(hooks.onSession).toHaveBeenCalledExactlyOnceWith(session(NEW));
+    expect(api.create).not.toHaveBeenCalled();
+  });
+
+  it('creates a session when the socket is still on the lost id, or has none', async () => {
+    const { keeper, hooks, api } = await resumed(async () => session(OLD));
+    expect(await keeper.replace(OLD, 'not-found')).toBe(true);
+    expect(api.create).toHaveBeenCalledOnce();
+    expect(hooks.onRotated).not.toHaveBeenCalled();
+    expect(hooks.onReplaced).toHaveBeenCalledOnce();
   });
 });

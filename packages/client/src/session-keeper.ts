@@ -15,6 +15,13 @@ export interface SessionKeeperHooks {
    * on; called before `onSession` with the rotated session.
    */
   onRotated: (event: SessionRotatedEvent) => void;
+  /**
+   * The session the open WebSocket is on, as the server now sees it, or
+   * undefined without an open socket (or without an answer soon). The server
+   * moves a rotated session's sockets to the new id, so this finds a
+   * rotation nobody announced to this client.
+   */
+  socketSession: () => Promise<SessionInfo | undefined>;
   /** True once the client is closing: nothing new is adopted. */
   closed: () => boolean;
 }
@@ -94,16 +101,28 @@ export class SessionKeeper {
   }
 
   /**
-   * Replaces `previousId`, which the server does not know: adopts a newer id
-   * another tab stored (shared storage) when the server knows it, or creates
-   * a session; then announces it. Resolves `true` once a new session is in
-   * place (at once when another caller already replaced `previousId`).
+   * Replaces `previousId`, which the server does not know. When the open
+   * socket is on another session now, `previousId` was rotated without this
+   * client hearing of it (a call over the socket rotated it, or another
+   * request, tab or node did): that id is followed and announced as a
+   * rotation. Otherwise adopts a newer id another tab stored (shared
+   * storage) when the server knows it, or creates a session, and announces
+   * the replacement. Resolves `true` once a new session is in place (at once
+   * when another caller already replaced `previousId`).
    */
   replace(previousId: string, reason: SessionReplacedEvent['reason']): Promise<boolean> {
     if (this.#hooks.closed()) return Promise.resolve(false);
     if (this.#id !== previousId) return Promise.resolve(this.#id !== undefined);
     this.#replacing ??= (async () => {
       try {
+        const moved = reason === 'not-found' ? await this.#movedOnSocket(previousId) : undefined;
+        if (moved !== undefined && !this.#hooks.closed()) {
+          this.#switch(previousId, moved.sessionId);
+          this.#session = moved;
+          this.#verified = true;
+          this.#hooks.onSession(moved);
+          return true;
+        }
         const session =
           (await this.#storedByOtherTab(previousId)) ?? (await this.#api.create(this.#input));
         if (this.#hooks.closed()) {
@@ -136,10 +155,7 @@ export class SessionKeeper {
   rotate(previousId: string | undefined, sessionId: string): boolean {
     if (this.#hooks.closed() || previousId === undefined || previousId === sessionId) return false;
     if (this.#id !== previousId || this.#replacing !== undefined) return false;
-    this.#id = sessionId;
-    if (this.#session !== undefined) this.#session = { ...this.#session, sessionId };
-    this.#ids.set(sessionId);
-    this.#hooks.onRotated({ previousSessionId: previousId, sessionId });
+    this.#switch(previousId, sessionId);
     this.#api.get(sessionId).then(
       (session) => {
         if (this.#hooks.closed() || session.sessionId !== this.#id) return;
@@ -152,6 +168,24 @@ export class SessionKeeper {
       },
     );
     return true;
+  }
+
+  /** Takes the rotated id at once (storage included) and announces the rotation. */
+  #switch(previousId: string, sessionId: string): void {
+    this.#id = sessionId;
+    if (this.#session !== undefined) this.#session = { ...this.#session, sessionId };
+    this.#ids.set(sessionId);
+    this.#hooks.onRotated({ previousSessionId: previousId, sessionId });
+  }
+
+  /** The socket's session when the server moved the socket off `previousId`. */
+  async #movedOnSocket(previousId: string): Promise<SessionInfo | undefined> {
+    try {
+      const session = await this.#hooks.socketSession();
+      return session !== undefined && session.sessionId !== previousId ? session : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async #storedByOtherTab(previousId: string): Promise<SessionInfo | undefined> {

@@ -11,6 +11,9 @@ import type { ReconnectScheduler } from './reconnect.js';
 import type { SessionApi } from './session-api.js';
 import type { SessionKeeper } from './session-keeper.js';
 
+/** How long a replacement waits for the socket to say which session it is on, in ms. */
+const SOCKET_SESSION_TIMEOUT_MS = 5_000;
+
 /** What the socket reports to the client, which owns the state machine. */
 export interface SessionSocketHooks {
   /** The server accepted a socket (it answered a call on it). */
@@ -91,6 +94,26 @@ export class SessionSocket {
    */
   followRotation(previousId: string, sessionId: string): void {
     if (this.#sentSessionId === previousId) this.#sentSessionId = sessionId;
+  }
+
+  /**
+   * The session the open socket is on, as the server sees it now (it moves
+   * sockets to a rotated session's new id); undefined when no socket is
+   * open or none answered within `timeoutMs`.
+   */
+  async currentSession(timeoutMs = SOCKET_SESSION_TIMEOUT_MS): Promise<SessionInfo | undefined> {
+    if (!this.open || this.#deps.hooks.closed()) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#deps.api.confirmSocket(), late]);
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Stops reconnecting (synchronously) and closes the socket. */
