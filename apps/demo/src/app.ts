@@ -156,8 +156,18 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
 }
 
 /** Manager options from the config; with `redisUrl`, sessions and event buffers live in Redis. */
+/**
+ * The demo's own defaults: many tabs on one machine share one address, so it
+ * allows more session creations per address than the library's 60 a minute
+ * (`MORGAN_CREATE_RATE_LIMIT` overrides it).
+ */
+const demoDefaults = {
+  createRateLimit: { limit: 600, windowMs: 60_000 },
+} as const satisfies SessionManagerOptions;
+
 function managerOptions(options: DemoServerOptions): SessionManagerOptions {
-  const { redisUrl, redisKeyPrefix, port: _port, ...fromConfig } = options.config ?? {};
+  const { redisUrl, redisKeyPrefix, port: _port, ...config } = options.config ?? {};
+  const fromConfig = { ...demoDefaults, ...config };
   if (redisUrl === undefined) return { ...fromConfig, ...options.managerOptions };
   const redis = {
     url: redisUrl,

@@ -43,12 +43,22 @@ describe('loadConfig', () => {
     ['MORGAN_REDIS_PREFIX', 'has space:'],
     ['MORGAN_REDIS_PREFIX', 'star*'],
     ['MORGAN_REDIS_PREFIX', 'x'.repeat(65)],
+    ['MORGAN_CREATE_RATE_LIMIT', '0'],
+    ['MORGAN_CREATE_RATE_LIMIT', '2.5'],
+    ['MORGAN_CREATE_RATE_LIMIT', 'lots'],
   ])('%s=%s fails naming the variable and value', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
     expect(error.value).toBe(value);
     expect(error.message).toContain(variable);
     expect(error.message).toContain(value);
+  });
+
+  it('reads MORGAN_CREATE_RATE_LIMIT as sessions per minute per address, or off', () => {
+    expect(loadConfig({ MORGAN_CREATE_RATE_LIMIT: '120' })).toEqual({
+      createRateLimit: { limit: 120, windowMs: 60_000 },
+    });
+    expect(loadConfig({ MORGAN_CREATE_RATE_LIMIT: 'off' })).toEqual({ createRateLimit: false });
   });
 
   it('converts units to milliseconds', () => {

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import type { RateLimitPolicy } from './rate-limit.js';
 
 /** Settings read from the environment; each maps to a manager option. */
 export interface MorganConfig {
@@ -6,6 +7,8 @@ export interface MorganConfig {
   cleanupIntervalMs?: number;
   maxConcurrentRequests?: number;
   maxMetadataBytes?: number;
+  /** Sessions per minute per client address (`MORGAN_CREATE_RATE_LIMIT`, or `off`). */
+  createRateLimit?: RateLimitPolicy | false;
   redisUrl?: string;
   /** Prefix of every Redis key and channel (`MORGAN_REDIS_PREFIX`); nodes sharing sessions use the same one. */
   redisKeyPrefix?: string;
@@ -40,7 +43,8 @@ export const configVariables: readonly Variable[] = [
 
 /**
  * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`;
- * `MORGAN_REDIS_PREFIX` is 1 to 64 letters, digits and `:_.-`).
+ * `MORGAN_REDIS_PREFIX` is 1 to 64 letters, digits and `:_.-`;
+ * `MORGAN_CREATE_RATE_LIMIT` is sessions per minute per address, or `off`).
  * Unset or empty variables are left out so that option defaults apply.
  *
  * @throws ConfigError naming the variable and the bad value.
@@ -59,8 +63,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (variable.key === 'port' && (!Number.isInteger(value) || value > 65_535)) {
       throw new ConfigError(variable.name, raw, 'an integer port from 1 to 65535');
     }
-    config[variable.key as Exclude<keyof MorganConfig, 'redisUrl' | 'redisKeyPrefix'>] =
-      value * (variable.scale ?? 1);
+    config[
+      variable.key as Exclude<keyof MorganConfig, 'redisUrl' | 'redisKeyPrefix' | 'createRateLimit'>
+    ] = value * (variable.scale ?? 1);
+  }
+  const createLimit = env.MORGAN_CREATE_RATE_LIMIT?.trim();
+  if (createLimit !== undefined && createLimit !== '') {
+    if (createLimit === 'off') {
+      config.createRateLimit = false;
+    } else {
+      const limit = Number(createLimit);
+      if (!Number.isInteger(limit) || limit <= 0) {
+        throw new ConfigError(
+          'MORGAN_CREATE_RATE_LIMIT',
+          createLimit,
+          'a positive whole number of sessions per minute, or off',
+        );
+      }
+      config.createRateLimit = { limit, windowMs: 60_000 };
+    }
   }
   const redisUrl = env.REDIS_URL;
   if (redisUrl !== undefined && redisUrl.trim() !== '') {

@@ -72,13 +72,26 @@ export class CapacityError extends MorganError {
   }
 }
 
+/** The window a rate limit refused in, for the IETF `RateLimit` and `RateLimit-Policy` headers. */
+export interface RateLimitState {
+  /** The policy's name, e.g. `create`. */
+  name: string;
+  limit: number;
+  remaining: number;
+  windowMs: number;
+  resetMs: number;
+}
+
 /** A client went past a limit (rate, or its share of a budget); `Retry-After` says when to come back. */
 export class RateLimitedError extends MorganError {
   /** Seconds after which a retry is worth trying. */
   readonly retryAfterSeconds: number;
-  constructor(message?: string, retryAfterSeconds = 1) {
+  /** The rate limit that refused, when a rate limit did (not a budget). */
+  readonly rateLimit: RateLimitState | undefined;
+  constructor(message?: string, retryAfterSeconds = 1, rateLimit?: RateLimitState) {
     super(ErrorCode.RATE_LIMITED, message);
     this.retryAfterSeconds = retryAfterSeconds;
+    this.rateLimit = rateLimit;
   }
 }
 

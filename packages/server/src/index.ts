@@ -1,3 +1,11 @@
+/**
+ * The core of Morgan Sessions: `SessionManager`, the `MemoryStore` and the `Store`
+ * interface, the event log, errors with stable codes and the validated config
+ * loader. Transports are in the subpath entries `./express`, `./trpc`, `./ws`
+ * and `./redis`; none of them is imported here.
+ *
+ * @module \@morgan/session-server
+ */
 export {
   CapacityLimiter,
   type CapacityLimiterOptions,
@@ -14,6 +22,7 @@ export {
   isErrorCode,
   MorganError,
   RateLimitedError,
+  type RateLimitState,
   SessionNotFoundError,
   StoreUnavailableError,
   toMorganError,
@@ -22,6 +31,7 @@ export {
   compareEventIds,
   type EventLog,
   type EventLogOptions,
+  type EventLogSettings,
   eventLogDefaults,
   GAP_EVENT_TYPE,
   type GapEventData,
@@ -75,6 +85,13 @@ export {
   SESSION_HEADER,
   type SessionEventsInput,
 } from './protocol.js';
+export {
+  flexibleRateLimiter,
+  memoryRateLimiter,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitPolicy,
+} from './rate-limit.js';
 export {
   type CreateSessionInput,
   isSessionId,

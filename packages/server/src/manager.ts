@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { CapacityLimiter } from './capacity.js';
-import { ErrorCode, MorganError, SessionNotFoundError } from './errors.js';
+import { ErrorCode, MorganError, RateLimitedError, SessionNotFoundError } from './errors.js';
 import type { EventLog, SessionEvent } from './events/event-log.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
 import {
@@ -10,6 +10,7 @@ import {
   type JsonValue,
   serializeMetadata,
 } from './metadata.js';
+import { memoryRateLimiter, type RateLimiter, type RateLimitPolicy } from './rate-limit.js';
 import { RecentRotations } from './rotations.js';
 import {
   type CreateSessionInput,
@@ -48,6 +49,14 @@ export interface SessionManagerOptions {
   maxStreams?: number;
   /** Streams one session may hold open at once on this node; past it 429 `RATE_LIMITED`. @default 8 */
   maxStreamsPerSession?: number;
+  /**
+   * Sessions `session.create` makes per client address (Express `req.ip`, so
+   * `trust proxy` applies; the socket's address over WebSocket) in a fixed
+   * window; past it 429 `RATE_LIMITED` with `Retry-After` and `RateLimit`
+   * headers. Counted in the store when it can (Redis: across nodes). `false`
+   * turns it off. @default { limit: 60, windowMs: 60_000 }
+   */
+  createRateLimit?: RateLimitPolicy | false;
   /** Longest wait for in-flight requests in `stop()`, in ms. @default 10_000 */
   drainTimeoutMs?: number;
   /** Where sessions live. The manager owns it and closes it in `stop()`. @default new MemoryStore() */
@@ -72,8 +81,12 @@ export const sessionManagerDefaults = {
   maxMetadataDepth: DEFAULT_MAX_METADATA_DEPTH,
   maxStreams: streamBudgetDefaults.maxStreams,
   maxStreamsPerSession: streamBudgetDefaults.maxStreamsPerSession,
+  createRateLimit: { limit: 60, windowMs: 60_000 },
   drainTimeoutMs: 10_000,
-} as const;
+} as const satisfies Omit<
+  Required<SessionManagerOptions>,
+  'store' | 'eventLog' | 'now' | 'createRateLimit'
+> & { createRateLimit: RateLimitPolicy };
 
 /** How a session ended, as announced by the `deleted` and `expired` events. */
 export interface SessionEndedEvent {
@@ -155,6 +168,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly capacity: CapacityLimiter;
   /** Node-wide and per-session budget of long-lived streams, apart from `capacity`. */
   readonly streams: StreamBudget;
+  /** Sessions created per client address (`createRateLimit`); undefined when off. */
+  readonly #createLimiter: RateLimiter | undefined;
   readonly #now: () => number;
   readonly #requestPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
@@ -208,6 +223,12 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,
       maxQueueWaitMs: options.maxQueueWaitMs ?? sessionManagerDefaults.maxQueueWaitMs,
     });
+    const createPolicy = options.createRateLimit ?? sessionManagerDefaults.createRateLimit;
+    this.#createLimiter =
+      createPolicy === false
+        ? undefined
+        : (this.store.rateLimiter?.('create', createPolicy) ??
+          memoryRateLimiter('create', createPolicy));
     this.streams = new StreamBudget({
       maxStreams: positive('maxStreams', options.maxStreams ?? sessionManagerDefaults.maxStreams),
       maxStreamsPerSession: positive(
@@ -363,6 +384,25 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     if (record === undefined) throw new SessionNotFoundError(sessionId);
     this.#rotated(sessionId, record.sessionId, 'local');
     return toSession(record);
+  }
+
+  /**
+   * Takes one session creation from `clientAddress`'s allowance
+   * (`createRateLimit`); call it before `createSession` on behalf of an
+   * untrusted client, as `session.create` does.
+   *
+   * @throws RateLimitedError (429) past the limit, with the window for `Retry-After`.
+   * @throws StoreUnavailableError when the store that counts cannot be reached.
+   */
+  async admitCreation(clientAddress: string | undefined): Promise<void> {
+    if (this.#createLimiter === undefined) return;
+    const decision = await this.#createLimiter.consume(clientAddress ?? 'unknown');
+    if (decision.allowed) return;
+    throw new RateLimitedError(
+      'Too many sessions created from this address, retry later',
+      Math.max(1, Math.ceil(decision.resetMs / 1000)),
+      { name: 'create', ...decision },
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type ErrorCode, errorCodeInfo, type MorganError } from '../errors.js';
+import { type ErrorCode, errorCodeInfo, type MorganError, RateLimitedError } from '../errors.js';
 import { type ErrorBody, errorMessage } from '../protocol.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -35,12 +35,24 @@ export function sendMorganError(res: ServerResponse, error: MorganError): void {
   sendError(res, error.code, error.message, headers);
 }
 
-/** `{ 'Retry-After': seconds }` for an error answered with 503 or 429, otherwise undefined. */
+/**
+ * `{ 'Retry-After': seconds }` for an error answered with 503 or 429, plus
+ * the IETF `RateLimit` and `RateLimit-Policy` headers when a rate limit
+ * refused; otherwise undefined.
+ */
 export function retryAfterHeaders(error: MorganError): Record<string, string> | undefined {
   const status = errorCodeInfo[error.code].httpStatus;
   if (status !== 503 && status !== 429) return undefined;
   const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-  return { 'Retry-After': String(typeof seconds === 'number' ? seconds : 1) };
+  const headers: Record<string, string> = {
+    'Retry-After': String(typeof seconds === 'number' ? seconds : 1),
+  };
+  if (error instanceof RateLimitedError && error.rateLimit !== undefined) {
+    const { name, limit, remaining, resetMs, windowMs } = error.rateLimit;
+    headers.RateLimit = `"${name}";r=${remaining};t=${Math.ceil(resetMs / 1000)}`;
+    headers['RateLimit-Policy'] = `"${name}";q=${limit};w=${Math.round(windowMs / 1000)}`;
+  }
+  return headers;
 }
 
 /** Sends already serialised JSON with a status. */

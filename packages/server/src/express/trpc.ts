@@ -66,16 +66,21 @@ export function trpcHandler<TRouter extends AnyRouter>(
     onError({ error, path }) {
       if (errorCodeOf(error) === ErrorCode.INTERNAL_ERROR) settings.onInternalError(error, path);
     },
-    // A 503 (store outage, capacity, shutdown) tells clients when to retry.
+    // A 503 (store outage, capacity, shutdown) or 429 tells clients when to
+    // retry; a rate limit also says which one (IETF RateLimit headers).
     responseMeta({ errors }) {
       let seconds: number | undefined;
+      const headers: Record<string, string> = {};
       for (const error of errors) {
-        if (errorCodeInfo[errorCodeOf(error)].httpStatus !== 503) continue;
+        const status = errorCodeInfo[errorCodeOf(error)].httpStatus;
+        if (status !== 503 && status !== 429) continue;
         const cause = error.cause instanceof MorganError ? error.cause : undefined;
-        const after = Number(cause && retryAfterHeaders(cause)?.['Retry-After']) || 1;
-        seconds = Math.max(seconds ?? 0, after);
+        const own = cause === undefined ? undefined : retryAfterHeaders(cause);
+        seconds = Math.max(seconds ?? 0, Number(own?.['Retry-After']) || 1);
+        Object.assign(headers, own);
       }
-      return seconds === undefined ? {} : { headers: { 'Retry-After': String(seconds) } };
+      if (seconds === undefined) return {};
+      return { headers: { ...headers, 'Retry-After': String(seconds) } };
     },
   });
 }

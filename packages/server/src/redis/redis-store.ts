@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../errors.js';
+import {
+  flexibleRateLimiter,
+  type RateLimiter,
+  type RateLimitPolicy,
+  seconds,
+} from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
 import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
 import { StoreConnection, withTimeout } from './connection.js';
@@ -316,6 +323,24 @@ export class RedisStore implements Store {
    * @example
    * await store.client.incr(`${store.keyPrefix}visits:${sessionId}`);
    */
+  /**
+   * A limiter counting in this Redis (`rate-limiter-flexible`), under the
+   * key prefix: every node sharing the store shares the counts. A Redis
+   * failure rejects with `STORE_UNAVAILABLE`.
+   */
+  rateLimiter(name: string, policy: RateLimitPolicy): RateLimiter {
+    const limiter = flexibleRateLimiter(
+      new RateLimiterRedis({
+        storeClient: this.#connection.client,
+        keyPrefix: `${this.keyPrefix}rl:${name}`,
+        points: policy.limit,
+        duration: seconds(policy),
+      }),
+      policy,
+    );
+    return { policy, consume: (key) => this.#connection.call(() => limiter.consume(key)) };
+  }
+
   get client(): Redis {
     return this.#connection.client;
   }

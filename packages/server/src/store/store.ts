@@ -1,3 +1,4 @@
+import type { RateLimiter, RateLimitPolicy } from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
 
 /** What the manager tells a store when it takes it into use. */
@@ -83,6 +84,12 @@ export interface Store {
   ping(): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+  /**
+   * A rate limiter whose counts live where the sessions do, so a limit holds
+   * across every node that shares the store. Optional: without it the
+   * manager counts on this node only.
+   */
+  rateLimiter?(name: string, policy: RateLimitPolicy): RateLimiter;
   /** Sessions ended on other nodes. Returns the unsubscribe function. */
   subscribe?(listener: (event: StoreEvent) => void): () => void;
 }

@@ -23,6 +23,12 @@ export interface MorganContext {
   /** `http` for Express requests, `ws` for WebSocket calls. */
   transport: 'http' | 'ws';
   /**
+   * The caller's address, which per-address limits count by: Express's
+   * `req.ip` (so `trust proxy` applies) over HTTP, the socket's remote
+   * address over WebSocket.
+   */
+  clientAddress?: string | undefined;
+  /**
    * Set by transports that account for each call themselves (WebSocket:
    * request tracking on the session, node capacity, shutdown drain). Every
    * Morgan procedure runs through it.
@@ -69,9 +75,16 @@ async function morganHttpContext(manager: SessionManager, req: Request): Promise
   const state: MorganRequestState | undefined = req.morgan;
   if (state !== undefined) {
     if (state.rejection !== undefined) throw toTRPCError(state.rejection);
-    return { manager, session: state.session, sessionError: state.error, transport: 'http' };
+    return {
+      manager,
+      session: state.session,
+      sessionError: state.error,
+      transport: 'http',
+      clientAddress: req.ip,
+    };
   }
-  return resolveSessionContext(manager, req.header(SESSION_HEADER), 'http');
+  const context = await resolveSessionContext(manager, req.header(SESSION_HEADER), 'http');
+  return { ...context, clientAddress: req.ip };
 }
 
 /** Looks a session id up and builds the context; shared by HTTP and WebSocket. */

@@ -104,6 +104,7 @@ export function createMorganProcedures<
         );
       }
       // tRPC hands procedures the instance's context type, simplified: it is TContext.
+      await ctx.manager.admitCreation(ctx.clientAddress);
       const identified = await identify?.(ctx as unknown as TContext);
       return ctx.manager.createSession({
         userId: identified ?? input?.userId,

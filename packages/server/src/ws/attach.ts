@@ -237,6 +237,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
         return connection.session;
       },
       transport: 'ws',
+      clientAddress: connection.req.socket.remoteAddress,
       runCall: (call) => this.#runCall(connection, call),
     };
     if (this.#createContext === undefined) return morgan;

@@ -1,0 +1,105 @@
+// Attacker's side: one address floods session.create. Past the limit every
+// answer is 429 RATE_LIMITED with Retry-After and the IETF RateLimit headers,
+// nothing is created for it, other addresses are served, and with Redis the
+// limit holds across nodes.
+import { randomBytes } from 'node:crypto';
+import { type RedisTestServer, startRedis } from '@morgan/test-support';
+import express from 'express';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { SessionManager, type SessionManagerOptions } from '../manager.js';
+import { RedisStore } from '../redis/redis-store.js';
+import { startHttpServer } from '../testing/http-server.js';
+import { createSessionRouter } from '../trpc/session-router.js';
+import { attachWebSocket } from '../ws/attach.js';
+import { call, connect } from '../ws/testing/ws-server.js';
+import { sessionMiddleware } from './session-middleware.js';
+import { trpcHandler } from './trpc.js';
+
+const managers: SessionManager[] = [];
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((manager) => manager.stop({ drainTimeoutMs: 0 })));
+});
+
+let redis: RedisTestServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const policy = { limit: 5, windowMs: 60_000 };
+
+async function startNode(options: SessionManagerOptions) {
+  const manager = new SessionManager({ createRateLimit: policy, ...options }).start();
+  managers.push(manager);
+  const app = express();
+  app.set('trust proxy', 'loopback');
+  app.use(sessionMiddleware(manager));
+  const router = createSessionRouter();
+  app.use('/trpc', trpcHandler(manager, router));
+  const http = await startHttpServer(app);
+  const ws = attachWebSocket(http.server, { manager, router });
+  return {
+    manager,
+    url: http.url,
+    async [Symbol.asyncDispose]() {
+      await ws.close({ drainTimeoutMs: 0 });
+      await http.close();
+    },
+  };
+}
+
+function create(url: string, address: string) {
+  return fetch(`${url}/trpc/session.create`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+    body: JSON.stringify({ json: { metadata: { pad: 'x'.repeat(100) } } }),
+  });
+}
+
+describe('session creation per client address', () => {
+  test('past the limit: 429 with Retry-After and RateLimit headers, nothing created, others served', async () => {
+    await using node = await startNode({});
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i += 1) statuses.push((await create(node.url, '203.0.113.7')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    const refused = await create(node.url, '203.0.113.7');
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"create";r=0;t=\d+$/);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"create";q=5;w=60');
+    expect(JSON.stringify(await refused.json())).toContain('"errorCode":"RATE_LIMITED"');
+    expect(await node.manager.getActiveSessionCount()).toBe(5);
+    expect((await create(node.url, '198.51.100.1')).status).toBe(200);
+  });
+
+  test('over WebSocket, by the socket’s address', async () => {
+    await using node = await startNode({ createRateLimit: { limit: 2, windowMs: 60_000 } });
+    const owner = await node.manager.createSession();
+    const socket = await connect(`${node.url.replace('http', 'ws')}/trpc`, owner.sessionId);
+    const answers = [];
+    for (let id = 1; id <= 3; id += 1) {
+      answers.push(await call(socket, id, 'mutation', 'session.create', {}));
+    }
+    expect(answers.slice(0, 2).every((answer) => answer.result !== undefined)).toBe(true);
+    expect(JSON.stringify(answers[2])).toContain('"errorCode":"RATE_LIMITED"');
+    expect(await node.manager.getActiveSessionCount()).toBe(3);
+    socket.close();
+  });
+
+  test('with Redis the limit holds across nodes', async () => {
+    const keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
+    const store = (nodeId: string) => new RedisStore({ url: redis.url, keyPrefix, nodeId });
+    await using a = await startNode({ store: store('a') });
+    await using b = await startNode({ store: store('b') });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      statuses.push((await create(i % 2 === 0 ? a.url : b.url, '203.0.113.9')).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(await a.manager.getActiveSessionCount()).toBe(5);
+  });
+});
