@@ -53,6 +53,8 @@ export class SessionSocket {
   #generation = 0;
   /** The session id the latest socket sent in its `connectionParams`. */
   #sentSessionId: string | undefined;
+  /** The last rotation followed: a socket confirmed just before it still counts. */
+  #rotation: { previousId: string; sessionId: string } | undefined;
   /** A session id a socket was refused for (4404), until replaced. */
   #rejectedSessionId: string | undefined;
   /** A replacement skipped the backoff since the last connect; the next one waits. */
@@ -94,6 +96,7 @@ export class SessionSocket {
    */
   followRotation(previousId: string, sessionId: string): void {
     if (this.#sentSessionId === previousId) this.#sentSessionId = sessionId;
+    this.#rotation = { previousId, sessionId };
   }
 
   /**
@@ -158,13 +161,17 @@ export class SessionSocket {
     const generation = ++this.#generation;
     api.confirmSocket().then(
       (session) => {
-        if (generation !== this.#generation || hooks.closed() || session.sessionId !== keeper.id)
-          return;
+        if (generation !== this.#generation || hooks.closed()) return;
+        // Answered for the id just rotated away from: the server moved this socket along.
+        const moved =
+          this.#rotation?.previousId === session.sessionId &&
+          this.#rotation.sessionId === keeper.id;
+        if (session.sessionId !== keeper.id && !moved) return;
         keeper.refresh(session);
         this.#quickReplaceUsed = false;
         this.lastError = undefined;
         scheduler.reset();
-        hooks.onConnected(session);
+        hooks.onConnected(keeper.session ?? session);
       },
       () => {
         // The socket closed before answering; its close event reports why.
