@@ -206,3 +206,26 @@ describe('tRPC over HTTP', () => {
     await expect(client().session.create.mutate()).resolves.toHaveProperty('sessionId');
   });
 });
+
+describe('tRPC batches over HTTP', () => {
+  test('a batch of more than maxBatchSize calls answers 400 INVALID_REQUEST and runs none of them', async () => {
+    const { manager, http } = await startApp();
+    await using _ = http;
+    const calls = (count: number) => {
+      const paths = Array.from({ length: count }, () => 'session.create').join(',');
+      const input = Object.fromEntries(Array.from({ length: count }, (_, i) => [i, { json: {} }]));
+      return fetch(`${http.url}/trpc/${paths}?batch=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(input),
+      });
+    };
+    const tooMany = await calls(101);
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(await tooMany.json())).toContain('"errorCode":"INVALID_REQUEST"');
+    expect(await manager.getActiveSessionCount()).toBe(0);
+    const allowed = await calls(50);
+    expect(allowed.status).toBe(200);
+    expect(await manager.getActiveSessionCount()).toBe(50);
+  });
+});

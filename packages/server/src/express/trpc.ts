@@ -23,6 +23,8 @@ export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
   maxBodyBytes?: number;
   /** Accept batched calls (`httpBatchLink`). @default true */
   allowBatching?: boolean;
+  /** Most calls in one HTTP batch; a larger batch answers 400 `INVALID_REQUEST` and runs none. @default 100 */
+  maxBatchSize?: number;
   /**
    * Called with every call that failed with `INTERNAL_ERROR` (the client sees
    * only a generic message). @default logs to stderr
@@ -33,6 +35,7 @@ export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
 export const trpcHandlerDefaults = {
   maxBodyBytes: 1024 * 1024,
   allowBatching: true,
+  maxBatchSize: 100,
   onInternalError: (error: unknown, path: string | undefined): void => {
     console.error(`[morgan] tRPC ${path ?? '?'} failed:`, error);
   },
@@ -63,6 +66,7 @@ export function trpcHandler<TRouter extends AnyRouter>(
     ) => Promise<inferRouterContext<TRouter>>,
     maxBodySize: settings.maxBodyBytes,
     allowBatching: settings.allowBatching,
+    maxBatchSize: settings.maxBatchSize,
     onError({ error, path }) {
       if (errorCodeOf(error) === ErrorCode.INTERNAL_ERROR) settings.onInternalError(error, path);
     },
