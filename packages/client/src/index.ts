@@ -1,3 +1,10 @@
+/**
+ * The typed client SDK of Morgan Sessions for browsers and Node 20+:
+ * `createSessionClient<AppRouter>(options)` and what its options, events and
+ * errors are made of.
+ *
+ * @module \@morgan/session-client
+ */
 import type { AnyRouter } from '@trpc/server';
 import { SessionClient } from './client.js';
 import type { SessionClientOptions } from './options.js';

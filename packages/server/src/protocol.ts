@@ -10,6 +10,8 @@
  *
  * @example
  * import type { ErrorBody, SessionEvent } from '@morgan/session-server/protocol';
+ *
+ * @module \@morgan/session-server/protocol
  */
 
 /** HTTP request header that carries the session id (never the URL). */

@@ -1,3 +1,10 @@
+/**
+ * The Express adapter: `sessionMiddleware` (the session at `req.morgan`, load
+ * shedding), `requireSession`, `trpcHandler` (tRPC over HTTP), `healthRoutes`
+ * (`/health`, `/ready`, `/metrics`), JSON error handlers and `createShutdown`.
+ *
+ * @module \@morgan/session-server/express
+ */
 export {
   type ErrorHandlerOptions,
   errorHandler,

@@ -1,3 +1,11 @@
+/**
+ * The tRPC layer: Morgan's own instance (`router`, `mergeRouters`,
+ * `sessionProcedure`, `createSessionRouter`) for the quick start, and
+ * `createMorganProcedures`, `morganErrorData` and `MorganContext` for an app
+ * that has its own tRPC instance.
+ *
+ * @module \@morgan/session-server/trpc
+ */
 export {
   type AppContextOf,
   createHttpContext,
