@@ -21,7 +21,10 @@ describe('hardenServer', () => {
 
   test('a client that never finishes its headers gets 408 and is disconnected; others are served', async () => {
     const server = createServer({ connectionsCheckingInterval: 50 }, (_req, res) => res.end('ok'));
-    hardenServer(server, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    // A second for the headers: the slow client is cut off after it, while the
+    // normal request, whose headers leave at once, keeps a margin a loaded machine
+    // (which may read them hundreds of milliseconds late) cannot eat.
+    hardenServer(server, { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000 });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
