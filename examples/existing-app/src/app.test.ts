@@ -12,6 +12,7 @@ import { describe, expect, expectTypeOf, test, vi } from 'vitest';
 import { createApp } from './app.js';
 import { createAppClient, logIn } from './client.js';
 import { createDb, type Todo, type User } from './db.js';
+import type { AppRouter } from './router.js';
 import { createAppWithoutMorgan, type RouterWithoutMorgan } from './without-morgan.js';
 
 const alice: User = { id: 'u-alice', name: 'Alice' };
@@ -141,6 +142,22 @@ describe('the app with Morgan', () => {
     }
   });
 
+  test('the app’s own tRPC client on client.links() carries the same session', async () => {
+    await using app = await startApp();
+    const cookie = await logIn(app.url, 'alice', 'wonderland');
+    const client = createAppClient(app.url, cookie);
+    try {
+      const session = await client.connect();
+      const trpc = createTRPCClient<AppRouter>({ links: client.links() });
+      expect((await trpc.todos.list.query()).session).toEqual({
+        sessionId: session.sessionId,
+        userId: alice.id,
+      });
+    } finally {
+      await client.close({ endSession: true });
+    }
+  });
+
   test('over the WebSocket, the app’s createContext reads the login from the upgrade request’s cookie', async () => {
     await using app = await startApp('Morgan after the login');
     const cookie = await logIn(app.url, 'alice', 'wonderland');
@@ -187,6 +204,42 @@ describe('the app with Morgan', () => {
       });
     } finally {
       await client.close({ endSession: true });
+    }
+  });
+
+  test('log out everywhere ends every session of the user; its clients carry on with new anonymous sessions', async () => {
+    await using app = await startApp();
+    const cookie = await logIn(app.url, 'alice', 'wonderland');
+    const devices = [createAppClient(app.url, cookie), createAppClient(app.url, cookie)];
+    try {
+      const sessions = await Promise.all(devices.map((client) => client.connect()));
+      expect(sessions.map((session) => session.userId)).toEqual([alice.id, alice.id]);
+      const replaced = devices.map(
+        (client) =>
+          new Promise<string>((resolve) => {
+            client.on('session-replaced', ({ sessionId }) => resolve(sessionId));
+          }),
+      );
+      // Their sockets are open, so the server has something to close with 4404.
+      for (const client of devices) client.subscribeEvents();
+
+      const response = await fetch(`${app.url}/logout-everywhere`, {
+        method: 'POST',
+        headers: { cookie },
+      });
+      expect(await response.json()).toEqual({ ended: 2 });
+      expect(await app.manager?.listSessionsByUser(alice.id)).toEqual([]);
+      const newIds = await Promise.all(replaced);
+      for (const [i, id] of newIds.entries()) {
+        expect(id).not.toBe(sessions[i]?.sessionId);
+        // The cookie's login ended too, so identify gave the new sessions no user.
+        expect((await app.manager?.getSession(id))?.userId).toBeUndefined();
+      }
+      expect(await (await fetch(`${app.url}/me`, { headers: { cookie } })).json()).toEqual({
+        user: null,
+      });
+    } finally {
+      await Promise.all(devices.map((client) => client.close({ endSession: true })));
     }
   });
 

@@ -48,6 +48,18 @@ export function createApp(options: AppOptions): App {
   app.use(auth.middleware); // express-session + Passport, as before
   if (morgan === 'after-login') app.use(sessionMiddleware(manager));
   app.use(auth.routes); // /login, /logout, /me, as before
+  // Log out everywhere: end all of the user's Morgan sessions (their sockets
+  // close with 4404, on every node), then end the login itself.
+  app.post('/logout-everywhere', async (req, res, next) => {
+    const user = req.user;
+    if (user === undefined) return res.status(401).json({ error: { code: 'LOGIN_REQUIRED' } });
+    try {
+      const ended = await manager.deleteSessionsByUser(user.id);
+      req.logout((error) => (error ? next(error) : res.json({ ended })));
+    } catch (error) {
+      next(error);
+    }
+  });
   app.use(
     '/trpc',
     trpcHandler(manager, appRouter, {
