@@ -185,12 +185,7 @@ describe('session rotation against a real server', () => {
     expect(rec.log['session-replaced']).toHaveLength(0);
   });
 
-  // Skipped until the server delivers a dropped stream's queued events
-  // before ending it: `SessionEventStream.#finish` (server
-  // src/events/stream.ts) empties its queue on 'dropped', so events
-  // published just before `rotateSession` that the socket had not taken yet
-  // are lost (here: 3, every run). Unskip with that fix.
-  it.skip('keeps events published just before a rotation', async () => {
+  it('keeps events published just before a rotation', async () => {
     await using server = await startTestServer();
     await using rec = recordedClient(server);
     const { sessionId: previous } = await rec.client.connect();

@@ -157,7 +157,9 @@ class SessionEventStream implements AsyncIterableIterator<SessionEvent, EventStr
   #finish(end: EventStreamEnd): void {
     if (this.#end !== undefined) return;
     this.#end = end;
-    this.#queue = [];
+    // A dropped stream (session deleted, expired or rotated) still hands out
+    // what was published before it ended; an aborted one has no reader left.
+    if (end === 'aborted') this.#queue = [];
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     this.#signal?.removeEventListener('abort', this.#onAbort);

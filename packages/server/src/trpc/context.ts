@@ -34,6 +34,12 @@ export interface MorganContext {
    * Morgan procedure runs through it.
    */
   runCall?: (<T>(call: () => Promise<T>) => Promise<T>) | undefined;
+  /**
+   * Set by transports that bound subscriptions per connection (WebSocket):
+   * takes a slot and returns its release.
+   * @throws RateLimitedError when the connection holds its share.
+   */
+  openSubscription?: (() => () => void) | undefined;
 }
 
 /** What an app's `createContext` gets over HTTP: Express's request and response. */

@@ -30,6 +30,8 @@ export const sessionEventsInput = z
 export interface SessionEventsRequest {
   events: EventLog;
   sessionId: string;
+  /** Called once when the stream ends, however it ends. */
+  onEnd?: (() => void) | undefined;
   /** The id that replaced the session, once it was rotated (`manager.rotatedTo`). */
   rotatedTo: (sessionId: string) => string | undefined;
   lastEventId: string | null | undefined;
@@ -51,11 +53,12 @@ export interface SessionEventsRequest {
 export function sessionEvents(
   request: SessionEventsRequest,
 ): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
-  const { events, sessionId, lastEventId, signal, rotatedTo } = request;
+  const { events, sessionId, lastEventId, signal, rotatedTo, onEnd } = request;
   return trackedEvents(
     sessionId,
     streamSessionEvents(events, sessionId, { lastEventId: lastEventId ?? undefined, signal }),
     rotatedTo,
+    onEnd,
   );
 }
 
@@ -68,22 +71,28 @@ function trackedEvents(
   sessionId: string,
   stream: AsyncIterableIterator<SessionEvent, EventStreamEnd>,
   rotatedTo: (sessionId: string) => string | undefined,
+  onEnd: (() => void) | undefined,
 ): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
   let ended = false;
+  const finish = () => {
+    ended = true;
+    onEnd?.();
+  };
   const iterator: AsyncIterator<TrackedEnvelope<SessionEvent>, void> = {
     async next() {
       if (ended) return { done: true, value: undefined };
       const next = await stream.next();
       if (!next.done) return { done: false, value: tracked(next.value.id, next.value) };
+      finish();
       if (next.value === 'dropped') {
         const newSessionId = rotatedTo(sessionId);
         if (newSessionId === undefined) throw toTRPCError(new SessionNotFoundError(sessionId));
-        ended = true;
         return { done: false, value: tracked(ROTATED_EVENT_ID, rotatedEvent(newSessionId)) };
       }
       return { done: true, value: undefined };
     },
     async return() {
+      finish();
       await stream.return?.();
       return { done: true, value: undefined };
     },

@@ -91,6 +91,7 @@ export function createMorganProcedures<
         rotatedTo: (id) => ctx.manager.rotatedTo(id),
         lastEventId: input?.lastEventId,
         signal,
+        onEnd: ctx.openSubscription?.(),
       }),
     );
 

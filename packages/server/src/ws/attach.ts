@@ -4,7 +4,14 @@ import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CapacityError, ErrorCode, errorCodeInfo, MorganError, toMorganError } from '../errors.js';
+import {
+  CapacityError,
+  ErrorCode,
+  errorCodeInfo,
+  MorganError,
+  RateLimitedError,
+  toMorganError,
+} from '../errors.js';
 import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../manager.js';
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
@@ -78,6 +85,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
+  /** Sockets per client address that have not authenticated yet. */
+  readonly #pendingByAddress = new Map<string, number>();
+  /** Gives back a socket's place among its address's unauthenticated ones. */
+  readonly #pendingSettle = new WeakMap<Connection, () => void>();
   #inFlight = 0;
   #closing: Promise<void> | undefined;
 
@@ -151,6 +162,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   }
 
   unregister(connection: Connection): void {
+    this.#pendingSettle.get(connection)?.();
     this.#connections.delete(connection);
     if (connection.sessionId !== undefined) this.#sessions.remove(connection.sessionId, connection);
     if (this.#connections.size === 0) this.#work.notify();
@@ -175,6 +187,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   }
 
   handOff(connection: Connection, buffered: readonly BufferedMessage[]): void {
+    this.#pendingSettle.get(connection)?.();
     const { ws, req } = connection;
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
@@ -185,9 +198,35 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
   // Internals
 
+  /**
+   * Upgrades the request unless its address holds its share of sockets that
+   * have not authenticated yet; the share is taken until the socket is
+   * handed to tRPC or closes, whichever comes first.
+   */
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const address = req.socket.remoteAddress ?? '';
+    const pending = this.#pendingByAddress.get(address) ?? 0;
+    if (pending >= this.#settings.maxPendingSocketsPerAddress) {
+      rejectUpgrade(
+        socket,
+        ErrorCode.RATE_LIMITED,
+        'Too many unauthenticated sockets from this address',
+      );
+      return;
+    }
+    this.#pendingByAddress.set(address, pending + 1);
+    let held = true;
+    const settle = (): void => {
+      if (!held) return;
+      held = false;
+      const left = (this.#pendingByAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.#pendingByAddress.delete(address);
+      else this.#pendingByAddress.set(address, left);
+    };
+    socket.once('close', settle);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, req, this, this.#settings.authTimeoutMs);
+      const connection = new Connection(ws, req, this, this.#settings);
+      this.#pendingSettle.set(connection, settle);
       this.#connections.add(connection);
       if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
     });
@@ -208,6 +247,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       this.#sessions.remove(sessionId, connection);
       connection.sessionId = newSessionId;
       this.#sessions.add(newSessionId, connection);
+      // Calls from now on run as the new session, before its count is moved.
+      if (connection.session !== undefined) {
+        connection.session = { ...connection.session, sessionId: newSessionId };
+      }
       if (!connection.counted) continue;
       const moved = this.manager
         .removeConnection(sessionId)
@@ -239,6 +282,13 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       transport: 'ws',
       clientAddress: connection.req.socket.remoteAddress,
       runCall: (call) => this.#runCall(connection, call),
+      openSubscription: () => {
+        const release = connection.openSubscription();
+        if (release === undefined) {
+          throw new RateLimitedError('This socket has too many subscriptions');
+        }
+        return release;
+      },
     };
     if (this.#createContext === undefined) return morgan;
     try {

@@ -71,7 +71,7 @@ describe('connectionCount over WebSocket', () => {
   });
 
   it('keeps the count exact under many concurrent connects and disconnects', async () => {
-    await using t = await startWsServer();
+    await using t = await startWsServer({ ws: { maxSocketsPerSession: 100 } });
     const { sessionId } = await t.manager.createSession();
     const sockets = await Promise.all(Array.from({ length: 40 }, () => connect(t.url, sessionId)));
     await waitUntil(() => t.ws.connectionCount === 40);

@@ -7,6 +7,15 @@ import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
 
+/** The limits one connection keeps. */
+export interface ConnectionLimits {
+  authTimeoutMs: number;
+  maxSocketsPerSession: number;
+  maxSubscriptionsPerSocket: number;
+  maxBufferedBytes: number;
+  closeTimeoutMs: number;
+}
+
 /** What a connection needs from the layer that owns it. */
 export interface ConnectionHost {
   readonly manager: SessionManager;
@@ -63,10 +72,17 @@ export class Connection implements HeartbeatPeer {
   #buffered: BufferedMessage[] | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(ws: WebSocket, req: IncomingMessage, host: ConnectionHost, authTimeoutMs: number) {
+  readonly #limits: ConnectionLimits;
+  /** `session.events` subscriptions open on this socket. */
+  #subscriptions = 0;
+
+  constructor(ws: WebSocket, req: IncomingMessage, host: ConnectionHost, limits: ConnectionLimits) {
     this.ws = ws;
     this.req = req;
     this.#host = host;
+    this.#limits = limits;
+    const { authTimeoutMs } = limits;
+    this.#watchBackpressure();
     ws.on('error', () => {
       // ws closes the socket itself (1002, 1007, 1009); nothing may crash.
     });
@@ -78,6 +94,21 @@ export class Connection implements HeartbeatPeer {
       authTimeoutMs,
     );
     this.#authTimer.unref();
+  }
+
+  /**
+   * Takes a subscription slot of this socket; returns its release (safe to
+   * call twice), or undefined when the socket holds its share already.
+   */
+  openSubscription(): (() => void) | undefined {
+    if (this.#subscriptions >= this.#limits.maxSubscriptionsPerSocket) return undefined;
+    this.#subscriptions += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#subscriptions -= 1;
+    };
   }
 
   /** True once tRPC serves the socket. */
@@ -174,10 +205,31 @@ export class Connection implements HeartbeatPeer {
       return;
     }
     if (this.ending) return;
+    if (session.connectionCount > this.#limits.maxSocketsPerSession) {
+      // Counted, so the close counts it down again.
+      this.end(CloseCode.RATE_LIMITED, 'TOO_MANY_SOCKETS');
+      return;
+    }
     this.#phase = 'open';
     const buffered = this.#buffered ?? [];
     this.#buffered = undefined;
     this.#host.handOff(this, buffered);
+  }
+
+  /**
+   * A client that stops reading must not make the server buffer without
+   * bound: past `maxBufferedBytes` queued, the socket is closed with 1013,
+   * and cut when even the close frame cannot get through.
+   */
+  #watchBackpressure(): void {
+    const { ws } = this;
+    const send = ws.send.bind(ws) as (...args: unknown[]) => void;
+    ws.send = ((...args: unknown[]) => {
+      send(...args);
+      if (ws.bufferedAmount <= this.#limits.maxBufferedBytes || this.ending) return;
+      this.end(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+      setTimeout(() => ws.terminate(), this.#limits.closeTimeoutMs).unref();
+    }) as typeof ws.send;
   }
 
   #onClose(): void {

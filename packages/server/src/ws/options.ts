@@ -58,6 +58,27 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
   /** Largest batch of calls in one message. @default 100 */
   maxBatchSize?: number;
   /**
+   * Open sockets one session may have, counted across nodes (the store's
+   * `connectionCount`); one more is closed with 4429 `RATE_LIMITED`.
+   * @default 16
+   */
+  maxSocketsPerSession?: number;
+  /**
+   * Sockets one client address may hold on this node before they have
+   * authenticated; more upgrades answer 429 `RATE_LIMITED`.
+   * @default 32
+   */
+  maxPendingSocketsPerAddress?: number;
+  /** `session.events` subscriptions one socket may hold at once; more fail with `RATE_LIMITED`. @default 8 */
+  maxSubscriptionsPerSocket?: number;
+  /**
+   * Bytes a socket may have queued for a client that does not read them;
+   * past it the socket is closed with 1013 (reason `SLOW_CONSUMER`), and cut
+   * if even the close cannot be delivered, instead of buffering without bound.
+   * @default 4_194_304 (4 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
    * The app's own context (`db`, `user`, …), built once per socket when it
    * has authenticated its session, merged with Morgan's fields (which win on
    * a clash). A throw closes the socket with the close code of the error's
@@ -90,6 +111,10 @@ export const attachWebSocketDefaults = {
   closeTimeoutMs: 2_000,
   endGraceMs: 250,
   maxBatchSize: 100,
+  maxSocketsPerSession: 16,
+  maxPendingSocketsPerAddress: 32,
+  maxSubscriptionsPerSocket: 8,
+  maxBufferedBytes: 4 * 1024 * 1024,
 } as const satisfies WebSocketSettings;
 
 /** Options of `WebSocketAttachment.close`. */
