@@ -156,6 +156,64 @@ describe('demo nodes on one Redis', () => {
   );
 
   it(
+    'a rotation on A moves an SDK client on B to the new id, with no event lost or repeated and no reconnect; log out everywhere on B closes it 4404',
+    async () => {
+      const client = createSessionClient({
+        url: b.url,
+        storage: 'memory',
+        WebSocket: WebSocket as unknown as WebSocketLike,
+        userId: 'rota',
+        onlineEvents: false,
+      });
+      const rotated: { previousSessionId: string; sessionId: string }[] = [];
+      const replaced: unknown[] = [];
+      const states: string[] = [];
+      client.on('session-rotated', (event) => rotated.push(event));
+      client.on('session-replaced', (event) => replaced.push(event));
+      client.on('state', (state) => states.push(state.status));
+      try {
+        const { sessionId: before } = await client.connect();
+        const events: SessionEvent[] = [];
+        client.subscribeEvents((event) => events.push(event));
+        const replies: string[] = [];
+        const send = async (node: NodeProcess, id: string, message: string) => {
+          const res = await chat(node.url, id, message);
+          expect(res.status).toBe(200);
+          replies.push(((await res.json()) as { reply: string }).reply);
+        };
+        await send(a, before, 'one, before the rotation');
+        await until(() => events.length === 1, 10_000, 'the first event');
+        await send(a, before, 'two, just before the rotation');
+
+        const res = await fetch(`${a.url}/api/admin/sessions/${before}/rotate`, { method: 'POST' });
+        expect(res.status).toBe(200);
+        const { sessionId: after } = (await res.json()) as { sessionId: string };
+        await until(() => client.sessionId === after, 10_000, 'the client to follow');
+        await send(a, after, 'three, after the rotation');
+        await until(() => events.length === 3, 10_000, 'every event');
+
+        expect(events.map((event) => (event.data as { reply: string }).reply)).toEqual(replies);
+        expect(rotated).toEqual([{ previousSessionId: before, sessionId: after }]);
+        expect(replaced).toEqual([]);
+        expect(states.filter((state) => state === 'reconnecting')).toEqual([]);
+        const onA = await trpcCall(a.url, 'session.get', { type: 'query', sessionId: after });
+        expect(onA.data).toMatchObject({ sessionId: after, userId: 'rota', connectionCount: 1 });
+        const old = await trpcCall(a.url, 'session.get', { type: 'query', sessionId: before });
+        expect(old).toMatchObject({ status: 404, errorCode: 'SESSION_NOT_FOUND' });
+
+        // Log out everywhere, on the other node: the client is told (4404) and starts anew.
+        const out = await fetch(`${b.url}/api/admin/users/rota/sessions`, { method: 'DELETE' });
+        expect(await out.json()).toEqual({ deleted: 1 });
+        await until(() => replaced.length === 1, 10_000, 'the client to replace its session');
+        expect(client.sessionId).not.toBe(after);
+      } finally {
+        await client.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'SIGTERM on C closes its sockets with 1001 and keeps the sessions in Redis for the others',
     async () => {
       const sessionId = await createSession(c, { conversationId: 'kept' });
