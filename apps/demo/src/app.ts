@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   type MorganConfig,
+  redactError,
   SessionManager,
   type SessionManagerOptions,
 } from '@morgan/session-server';
@@ -182,10 +183,9 @@ function managerOptions(options: DemoServerOptions): SessionManagerOptions {
   };
 }
 
+/** Logs internal errors with session ids shortened and URL passwords hidden. */
 function internalLogger(log: (message: string) => void) {
   return (error: unknown) => {
-    log(
-      `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+    log(`internal error: ${redactError(error)}`);
   };
 }

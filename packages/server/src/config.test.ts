@@ -54,6 +54,14 @@ describe('loadConfig', () => {
     expect(error.message).toContain(value);
   });
 
+  it('never puts a REDIS_URL password in the error, which is logged', () => {
+    const error = configError({ REDIS_URL: 'redis://:hunter2@db host:6379' });
+    expect(error.message).toContain('REDIS_URL');
+    expect(error.message).toContain('redis://:***@db host:6379');
+    expect(error.message).not.toContain('hunter2');
+    expect(JSON.stringify(error.value)).not.toContain('hunter2');
+  });
+
   it('reads MORGAN_CREATE_RATE_LIMIT as sessions per minute per address, or off', () => {
     expect(loadConfig({ MORGAN_CREATE_RATE_LIMIT: '120' })).toEqual({
       createRateLimit: { limit: 120, windowMs: 60_000 },

@@ -1,4 +1,5 @@
 import { type ErrorBody, ErrorCode, errorCodeInfo, errorMessage } from './protocol.js';
+import { redact } from './redact.js';
 
 // The codes and their mapping belong to the wire protocol; they are
 // re-exported here, next to the error classes built on them.
@@ -53,12 +54,14 @@ export class ConfigError extends MorganError {
   readonly variable: string;
   readonly value: unknown;
   constructor(variable: string, value: unknown, expected: string) {
+    // A URL's password (REDIS_URL) never reaches the message, which is logged.
+    const shown = typeof value === 'string' ? redact(value) : value;
     super(
       ErrorCode.INVALID_CONFIG,
-      `Invalid value for ${variable}: ${JSON.stringify(value)} (expected ${expected})`,
+      `Invalid value for ${variable}: ${JSON.stringify(shown)} (expected ${expected})`,
     );
     this.variable = variable;
-    this.value = value;
+    this.value = shown;
   }
 }
 

@@ -92,6 +92,7 @@ export {
   type RateLimiter,
   type RateLimitPolicy,
 } from './rate-limit.js';
+export { redact, redactError } from './redact.js';
 export {
   type CreateSessionInput,
   isSessionId,

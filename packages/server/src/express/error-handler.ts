@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ErrorCode, MorganError, toMorganError } from '../errors.js';
+import { redact, redactError } from '../redact.js';
 import { sendError, sendMorganError } from './respond.js';
 
 /** Options of `errorHandler`. */
@@ -13,7 +14,7 @@ export interface ErrorHandlerOptions {
 
 export const errorHandlerDefaults = {
   onInternalError: (error: unknown, req: Request): void => {
-    console.error(`[morgan] ${req.method} ${req.originalUrl} failed:`, error);
+    console.error(redact(`[morgan] ${req.method} ${req.path} failed: ${redactError(error)}`));
   },
 } as const satisfies Required<ErrorHandlerOptions>;
 

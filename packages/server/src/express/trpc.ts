@@ -3,6 +3,7 @@ import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import type { RequestHandler } from 'express';
 import { ErrorCode, errorCodeInfo, MorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
+import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
 import { errorCodeOf } from '../trpc/errors.js';
 import { retryAfterHeaders } from './respond.js';
@@ -37,7 +38,7 @@ export const trpcHandlerDefaults = {
   allowBatching: true,
   maxBatchSize: 100,
   onInternalError: (error: unknown, path: string | undefined): void => {
-    console.error(`[morgan] tRPC ${path ?? '?'} failed:`, error);
+    console.error(`[morgan] tRPC ${path ?? '?'} failed: ${redactError(error)}`);
   },
 } as const satisfies Required<Omit<TrpcHandlerOptions, 'createContext'>>;
 

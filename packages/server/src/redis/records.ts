@@ -53,5 +53,6 @@ export function toStoreError(thrown: unknown): Error {
   if (thrown instanceof MorganError) return thrown;
   const error = thrown instanceof Error ? thrown : new Error(String(thrown));
   if (error instanceof ReplyError && !UNAVAILABLE_REPLY.test(error.message)) return error;
-  return new StoreUnavailableError(`Redis is unavailable: ${error.message}`, { cause: error });
+  // The driver's text (hosts, replies) stays in `cause`, for logs: error bodies get ours.
+  return new StoreUnavailableError('Redis is unavailable', { cause: error });
 }
