@@ -238,20 +238,43 @@ export class RedisStore implements Store {
     return toRecord(newSessionId, reply as RawFields);
   }
 
+  /**
+   * Adds a request in flight. When the call fails (a slow Redis that did not
+   * answer in `commandTimeoutMs`, a dropped connection), the script may still
+   * run on Redis afterwards and pin the session for good; so a failed add is
+   * followed by its undo on the same connection, which Redis runs after it
+   * (removing a request id is idempotent).
+   */
   addRequest(
     sessionId: string,
     requestId: string,
     now: number,
   ): Promise<SessionRecord | undefined> {
-    return this.#update('morganAddRequest', sessionId, now, true, requestId);
+    return this.#update('morganAddRequest', sessionId, now, true, requestId).catch(
+      (error: unknown) => {
+        this.#update('morganRemoveRequest', sessionId, now, true, requestId).catch(() => {});
+        throw error;
+      },
+    );
   }
 
   async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
     await this.#update('morganRemoveRequest', sessionId, now, true, requestId);
   }
 
+  /**
+   * Counts an open connection. A count that timed out was sent and may still
+   * run on Redis, so it is followed by its undo on the same connection
+   * (which Redis runs after it). Only after a timeout: when the command may
+   * never have been sent, an undo could uncount another socket of the session.
+   */
   addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    return this.#update('morganAddConnection', sessionId, now, true);
+    return this.#update('morganAddConnection', sessionId, now, true).catch((error: unknown) => {
+      if (isTimeout(error)) {
+        this.#update('morganRemoveConnection', sessionId, now, true).catch(() => {});
+      }
+      throw error;
+    });
   }
 
   async removeConnection(sessionId: string, now: number): Promise<void> {
@@ -417,4 +440,10 @@ export class RedisStore implements Store {
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     return this.#connection.run(name, ...args);
   }
+}
+
+/** True when a Redis command was sent but not answered within the command timeout. */
+function isTimeout(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error && cause.message === 'Command timed out';
 }
