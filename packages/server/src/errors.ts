@@ -69,8 +69,8 @@ export class ConfigError extends MorganError {
 export class CapacityError extends MorganError {
   /** Seconds after which a retry is worth trying. */
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super(ErrorCode.SERVER_AT_CAPACITY, errorMessage(ErrorCode.SERVER_AT_CAPACITY));
+  constructor(retryAfterSeconds: number, message = errorMessage(ErrorCode.SERVER_AT_CAPACITY)) {
+    super(ErrorCode.SERVER_AT_CAPACITY, message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

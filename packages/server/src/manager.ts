@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { CapacityLimiter } from './capacity.js';
-import { ErrorCode, MorganError, RateLimitedError, SessionNotFoundError } from './errors.js';
+import {
+  CapacityError,
+  ErrorCode,
+  MorganError,
+  RateLimitedError,
+  SessionNotFoundError,
+} from './errors.js';
 import type { EventLog, SessionEvent } from './events/event-log.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
 import {
@@ -43,6 +49,16 @@ export interface SessionManagerOptions {
   /** Deepest nesting of objects and arrays in metadata; deeper answers 400 `INVALID_METADATA`. @default 16 */
   maxMetadataDepth?: number;
   /**
+   * Sessions the store may hold; past it `createSession` answers 503
+   * `SERVER_AT_CAPACITY` (a store full of live sessions). @default 1_000_000
+   */
+  maxSessions?: number;
+  /**
+   * Live sessions one user may have; creating one more ends the user's least
+   * recently active session (its sockets close with 4404). @default 100
+   */
+  maxSessionsPerUser?: number;
+  /**
    * Streams (tRPC subscriptions over SSE) open at once on this node. Streams
    * never hold a request slot of `maxConcurrentRequests`. @default 10_000
    */
@@ -79,6 +95,8 @@ export const sessionManagerDefaults = {
   maxQueueWaitMs: 0,
   maxMetadataBytes: DEFAULT_MAX_METADATA_BYTES,
   maxMetadataDepth: DEFAULT_MAX_METADATA_DEPTH,
+  maxSessions: 1_000_000,
+  maxSessionsPerUser: 100,
   maxStreams: streamBudgetDefaults.maxStreams,
   maxStreamsPerSession: streamBudgetDefaults.maxStreamsPerSession,
   createRateLimit: { limit: 60, windowMs: 60_000 },
@@ -160,6 +178,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly maxConcurrentRequests: number;
   readonly maxMetadataBytes: number;
   readonly maxMetadataDepth: number;
+  readonly maxSessions: number;
+  readonly maxSessionsPerUser: number;
   readonly drainTimeoutMs: number;
   readonly store: Store;
   /** Per-session event streams; write with `publish`. */
@@ -208,6 +228,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.maxMetadataDepth = positive(
       'maxMetadataDepth',
       options.maxMetadataDepth ?? sessionManagerDefaults.maxMetadataDepth,
+    );
+    this.maxSessions = positive(
+      'maxSessions',
+      options.maxSessions ?? sessionManagerDefaults.maxSessions,
+    );
+    this.maxSessionsPerUser = positive(
+      'maxSessionsPerUser',
+      options.maxSessionsPerUser ?? sessionManagerDefaults.maxSessionsPerUser,
     );
     this.drainTimeoutMs = timerDelay(
       'drainTimeoutMs',
@@ -294,8 +322,17 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     });
   }
 
-  /** Creates a session. @throws InvalidMetadataError for bad or oversize metadata. */
+  /**
+   * Creates a session. The store holds at most `maxSessions` (past it 503
+   * `SERVER_AT_CAPACITY`, after a sweep found nothing to free), and a user at
+   * most `maxSessionsPerUser`: at that cap the user's least recently active
+   * sessions end (`deleted`, sockets closed 4404), as a device limit would.
+   *
+   * @throws InvalidMetadataError for bad or oversize metadata.
+   * @throws CapacityError when the store is full.
+   */
   async createSession(input: CreateSessionInput = {}): Promise<Session> {
+    await this.#roomForOneMore();
     const now = this.#now();
     const record: SessionRecord = {
       sessionId: newSessionId(),
@@ -307,11 +344,30 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       connectionCount: 0,
       activeRequests: [],
     };
+    if (record.userId !== undefined) await this.#capUserSessions(record.userId, now);
     await this.store.create(record);
     this.#created += 1;
     const session = toSession(record);
     this.emit('created', session);
     return toSession(record);
+  }
+
+  /** Throws when the store holds `maxSessions`, once a sweep has removed what it could. */
+  async #roomForOneMore(): Promise<void> {
+    if ((await this.store.count()) < this.maxSessions) return;
+    await this.#sweep();
+    if ((await this.store.count()) < this.maxSessions) return;
+    throw new CapacityError(1, 'The session store is full, retry later');
+  }
+
+  /** Ends the user's least recently active sessions so one more fits under `maxSessionsPerUser`. */
+  async #capUserSessions(userId: string, now: number): Promise<void> {
+    const records = await this.store.listByUser(userId, now);
+    const excess = records.length - this.maxSessionsPerUser + 1;
+    if (excess <= 0) return;
+    // listByUser is most recently active first: the oldest are at the end.
+    const oldest = records.slice(-excess);
+    await Promise.all(oldest.map((record) => this.deleteSession(record.sessionId)));
   }
 
   /** The session, or undefined when absent or expired. Does not touch it. */
