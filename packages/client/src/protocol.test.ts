@@ -2,7 +2,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as server from '@morgan/session-server/protocol';
-import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { HeartbeatReport } from './heartbeat.js';
 import * as client from './index.js';
@@ -14,6 +13,7 @@ import {
   ROTATED_EVENT_TYPE,
   SESSION_HEADER,
 } from './protocol.js';
+import { transpileSource } from './testing/transpile.js';
 
 const srcDir = dirname(fileURLToPath(import.meta.url));
 
@@ -59,15 +59,7 @@ describe('client and server speak one protocol', () => {
     for (const file of files) {
       const source = await readFile(join(srcDir, file), 'utf8');
       if (source.includes('@morgan/session-server')) importers.push(file);
-      const { outputText } = ts.transpileModule(source, {
-        compilerOptions: {
-          module: ts.ModuleKind.ESNext,
-          target: ts.ScriptTarget.ES2022,
-          verbatimModuleSyntax: true,
-        },
-        fileName: file,
-      });
-      if (outputText.includes('@morgan/session-server')) loaders.push(file);
+      if (transpileSource(source, file).includes('@morgan/session-server')) loaders.push(file);
     }
     expect(importers).toContain('protocol.ts');
     expect(loaders).toEqual([]);

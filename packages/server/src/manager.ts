@@ -106,6 +106,16 @@ export const sessionManagerDefaults = {
   'store' | 'eventLog' | 'now' | 'createRateLimit'
 > & { createRateLimit: RateLimitPolicy };
 
+/** The options that are positive counts, checked the same way. */
+type PositiveOption =
+  | 'maxConcurrentRequests'
+  | 'maxMetadataBytes'
+  | 'maxMetadataDepth'
+  | 'maxSessions'
+  | 'maxSessionsPerUser'
+  | 'maxStreams'
+  | 'maxStreamsPerSession';
+
 /** How a session ended, as announced by the `deleted` and `expired` events. */
 export interface SessionEndedEvent {
   sessionId: string;
@@ -217,26 +227,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
         options.cleanupIntervalMs ?? sessionManagerDefaults.cleanupIntervalMs,
       ),
     );
-    this.maxConcurrentRequests = positive(
-      'maxConcurrentRequests',
-      options.maxConcurrentRequests ?? sessionManagerDefaults.maxConcurrentRequests,
-    );
-    this.maxMetadataBytes = positive(
-      'maxMetadataBytes',
-      options.maxMetadataBytes ?? sessionManagerDefaults.maxMetadataBytes,
-    );
-    this.maxMetadataDepth = positive(
-      'maxMetadataDepth',
-      options.maxMetadataDepth ?? sessionManagerDefaults.maxMetadataDepth,
-    );
-    this.maxSessions = positive(
-      'maxSessions',
-      options.maxSessions ?? sessionManagerDefaults.maxSessions,
-    );
-    this.maxSessionsPerUser = positive(
-      'maxSessionsPerUser',
-      options.maxSessionsPerUser ?? sessionManagerDefaults.maxSessionsPerUser,
-    );
+    const limit = (name: PositiveOption) =>
+      positive(name, options[name] ?? sessionManagerDefaults[name]);
+    this.maxConcurrentRequests = limit('maxConcurrentRequests');
+    this.maxMetadataBytes = limit('maxMetadataBytes');
+    this.maxMetadataDepth = limit('maxMetadataDepth');
+    this.maxSessions = limit('maxSessions');
+    this.maxSessionsPerUser = limit('maxSessionsPerUser');
     this.drainTimeoutMs = timerDelay(
       'drainTimeoutMs',
       options.drainTimeoutMs ?? sessionManagerDefaults.drainTimeoutMs,
@@ -258,11 +255,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
         : (this.store.rateLimiter?.('create', createPolicy) ??
           memoryRateLimiter('create', createPolicy));
     this.streams = new StreamBudget({
-      maxStreams: positive('maxStreams', options.maxStreams ?? sessionManagerDefaults.maxStreams),
-      maxStreamsPerSession: positive(
-        'maxStreamsPerSession',
-        options.maxStreamsPerSession ?? sessionManagerDefaults.maxStreamsPerSession,
-      ),
+      maxStreams: limit('maxStreams'),
+      maxStreamsPerSession: limit('maxStreamsPerSession'),
     });
   }
 

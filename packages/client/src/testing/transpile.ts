@@ -5,6 +5,18 @@ import ts from 'typescript';
 
 const srcDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** One source file as the ESM JavaScript its build emits (types erased, imports kept as written). */
+export function transpileSource(source: string, fileName: string): string {
+  return ts.transpileModule(source, {
+    compilerOptions: {
+      module: ts.ModuleKind.ESNext,
+      target: ts.ScriptTarget.ES2022,
+      verbatimModuleSyntax: true,
+    },
+    fileName,
+  }).outputText;
+}
+
 /**
  * Transpiles the client's sources (not tests or testing helpers) to plain
  * ESM JavaScript under `node_modules/.cache/<name>` of this package, so a
@@ -20,15 +32,7 @@ export async function transpileClient(name: string): Promise<string> {
   await Promise.all(
     files.map(async (file) => {
       const source = await readFile(join(srcDir, file), 'utf8');
-      const { outputText } = ts.transpileModule(source, {
-        compilerOptions: {
-          module: ts.ModuleKind.ESNext,
-          target: ts.ScriptTarget.ES2022,
-          verbatimModuleSyntax: true,
-        },
-        fileName: file,
-      });
-      await writeFile(join(outDir, file.replace(/\.ts$/, '.js')), outputText);
+      await writeFile(join(outDir, file.replace(/\.ts$/, '.js')), transpileSource(source, file));
     }),
   );
   await writeFile(join(outDir, 'package.json'), '{"type":"module"}\n');

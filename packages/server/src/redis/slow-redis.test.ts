@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../errors.js';
+import type { SessionRecord } from '../session.js';
 import { sessionRecord } from '../testing/records.js';
 import { waitUntil } from '../ws/testing/ws-server.js';
 import { RedisStore } from './redis-store.js';
@@ -18,64 +19,54 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+let store: RedisStore;
+let admin: Redis;
+let record: SessionRecord;
+beforeEach(async () => {
+  store = new RedisStore({ url: redis.url, keyPrefix: redis.keyPrefix, commandTimeoutMs: 200 });
+  store.configure({ sessionTimeoutMs: 60_000 });
+  admin = new Redis(redis.url);
+  record = sessionRecord(Date.now());
+  await store.create(record);
+});
+afterEach(async () => {
+  admin.disconnect();
+  await store.close();
+});
+
+/** Holds every command on Redis for longer than the store waits (200 ms). */
+async function pauseRedis(): Promise<void> {
+  await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+}
+
+/** Waits until the stored session (read once Redis answers again) satisfies `check`. */
+function untilStored(check: (stored: SessionRecord) => boolean): Promise<void> {
+  return waitUntil(async () => {
+    const stored = await store.get(record.sessionId, Date.now()).catch(() => undefined);
+    return stored !== undefined && check(stored);
+  }, 20_000);
+}
+
 describe('RedisStore on a slow Redis', () => {
   it('a request add that timed out is undone after Redis runs it: no pin is left', async () => {
-    const store = new RedisStore({
-      url: redis.url,
-      keyPrefix: redis.keyPrefix,
-      commandTimeoutMs: 200,
-    });
-    store.configure({ sessionTimeoutMs: 60_000 });
-    const admin = new Redis(redis.url);
-    try {
-      const now = Date.now();
-      const record = sessionRecord(now);
-      await store.create(record);
-      await store.ping();
-      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
-      await expect(store.addRequest(record.sessionId, `req-${randomUUID()}`, now)).rejects.toThrow(
-        StoreUnavailableError,
-      );
-      // Once Redis resumes it runs the add and then its undo.
-      await waitUntil(async () => {
-        const stored = await store.get(record.sessionId, Date.now()).catch(() => undefined);
-        return stored !== undefined && stored.activeRequests.length === 0;
-      }, 20_000);
-      const pinned = await admin.sismember(`${redis.keyPrefix}pinned`, record.sessionId);
-      expect(pinned).toBe(0);
-    } finally {
-      admin.disconnect();
-      await store.close();
-    }
+    await pauseRedis();
+    await expect(
+      store.addRequest(record.sessionId, `req-${randomUUID()}`, Date.now()),
+    ).rejects.toThrow(StoreUnavailableError);
+    // Once Redis resumes it runs the add and then its undo.
+    await untilStored((stored) => stored.activeRequests.length === 0);
+    expect(await admin.sismember(`${redis.keyPrefix}pinned`, record.sessionId)).toBe(0);
   });
 
   it('a connection count that timed out is undone after Redis runs it', async () => {
-    const store = new RedisStore({
-      url: redis.url,
-      keyPrefix: redis.keyPrefix,
-      commandTimeoutMs: 200,
-    });
-    store.configure({ sessionTimeoutMs: 60_000 });
-    const admin = new Redis(redis.url);
-    try {
-      const now = Date.now();
-      const record = sessionRecord(now);
-      await store.create(record);
-      await store.addConnection(record.sessionId, now);
-      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
-      await expect(store.addConnection(record.sessionId, now)).rejects.toThrow(
-        StoreUnavailableError,
-      );
-      await waitUntil(async () => {
-        const stored = await store.get(record.sessionId, Date.now()).catch(() => undefined);
-        return stored?.connectionCount === 1;
-      }, 20_000);
-      // The one real connection is still counted, and closes cleanly.
-      await store.removeConnection(record.sessionId, Date.now());
-      expect((await store.get(record.sessionId, Date.now()))?.connectionCount).toBe(0);
-    } finally {
-      admin.disconnect();
-      await store.close();
-    }
+    await store.addConnection(record.sessionId, Date.now());
+    await pauseRedis();
+    await expect(store.addConnection(record.sessionId, Date.now())).rejects.toThrow(
+      StoreUnavailableError,
+    );
+    await untilStored((stored) => stored.connectionCount === 1);
+    // The one real connection is still counted, and closes cleanly.
+    await store.removeConnection(record.sessionId, Date.now());
+    expect((await store.get(record.sessionId, Date.now()))?.connectionCount).toBe(0);
   });
 });
