@@ -32,6 +32,7 @@ import { type Admin, type AdminOptions, createAdmin } from './admin/index.js';
 import { type ChatOptions, ChatService } from './chat.js';
 import { MemoryMessageCounter, RedisMessageCounter } from './message-count.js';
 import { type AppRouter, createAppRouter } from './router.js';
+import { securityHeaders } from './security-headers.js';
 
 /** Options of `createDemoServer`. */
 export interface DemoServerOptions {
@@ -77,9 +78,9 @@ export interface DemoServer {
 const defaultPublicDir = fileURLToPath(new URL('../public', import.meta.url));
 
 /**
- * Builds the demo node: admin API, health/ready/metrics, static pages, the
- * session middleware, tRPC at `/trpc`, `POST /api/chat`, JSON 404 and the JSON
- * error handler, in that order.
+ * Builds the demo node: security headers, admin API, health/ready/metrics,
+ * static pages, the session middleware, tRPC at `/trpc`, `POST /api/chat`,
+ * JSON 404 and the JSON error handler, in that order.
  *
  * @example
  * const demo = createDemoServer({ config: loadConfig() });
@@ -120,6 +121,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   shutdown.onShutdown(() => ws.close({ drainTimeoutMs: 1_000 }));
 
   app.disable('x-powered-by');
+  app.use(securityHeaders());
   app.use(metrics.requestTimer());
   if (admin !== undefined) app.use('/api/admin', admin.routes);
   app.use(healthRoutes(manager, { metrics, isDraining: () => shutdown.draining }));
