@@ -7,6 +7,7 @@ import {
   startRedis,
 } from '@morgan/test-support';
 import { test as base } from '@playwright/test';
+import { adminToken } from './admin-api.js';
 import { type Backend, type Balancer, startBalancer } from './balancer.js';
 
 /** The built demo server (`npm test` builds it through turbo before the suite). */
@@ -19,7 +20,10 @@ export type DemoOptions = Omit<NodeProcessOptions, 'entry'>;
 
 /** Per-test resources; everything started through them is stopped after the test. */
 export interface Resources {
-  /** Starts a demo node (`node apps/demo/dist/server.js`) on a free port. */
+  /**
+   * Starts a demo node (`node apps/demo/dist/server.js`) on a free port, with
+   * `MORGAN_ADMIN_TOKEN` set to `adminToken` unless `env` sets it.
+   */
   demo(options?: DemoOptions): Promise<NodeProcess>;
   /**
    * A Redis: `REDIS_URL` when set, else a private `redis-server`; its `env`
@@ -38,7 +42,7 @@ export const test = base.extend<{ resources: Resources }>({
     const demos: NodeProcess[] = [];
     await use({
       async demo(options = {}) {
-        const env = { NODE_ENV: 'production', ...options.env };
+        const env = { NODE_ENV: 'production', MORGAN_ADMIN_TOKEN: adminToken, ...options.env };
         const server = await startNodeProcess({ ...options, entry: demoServerEntry, env });
         started.push(server);
         demos.push(server);

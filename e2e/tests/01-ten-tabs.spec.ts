@@ -1,4 +1,4 @@
-import { adminState, health } from '../support/admin-api.js';
+import { adminState, dashboardUrl, health, shortSessionId } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -43,9 +43,9 @@ test('10 tabs in one context: 10 distinct sessions, no crossed messages or count
   // its own user; the dashboard lists all 10.
   await expect.poll(async () => (await health(demo.url)).activeSessions).toBe(10);
   const state = await adminState(demo.url);
-  expect(state.sessions.map((s) => s.sessionId).sort()).toEqual([...ids].sort());
+  expect(state.sessions.map((s) => s.shortId).sort()).toEqual(ids.map(shortSessionId).sort());
   for (const [i, id] of ids.entries()) {
-    const row = state.sessions.find((s) => s.sessionId === id)!;
+    const row = state.sessions.find((s) => s.shortId === shortSessionId(id))!;
     expect(row.userId).toBe(`tab-${i}`);
   }
   await expect
@@ -53,12 +53,12 @@ test('10 tabs in one context: 10 distinct sessions, no crossed messages or count
     .toEqual(Array(10).fill(1));
 
   const dashboard = await context.newPage();
-  await dashboard.goto(`${demo.url}/admin/`);
+  await dashboard.goto(dashboardUrl(demo.url));
   await expect(dashboard.getByTestId('session-row')).toHaveCount(10);
   await expect(dashboard.getByTestId('total-sessions')).toHaveText('10');
   for (const id of ids) {
     await expect(
-      dashboard.locator(`[data-testid="session-row"][data-session-id="${id}"]`),
+      dashboard.locator(`[data-testid="session-row"][data-short-id="${shortSessionId(id)}"]`),
     ).toBeVisible();
   }
 });

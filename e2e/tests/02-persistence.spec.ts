@@ -1,4 +1,4 @@
-import { adminState } from '../support/admin-api.js';
+import { adminState, shortSessionId } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -41,9 +41,9 @@ test.describe('session persistence across reloads and tabs', () => {
     await expect
       .poll(async () => {
         const rows = (await adminState(demo.url)).sessions;
-        return Object.fromEntries(rows.map((r) => [r.sessionId, r.connectionCount]));
+        return Object.fromEntries(rows.map((r) => [r.shortId, r.connectionCount]));
       })
-      .toEqual({ [first]: 0, [second]: 1 });
+      .toEqual({ [shortSessionId(first)]: 0, [shortSessionId(second)]: 1 });
   });
 
   test('localStorage mode shares one session across tabs', async ({ context, resources }) => {
@@ -68,8 +68,8 @@ test.describe('session persistence across reloads and tabs', () => {
 
     await expect
       .poll(async () =>
-        (await adminState(demo.url)).sessions.map((s) => [s.sessionId, s.connectionCount]),
+        (await adminState(demo.url)).sessions.map((s) => [s.shortId, s.connectionCount]),
       )
-      .toEqual([[id, 2]]);
+      .toEqual([[shortSessionId(id), 2]]);
   });
 });

@@ -1,4 +1,4 @@
-import { adminState, health } from '../support/admin-api.js';
+import { adminState, health, shortSessionId } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -64,9 +64,9 @@ for (const store of ['memory', 'redis'] as const) {
     await expect
       .poll(async () =>
         (await adminState(demo.url)).sessions
-          .map((s) => `${s.sessionId}:${s.connectionCount}`)
+          .map((s) => `${s.shortId}:${s.connectionCount}`)
           .sort(),
       )
-      .toEqual(after.map((id) => `${id}:1`).sort());
+      .toEqual(after.map((id) => `${shortSessionId(id)}:1`).sort());
   });
 }

@@ -1,4 +1,4 @@
-import { adminState, metric, setOverload } from '../support/admin-api.js';
+import { adminState, dashboardUrl, metric, setOverload } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 import { screenshotPath } from '../support/screenshots.js';
@@ -17,7 +17,7 @@ test('overload: concurrent sends from many tabs get 503, succeed after retry, no
   );
   const dashboard = await context.newPage();
   await dashboard.setViewportSize({ width: 1280, height: 900 });
-  await dashboard.goto(`${demo.url}/admin/`);
+  await dashboard.goto(dashboardUrl(demo.url));
   await expect(dashboard.getByTestId('session-row')).toHaveCount(8);
 
   // Two free request slots, and each reply takes 600 ms: eight tabs at once overflow it.

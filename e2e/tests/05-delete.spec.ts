@@ -1,4 +1,10 @@
-import { adminState, metric } from '../support/admin-api.js';
+import {
+  adminState,
+  dashboardUrl,
+  listedShortIds,
+  metric,
+  shortSessionId,
+} from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -17,8 +23,10 @@ test('deleting a session from the dashboard makes its tab show a replaced sessio
   await victim.expectExchanges(1);
 
   const dashboard = await context.newPage();
-  await dashboard.goto(`${demo.url}/admin/`);
-  const row = dashboard.locator(`[data-testid="session-row"][data-session-id="${victimId}"]`);
+  await dashboard.goto(dashboardUrl(demo.url));
+  const rowOf = (id: string) =>
+    dashboard.locator(`[data-testid="session-row"][data-short-id="${shortSessionId(id)}"]`);
+  const row = rowOf(victimId);
   await expect(row).toBeVisible();
   await expect(row.locator('[data-col="user"]')).toHaveText('victim');
   await row.getByTestId('delete-session').click();
@@ -38,14 +46,12 @@ test('deleting a session from the dashboard makes its tab show a replaced sessio
   // Server side: the deleted session is gone, the new one is listed, and the
   // dashboard shows the change.
   await expect
-    .poll(async () => (await adminState(demo.url)).sessions.map((s) => s.sessionId).sort())
-    .toEqual([bystanderId, newId].sort());
+    .poll(() => listedShortIds(demo.url))
+    .toEqual([bystanderId, newId].map(shortSessionId).sort());
   expect((await adminState(demo.url)).totals.deleted).toBe(1);
   expect(await metric(demo.url, 'morgan_sessions_deleted_total')).toBe(1);
   await expect(row).toHaveCount(0);
-  await expect(
-    dashboard.locator(`[data-testid="session-row"][data-session-id="${newId}"]`),
-  ).toBeVisible();
+  await expect(rowOf(newId)).toBeVisible();
 
   // The tab goes on chatting in its new session, counting from one.
   await victim.send('hello after delete');

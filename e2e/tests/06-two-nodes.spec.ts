@@ -1,4 +1,4 @@
-import { adminState, health } from '../support/admin-api.js';
+import { adminState, health, shortSessionId } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -60,5 +60,5 @@ test('two nodes behind one Redis: one node killed, its tabs continue on the othe
   await expect.poll(async () => (await health(nodeB.url)).activeSessions).toBe(4);
   const state = await adminState(nodeB.url);
   expect(state.listError).toBeNull();
-  expect(state.sessions.map((s) => s.sessionId).sort()).toEqual([...ids].sort());
+  expect(state.sessions.map((s) => s.shortId).sort()).toEqual(ids.map(shortSessionId).sort());
 });

@@ -45,7 +45,11 @@ export interface DemoServerOptions {
   /** Directory served at `/` (chat) and `/admin/` (dashboard). @default apps/demo/public */
   publicDir?: string;
   chat?: Omit<ChatOptions, 'beforeReply'>;
-  /** The admin dashboard's server side; `false` leaves it out. @default {} */
+  /**
+   * The admin dashboard's server side (its `token` guards `/api/admin`; read
+   * it from `DemoServer.admin.token`); `false` leaves it out.
+   * @default {} (a random token)
+   */
   admin?: AdminOptions | false;
   /** WebSocket options (heartbeats, `allowedOrigins`, …). @default attachWebSocketDefaults */
   ws?: Omit<AttachWebSocketOptions<AppRouter>, 'manager' | 'router'>;
@@ -78,9 +82,10 @@ export interface DemoServer {
 const defaultPublicDir = fileURLToPath(new URL('../public', import.meta.url));
 
 /**
- * Builds the demo node: security headers, admin API, health/ready/metrics,
- * static pages, the session middleware, tRPC at `/trpc`, `POST /api/chat`,
- * JSON 404 and the JSON error handler, in that order.
+ * Builds the demo node: security headers, admin API (behind the admin token),
+ * health/ready/metrics, static pages, the session middleware, tRPC at
+ * `/trpc`, `POST /api/chat`, JSON 404 and the JSON error handler, in that
+ * order.
  *
  * @example
  * const demo = createDemoServer({ config: loadConfig() });

@@ -12,6 +12,9 @@ import { type RedisSwitch, startRedisSwitch } from './testing/redis-switch.js';
 import { chat, dataOf, get, openSocket, trpcCall, until } from './testing/wire.js';
 
 const TEST_TIMEOUT_MS = 60_000;
+/** The admin token all three nodes share (MORGAN_ADMIN_TOKEN). */
+const ADMIN_TOKEN = 'multi-node-test-admin-token';
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /** The built demo server; `npm test` builds it before the suites. */
 const demoEntry = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 
@@ -26,6 +29,7 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     MORGAN_REDIS_PREFIX: redis.keyPrefix,
     MORGAN_CLEANUP_INTERVAL: '1',
+    MORGAN_ADMIN_TOKEN: ADMIN_TOKEN,
   };
   [a, b, c] = await Promise.all([
     startNodeProcess({ entry: demoEntry, name: 'a', env }),
@@ -185,10 +189,16 @@ describe('demo nodes on one Redis', () => {
         await until(() => events.length === 1, 10_000, 'the first event');
         await send(a, before, 'two, just before the rotation');
 
-        const res = await fetch(`${a.url}/api/admin/sessions/${before}/rotate`, { method: 'POST' });
+        const res = await fetch(`${a.url}/api/admin/sessions/${before}/rotate`, {
+          method: 'POST',
+          headers: admin,
+        });
         expect(res.status).toBe(200);
-        const { sessionId: after } = (await res.json()) as { sessionId: string };
-        await until(() => client.sessionId === after, 10_000, 'the client to follow');
+        // The answer names the new id shortened only; the client learns it from the server.
+        const { shortId } = (await res.json()) as { shortId: string };
+        await until(() => client.sessionId !== before, 10_000, 'the client to follow');
+        const after = client.sessionId as string;
+        expect(shortId).toBe(`${after.slice(0, 8)}…`);
         await send(a, after, 'three, after the rotation');
         await until(() => events.length === 3, 10_000, 'every event');
 
@@ -202,7 +212,10 @@ describe('demo nodes on one Redis', () => {
         expect(old).toMatchObject({ status: 404, errorCode: 'SESSION_NOT_FOUND' });
 
         // Log out everywhere, on the other node: the client is told (4404) and starts anew.
-        const out = await fetch(`${b.url}/api/admin/users/rota/sessions`, { method: 'DELETE' });
+        const out = await fetch(`${b.url}/api/admin/users/rota/sessions`, {
+          method: 'DELETE',
+          headers: admin,
+        });
         expect(await out.json()).toEqual({ deleted: 1 });
         await until(() => replaced.length === 1, 10_000, 'the client to replace its session');
         expect(client.sessionId).not.toBe(after);

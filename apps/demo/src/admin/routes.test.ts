@@ -3,7 +3,16 @@ import { SessionManager } from '@morgan/session-server';
 import { errorHandler, requireSession, sessionMiddleware } from '@morgan/session-server/express';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Admin, type AdminState, createAdmin } from './index.js';
+import { type Admin, type AdminState, createAdmin, SessionHandles } from './index.js';
+
+const TOKEN = 'routes-test-admin-token';
+
+/** `fetch` with the admin token. */
+function admin(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('authorization', `Bearer ${TOKEN}`);
+  return fetch(url, { ...init, headers });
+}
 
 interface Fixture {
   url: string;
@@ -18,16 +27,19 @@ let fixture: Fixture | undefined;
 
 async function start(maxConcurrentRequests = 10): Promise<Fixture> {
   const manager = new SessionManager({ maxConcurrentRequests }).start();
-  const admin = createAdmin(manager, { overload: { freeSlots: 1, replyDelayMs: 200 } });
+  const dashboard = createAdmin(manager, {
+    token: TOKEN,
+    overload: { freeSlots: 1, replyDelayMs: 200 },
+  });
   // A reply delay alone would race a busy machine (the first request could
   // finish before the third arrives); a held request keeps its slot until the
   // test lets it go.
   let held: Promise<void> = Promise.resolve();
   const app = express();
-  app.use('/api/admin', admin.routes);
+  app.use('/api/admin', dashboard.routes);
   app.use(sessionMiddleware(manager));
   app.post('/api/work', requireSession(), async (_req, res) => {
-    await Promise.all([admin.overload.delay(), held]);
+    await Promise.all([dashboard.overload.delay(), held]);
     res.json({ ok: true });
   });
   app.use(errorHandler({ onInternalError: () => {} }));
@@ -37,7 +49,7 @@ async function start(maxConcurrentRequests = 10): Promise<Fixture> {
   fixture = {
     url: `http://127.0.0.1:${port}`,
     manager,
-    admin,
+    admin: dashboard,
     holdWork() {
       let release!: () => void;
       held = new Promise((resolve) => {
@@ -46,7 +58,7 @@ async function start(maxConcurrentRequests = 10): Promise<Fixture> {
       return release;
     },
     async close() {
-      admin.close();
+      dashboard.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await manager.stop();
@@ -61,7 +73,7 @@ afterEach(async () => {
 });
 
 async function state(url: string): Promise<AdminState> {
-  const response = await fetch(`${url}/api/admin/state`);
+  const response = await admin(`${url}/api/admin/state`);
   expect(response.status).toBe(200);
   return (await response.json()) as AdminState;
 }
@@ -88,9 +100,12 @@ describe('admin routes', () => {
     await using _request = await manager.trackRequest(b.sessionId);
     const body = await state(url);
     expect(body.totals).toMatchObject({ activeSessions: 2, created: 2, connections: 1 });
-    expect(body.sessions.map((s) => s.sessionId).sort()).toEqual([a.sessionId, b.sessionId].sort());
-    const rowA = body.sessions.find((s) => s.sessionId === a.sessionId);
-    const rowB = body.sessions.find((s) => s.sessionId === b.sessionId);
+    const short = (id: string) => `${id.slice(0, 8)}…`;
+    expect(body.sessions.map((s) => s.shortId).sort()).toEqual(
+      [short(a.sessionId), short(b.sessionId)].sort(),
+    );
+    const rowA = body.sessions.find((s) => s.shortId === short(a.sessionId));
+    const rowB = body.sessions.find((s) => s.shortId === short(b.sessionId));
     expect(rowA).toMatchObject({
       userId: 'alice',
       conversationId: 'conv-1',
@@ -107,34 +122,74 @@ describe('admin routes', () => {
     expect(rowA!.idleMs).toBeGreaterThanOrEqual(0);
     expect(body.node.store).toBe('memory');
     expect(body.listError).toBeNull();
+    // Session ids are bearer credentials: the state names sessions by handle only.
+    const text = JSON.stringify(body);
+    expect(text).not.toContain(a.sessionId);
+    expect(text).not.toContain(b.sessionId);
+    expect(rowA!.handle).toMatch(/^[\w-]{40,}$/);
+    // A handle stays the same from one refresh to the next (the table keys its rows by it).
+    expect((await state(url)).sessions.find((s) => s.shortId === rowA!.shortId)?.handle).toBe(
+      rowA!.handle,
+    );
+  });
+
+  it('acts on a listed session by its handle; a handle from another node or altered is refused', async () => {
+    const { url, manager } = await start();
+    const session = await manager.createSession({ userId: 'hana' });
+    const [listed] = (await state(url)).sessions;
+    const elsewhere = new SessionHandles().handleOf(session.sessionId);
+    const altered = `${listed!.handle.slice(0, -2)}${listed!.handle.endsWith('AA') ? 'BA' : 'AA'}`;
+    for (const handle of [elsewhere, altered, 'x'.repeat(86), '%00']) {
+      const refused = await admin(`${url}/api/admin/sessions/${handle}`, { method: 'DELETE' });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: { code: 'INVALID_SESSION_ID' } });
+    }
+    expect(await manager.getSession(session.sessionId)).toBeDefined();
+
+    const rotated = await admin(`${url}/api/admin/sessions/${listed!.handle}/rotate`, {
+      method: 'POST',
+    });
+    expect(rotated.status).toBe(200);
+    const body = (await rotated.json()) as { rotated: boolean; shortId: string; handle: string };
+    const [renewed] = await manager.listSessionsByUser('hana');
+    expect(body).toEqual({
+      rotated: true,
+      shortId: `${renewed!.sessionId.slice(0, 8)}…`,
+      handle: expect.any(String),
+    });
+    expect(JSON.stringify(body)).not.toContain(renewed!.sessionId);
+    const deleted = await admin(`${url}/api/admin/sessions/${body.handle}`, { method: 'DELETE' });
+    expect(await deleted.json()).toEqual({ deleted: true, shortId: body.shortId });
+    expect(await manager.listSessionsByUser('hana')).toEqual([]);
   });
 
   it('deletes a session, and answers 404 and 400 for unknown and malformed ids', async () => {
     const { url, manager } = await start();
     const session = await manager.createSession();
     const path = `${url}/api/admin/sessions/${session.sessionId}`;
-    const deleted = await fetch(path, { method: 'DELETE' });
+    const deleted = await admin(path, { method: 'DELETE' });
     expect(deleted.status).toBe(200);
     expect(await manager.getSession(session.sessionId)).toBeUndefined();
-    const again = await fetch(path, { method: 'DELETE' });
+    const again = await admin(path, { method: 'DELETE' });
     expect(again.status).toBe(404);
     expect(await again.json()).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
-    const bad = await fetch(`${url}/api/admin/sessions/nope`, { method: 'DELETE' });
+    const bad = await admin(`${url}/api/admin/sessions/nope`, { method: 'DELETE' });
     expect(bad.status).toBe(400);
     expect((await state(url)).totals.deleted).toBe(1);
   });
 
-  it('rotates a session to a new id, and logs a user out everywhere', async () => {
+  it('rotates a session given its full id, and logs a user out everywhere', async () => {
     const { url, manager } = await start();
     const session = await manager.createSession({ userId: 'ann' });
-    const rotated = await fetch(`${url}/api/admin/sessions/${session.sessionId}/rotate`, {
+    const rotated = await admin(`${url}/api/admin/sessions/${session.sessionId}/rotate`, {
       method: 'POST',
     });
-    const body = (await rotated.json()) as { rotated: boolean; sessionId: string };
+    const body = (await rotated.json()) as { rotated: boolean; shortId: string };
     expect(body.rotated).toBe(true);
     expect(await manager.getSession(session.sessionId)).toBeUndefined();
-    expect((await manager.getSession(body.sessionId))?.userId).toBe('ann');
-    const again = await fetch(`${url}/api/admin/sessions/${session.sessionId}/rotate`, {
+    const [renewed] = await manager.listSessionsByUser('ann');
+    expect(body.shortId).toBe(`${renewed!.sessionId.slice(0, 8)}…`);
+    const again = await admin(`${url}/api/admin/sessions/${session.sessionId}/rotate`, {
       method: 'POST',
     });
     expect(again.status).toBe(404);
@@ -142,7 +197,7 @@ describe('admin routes', () => {
 
     await manager.createSession({ userId: 'ann' });
     const other = await manager.createSession({ userId: 'ben' });
-    const out = await fetch(`${url}/api/admin/users/ann/sessions`, { method: 'DELETE' });
+    const out = await admin(`${url}/api/admin/users/ann/sessions`, { method: 'DELETE' });
     expect(await out.json()).toEqual({ deleted: 2 });
     expect(await manager.listSessionsByUser('ann')).toEqual([]);
     expect(await manager.getSession(other.sessionId)).toBeDefined();
@@ -151,7 +206,7 @@ describe('admin routes', () => {
   it('toggles the overload: concurrent requests are shed, the dashboard still answers', async () => {
     const { url, manager, holdWork } = await start(4);
     const session = await manager.createSession();
-    const on = await fetch(`${url}/api/admin/overload`, {
+    const on = await admin(`${url}/api/admin/overload`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ enabled: true }),
@@ -170,7 +225,7 @@ describe('admin routes', () => {
     expect(during.totals.shed).toBe(2);
     expect(during.totals.inFlightRequests).toBe(0);
 
-    const off = await fetch(`${url}/api/admin/overload`, {
+    const off = await admin(`${url}/api/admin/overload`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ enabled: false }),
@@ -182,7 +237,7 @@ describe('admin routes', () => {
 
   it('rejects a malformed overload request', async () => {
     const { url } = await start();
-    const response = await fetch(`${url}/api/admin/overload`, {
+    const response = await admin(`${url}/api/admin/overload`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ enabled: 'yes' }),

@@ -23,7 +23,14 @@ export interface OverloadState {
 
 /** One row of the dashboard's session table. */
 export interface AdminSessionRow {
-  sessionId: string;
+  /** The id's first 8 characters and `…`: the id itself is a bearer credential, never listed. */
+  shortId: string;
+  /**
+   * Names the session in `DELETE /sessions/:session` and
+   * `POST /sessions/:session/rotate` on this node; stable while the node runs,
+   * useless as a session id.
+   */
+  handle: string;
   userId: string | null;
   conversationId: string | null;
   createdAt: number;

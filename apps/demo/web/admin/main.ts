@@ -3,6 +3,7 @@ import { banner, byTestId, setText } from '../shared/dom.js';
 import { duration } from '../shared/format.js';
 import { drawChart } from './chart.js';
 import { SessionTable } from './table.js';
+import { forgetToken, loadToken, saveToken, tokenFromFragment } from './token.js';
 
 const REFRESH_MS = 1000;
 
@@ -24,17 +25,26 @@ const ui = {
   chartWindow: byTestId('chart-window'),
   body: byTestId<HTMLTableSectionElement>('sessions-body'),
   empty: byTestId('sessions-empty'),
+  tokenCard: byTestId('token-card'),
+  tokenForm: byTestId<HTMLFormElement>('token-form'),
+  tokenInput: byTestId<HTMLInputElement>('token-input'),
+  tokenMessage: byTestId('token-message'),
 };
+
+/** The server answered 401: no admin token, or a wrong one. */
+class TokenRefused extends Error {}
+
+let token = loadToken();
 
 let latest: AdminState | undefined;
 let timer: ReturnType<typeof setTimeout> | undefined;
 let requested = 0;
 let rendered = 0;
 
-const table = new SessionTable(ui.body, (sessionId, row) => {
+const table = new SessionTable(ui.body, (session, row) => {
   row.classList.add('gone');
-  void api(`/api/admin/sessions/${sessionId}`, { method: 'DELETE' })
-    .catch((error: unknown) => showError(`Could not delete ${sessionId}: ${message(error)}`))
+  void api(`/api/admin/sessions/${encodeURIComponent(session.handle)}`, { method: 'DELETE' })
+    .catch((error: unknown) => actionFailed(`Could not delete ${session.shortId}`, error))
     .finally(() => void refresh());
 });
 
@@ -46,15 +56,62 @@ ui.overloadToggle.addEventListener('click', () => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ enabled }),
   })
-    .catch((error: unknown) => showError(`Could not switch the overload: ${message(error)}`))
+    .catch((error: unknown) => actionFailed('Could not switch the overload', error))
     .finally(() => {
       ui.overloadToggle.disabled = false;
       void refresh();
     });
 });
 
+ui.tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const entered = ui.tokenInput.value.trim();
+  if (entered === '') return;
+  saveToken(entered);
+  ui.tokenInput.value = '';
+  useToken(entered);
+});
+
+// The printed URL pasted into a tab that already shows the dashboard.
+window.addEventListener('hashchange', () => {
+  const fromUrl = tokenFromFragment();
+  if (fromUrl !== undefined) useToken(fromUrl);
+});
+
+function useToken(value: string): void {
+  token = value;
+  ui.tokenCard.hidden = true;
+  document.body.dataset.auth = 'ok';
+  void refresh();
+}
+
+/** Shows the token form instead of the dashboard; polling stops until a token is entered. */
+function askForToken(): void {
+  if (!ui.tokenCard.hidden) return; // already asking (a later call failed for want of a token)
+  const refused = token !== undefined;
+  if (refused) forgetToken();
+  token = undefined;
+  clearTimeout(timer);
+  showError(undefined);
+  setText(
+    ui.tokenMessage,
+    refused
+      ? 'The server refused that token. Enter the admin token again.'
+      : 'Open the dashboard from the "Admin dashboard:" link the server printed at start-up, or enter the admin token (MORGAN_ADMIN_TOKEN).',
+  );
+  ui.tokenMessage.dataset.reason = refused ? 'refused' : 'missing';
+  document.body.dataset.auth = 'required';
+  ui.tokenCard.hidden = false;
+  ui.tokenInput.focus();
+}
+
+/** Every admin call: with the token, JSON both ways; 401 throws `TokenRefused`. */
 async function api(path: string, init?: RequestInit): Promise<unknown> {
-  const response = await fetch(path, { cache: 'no-store', ...init });
+  if (token === undefined) throw new TokenRefused('No admin token');
+  const headers = new Headers(init?.headers);
+  headers.set('authorization', `Bearer ${token}`);
+  const response = await fetch(path, { cache: 'no-store', ...init, headers });
+  if (response.status === 401) throw new TokenRefused('The admin token was refused');
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
     const error = (body as { error?: { message?: string } } | undefined)?.error;
@@ -65,6 +122,11 @@ async function api(path: string, init?: RequestInit): Promise<unknown> {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function actionFailed(what: string, error: unknown): void {
+  if (error instanceof TokenRefused) askForToken();
+  else showError(`${what}: ${message(error)}`);
 }
 
 function showError(text: string | undefined): void {
@@ -116,11 +178,15 @@ async function refresh(): Promise<void> {
       showError(undefined);
     }
   } catch (error) {
+    if (error instanceof TokenRefused) {
+      // A newer call may have succeeded with a token entered meanwhile.
+      if (seq === requested) askForToken();
+      return;
+    }
     showError(`The server does not answer (${message(error)}); retrying every second.`);
-  } finally {
-    clearTimeout(timer);
-    timer = setTimeout(() => void refresh(), REFRESH_MS);
   }
+  clearTimeout(timer);
+  timer = setTimeout(() => void refresh(), REFRESH_MS);
 }
 
 window.addEventListener('resize', () => {

@@ -1,6 +1,6 @@
 import type { AdminSessionRow } from '../../src/admin/types.js';
 import { setText } from '../shared/dom.js';
-import { duration, shortId } from '../shared/format.js';
+import { duration } from '../shared/format.js';
 
 const COLUMNS = [
   'session',
@@ -18,19 +18,19 @@ interface RowView {
   cells: Record<Column, HTMLTableCellElement>;
 }
 
+type OnDelete = (session: AdminSessionRow, row: HTMLTableRowElement) => void;
+
 /**
- * The live session table. Rows are keyed by session id and updated in place,
- * so a row under the pointer (and its delete button) survives each refresh.
+ * The live session table. Rows are keyed by the sessions' handles (the server
+ * never lists full ids) and updated in place, so a row under the pointer (and
+ * its delete button) survives each refresh.
  */
 export class SessionTable {
   readonly #body: HTMLTableSectionElement;
-  readonly #onDelete: (sessionId: string, row: HTMLTableRowElement) => void;
+  readonly #onDelete: OnDelete;
   readonly #rows = new Map<string, RowView>();
 
-  constructor(
-    body: HTMLTableSectionElement,
-    onDelete: (sessionId: string, row: HTMLTableRowElement) => void,
-  ) {
+  constructor(body: HTMLTableSectionElement, onDelete: OnDelete) {
     this.#body = body;
     this.#onDelete = onDelete;
   }
@@ -39,8 +39,8 @@ export class SessionTable {
     const seen = new Set<string>();
     let previous: HTMLTableRowElement | undefined;
     for (const session of sessions) {
-      seen.add(session.sessionId);
-      const view = this.#rows.get(session.sessionId) ?? this.#create(session.sessionId);
+      seen.add(session.handle);
+      const view = this.#rows.get(session.handle) ?? this.#create(session);
       fill(view, session);
       const expected =
         previous === undefined ? this.#body.firstElementChild : previous.nextElementSibling;
@@ -57,10 +57,10 @@ export class SessionTable {
     }
   }
 
-  #create(sessionId: string): RowView {
+  #create(session: AdminSessionRow): RowView {
     const row = document.createElement('tr');
     row.dataset.testid = 'session-row';
-    row.dataset.sessionId = sessionId;
+    row.dataset.shortId = session.shortId;
     const cells = {} as Record<Column, HTMLTableCellElement>;
     for (const column of COLUMNS) {
       const cell = document.createElement('td');
@@ -77,15 +77,14 @@ export class SessionTable {
     button.dataset.testid = 'delete-session';
     button.textContent = 'Delete';
     button.title = 'End this session now; its tab moves to a new one';
-    button.addEventListener('click', () => this.#onDelete(sessionId, row));
+    button.addEventListener('click', () => this.#onDelete(session, row));
     action.append(button);
     row.append(action);
     const code = document.createElement('code');
-    code.textContent = shortId(sessionId);
-    code.title = sessionId;
+    code.textContent = session.shortId;
     cells.session.append(code);
     const view = { row, cells };
-    this.#rows.set(sessionId, view);
+    this.#rows.set(session.handle, view);
     return view;
   }
 }
