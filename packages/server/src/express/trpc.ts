@@ -6,7 +6,7 @@ import type { SessionManager } from '../manager.js';
 import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
 import { errorCodeOf } from '../trpc/errors.js';
-import { retryAfterHeaders } from './respond.js';
+import { errorBody, retryAfterHeaders, sendJsonText } from './respond.js';
 
 /** Options of `trpcHandler`. */
 export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
@@ -32,6 +32,8 @@ export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
    */
   onInternalError?: (error: unknown, path: string | undefined) => void;
 }
+
+const JSON_TYPE = 'application/json';
 
 export const trpcHandlerDefaults = {
   maxBodyBytes: 1024 * 1024,
@@ -60,7 +62,7 @@ export function trpcHandler<TRouter extends AnyRouter>(
   options: TrpcHandlerOptions<TRouter> = {},
 ): RequestHandler {
   const settings = { ...trpcHandlerDefaults, ...options };
-  return createExpressMiddleware({
+  const handler = createExpressMiddleware({
     router,
     createContext: createHttpContext(manager, options.createContext) as (
       opts: HttpContextOptions,
@@ -73,9 +75,12 @@ export function trpcHandler<TRouter extends AnyRouter>(
     },
     // A 503 (store outage, capacity, shutdown) or 429 tells clients when to
     // retry; a rate limit also says which one (IETF RateLimit headers).
-    responseMeta({ errors }) {
+    responseMeta({ errors, eagerGeneration }) {
       let seconds: number | undefined;
-      const headers: Record<string, string> = {};
+      // tRPC sends errors raised before any call ran (a bad content type,
+      // input that does not parse, too large a batch) as text/plain; every
+      // answer with a whole JSON body says it is JSON. Streams keep theirs.
+      const headers: Record<string, string> = eagerGeneration ? {} : { 'Content-Type': JSON_TYPE };
       for (const error of errors) {
         const status = errorCodeInfo[errorCodeOf(error)].httpStatus;
         if (status !== 503 && status !== 429) continue;
@@ -84,8 +89,32 @@ export function trpcHandler<TRouter extends AnyRouter>(
         seconds = Math.max(seconds ?? 0, Number(own?.['Retry-After']) || 1);
         Object.assign(headers, own);
       }
-      if (seconds === undefined) return {};
+      if (seconds === undefined) return { headers };
       return { headers: { ...headers, 'Retry-After': String(seconds) } };
     },
   });
+  return function morganTrpc(req, res, next) {
+    // Requests the Fetch API that tRPC builds its request with refuses,
+    // which tRPC would answer 500 and report as internal errors.
+    if (req.method === 'TRACE') {
+      sendJsonText(res, 405, errorBody(ErrorCode.INVALID_REQUEST, 'Method TRACE is not allowed'), {
+        Allow: 'GET, POST, HEAD',
+      });
+      return;
+    }
+    if (req.headers.host?.includes('@')) {
+      // `Host: user@x` would make a URL with credentials.
+      sendJsonText(res, 400, errorBody(ErrorCode.INVALID_REQUEST, 'Invalid Host header'));
+      return;
+    }
+    // tRPC never reads the body of a GET. Left unread, it pauses the socket,
+    // and a stream (SSE) would not see its client hang up until its next
+    // write, holding its place meanwhile; discard it as Node does once a
+    // response ends (the server's requestTimeout bounds how long it may last).
+    if (req.method === 'GET' || req.method === 'HEAD') req.resume();
+    // tRPC's last-resort error answer (an unparsable Host, say) sets no
+    // type; its other answers set their own over this one.
+    res.setHeader('Content-Type', JSON_TYPE);
+    handler(req, res, next);
+  };
 }
