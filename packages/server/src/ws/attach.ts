@@ -120,7 +120,17 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       router,
       maxBatchSize: this.#settings.maxBatchSize,
       createContext: ({ res }) => this.#context(res) as Promise<inferRouterContext<TRouter>>,
-      ...(onError === undefined ? {} : { onError }),
+      ...(onError === undefined
+        ? {}
+        : {
+            onError: (info: Parameters<typeof onError>[0]) => {
+              // tRPC reports a frame `ws` refused (invalid UTF-8, reserved
+              // bits, an unmasked frame) as an internal error; it is the
+              // client's, and the socket already closes with its code.
+              if (isFrameError(info.error.cause)) return;
+              onError(info);
+            },
+          }),
     });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.#settings;
     this.#heartbeat = new Heartbeat(this.#connections, heartbeatIntervalMs, heartbeatTimeoutMs);
@@ -352,4 +362,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await this.#work.settled();
   }
+}
+
+/** An error `ws` raised for a frame it could not accept (its codes start with `WS_ERR_`). */
+function isFrameError(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('WS_ERR_');
 }
