@@ -201,6 +201,7 @@ describe('the app with Morgan', () => {
       expect((failed as TRPCClientError<never>).data).toMatchObject({
         code: 'UNAUTHORIZED',
         httpStatus: 401,
+        errorCode: 'UNAUTHORIZED',
       });
     } finally {
       await client.close({ endSession: true });

@@ -43,6 +43,9 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   INVALID_CONFIG: 'INVALID_CONFIG',
   MANAGER_NOT_INITIALIZED: 'MANAGER_NOT_INITIALIZED',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  CONFLICT: 'CONFLICT',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 
@@ -164,6 +167,21 @@ export const errorCodeInfo = {
     httpStatus: 500,
     wsCloseCode: CloseCode.INTERNAL_ERROR,
     message: 'The session manager is not initialized',
+  },
+  UNAUTHORIZED: {
+    httpStatus: 401,
+    wsCloseCode: CloseCode.FORBIDDEN,
+    message: 'Authentication required',
+  },
+  FORBIDDEN: {
+    httpStatus: 403,
+    wsCloseCode: CloseCode.FORBIDDEN,
+    message: 'Not allowed',
+  },
+  CONFLICT: {
+    httpStatus: 409,
+    wsCloseCode: CloseCode.POLICY_VIOLATION,
+    message: 'The request conflicts with the current state',
   },
   INTERNAL_ERROR: {
     httpStatus: 500,

@@ -16,9 +16,20 @@ const trpcCodeByStatus: Readonly<Record<number, TRPCCode>> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/**
+ * The stable code of an error tRPC or the app raised as a `TRPCError` (an
+ * app's own `UNAUTHORIZED` is the app's, not an internal error).
+ */
 const morganCodeByTrpcCode: Partial<Record<TRPCCode, ErrorCode>> = {
   PARSE_ERROR: ErrorCode.INVALID_REQUEST,
   BAD_REQUEST: ErrorCode.INVALID_REQUEST,
+  UNAUTHORIZED: ErrorCode.UNAUTHORIZED,
+  FORBIDDEN: ErrorCode.FORBIDDEN,
+  CONFLICT: ErrorCode.CONFLICT,
+  PRECONDITION_FAILED: ErrorCode.CONFLICT,
+  UNPROCESSABLE_CONTENT: ErrorCode.INVALID_REQUEST,
+  TIMEOUT: ErrorCode.INVALID_REQUEST,
+  CLIENT_CLOSED_REQUEST: ErrorCode.INVALID_REQUEST,
   NOT_FOUND: ErrorCode.ROUTE_NOT_FOUND,
   PAYLOAD_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
   TOO_MANY_REQUESTS: ErrorCode.RATE_LIMITED,
