@@ -40,9 +40,37 @@ describe('hardenServer', () => {
       // Waits for the server to act, however long a loaded machine takes.
       await once(slow, 'close');
       expect(received).toMatch(/^HTTP\/1\.1 408/);
+      expect(received).toMatch(/content-type: application\/json/i);
+      expect(received).toContain('"code":"INVALID_REQUEST"');
 
       const ok = await fetch(`http://127.0.0.1:${port}/`);
       expect(await ok.text()).toBe('ok');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('headers over maxHeaderSize answer 431 with a JSON error body, not a bare status line', async () => {
+    const server = hardenServer(createServer((_req, res) => res.end('ok')));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = connect(port, '127.0.0.1');
+      let received = '';
+      client.on('data', (chunk) => {
+        received += chunk.toString();
+      });
+      client.on('error', () => {});
+      await once(client, 'connect');
+      client.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      await once(client, 'close');
+      expect(received).toMatch(/^HTTP\/1\.1 431/);
+      expect(received).toMatch(/content-type: application\/json/i);
+      expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toEqual({
+        error: { code: 'INVALID_REQUEST', message: 'Request headers are too large' },
+      });
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

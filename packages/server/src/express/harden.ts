@@ -1,4 +1,7 @@
-import type { Server } from 'node:http';
+import { type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCode } from '../errors.js';
+import { errorBody } from './respond.js';
 
 /** Options of `hardenServer`. */
 export interface HardenServerOptions {
@@ -31,6 +34,11 @@ export const hardenServerDefaults = {
  * (`maxHeaderSize`, Node's default 16 KiB), and how often Node checks these
  * timeouts is too (`connectionsCheckingInterval`, default 30 s).
  *
+ * What Node's HTTP parser refuses before any route sees it (headers over
+ * `maxHeaderSize`, a malformed request line, a timeout) is answered with
+ * the same JSON error body as every other error (431, 400, 408), not
+ * Node's bare status line.
+ *
  * @example
  * const server = app.listen(3000);
  * hardenServer(server);
@@ -42,7 +50,30 @@ export function hardenServer(server: Server, options: HardenServerOptions = {}):
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
   server.maxHeadersCount = settings.maxHeadersCount;
   server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+  server.on('clientError', answerClientError);
   return server;
+}
+
+/** Answers a request Node's parser refused with a JSON error body, then closes the socket. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT'
+        ? [408, 'The request was not received in time']
+        : [400, 'Malformed HTTP request'];
+  const body = errorBody(ErrorCode.INVALID_REQUEST, message);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 function definedOnly<T extends object>(options: T): Partial<T> {

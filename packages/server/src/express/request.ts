@@ -19,6 +19,14 @@ export interface MorganRequestState {
    * answers with this error, in its own envelope, without running a procedure.
    */
   rejection?: MorganError | undefined;
+  /**
+   * Turns an admitted request into a stream: it gives back its request slot
+   * and takes a place in the stream budget instead (or is cut when the
+   * budget is full). `trpcHandler` calls it when tRPC answers with an SSE
+   * stream that was not asked for with `Accept: text/event-stream`.
+   * @internal
+   */
+  toStream?: (() => void) | undefined;
 }
 
 declare global {

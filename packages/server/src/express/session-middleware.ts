@@ -123,7 +123,8 @@ export function sessionMiddleware(
    * Identifies and tracks a request. A stream holds no capacity slot (it was
    * admitted without one) but a place in the node's stream budget.
    */
-  const admitted = (req: Request, res: Response, next: NextFunction, stream: boolean): void => {
+  const admitted = (req: Request, res: Response, next: NextFunction, asStream: boolean): void => {
+    let stream = asStream;
     let tracked: TrackedRequest | undefined;
     let done = false;
     let streamOf: string | undefined | null = null;
@@ -156,10 +157,20 @@ export function sessionMiddleware(
       return false;
     };
 
+    /** A request that turned out to be a stream leaves its slot for the stream budget. */
+    const toStream = (): void => {
+      if (stream || done) return;
+      stream = true;
+      limiter.release();
+      const sessionId = tracked?.session.sessionId;
+      if (streams.tryOpen(sessionId) === undefined) streamOf = sessionId;
+      else res.destroy();
+    };
+
     const id = req.headers[header];
     if (id === undefined || id === '') {
       if (stream && !openStream(undefined)) return;
-      req.morgan = NO_SESSION;
+      req.morgan = stream ? NO_SESSION : { toStream };
       next();
       return;
     }
@@ -177,7 +188,7 @@ export function sessionMiddleware(
     if (request !== undefined) {
       tracked = request;
       if (stream && !openStream(id)) return;
-      attach(req, request);
+      attach(req, request, toStream);
       next();
       return;
     }
@@ -189,7 +200,7 @@ export function sessionMiddleware(
         }
         tracked = request;
         if (stream && !openStream(id)) return;
-        attach(req, request);
+        attach(req, request, toStream);
         next();
       },
       (error: unknown) => {
@@ -198,9 +209,9 @@ export function sessionMiddleware(
     );
   };
 
-  const attach = (req: Request, request: TrackedRequest): void => {
+  const attach = (req: Request, request: TrackedRequest, toStream: () => void): void => {
     rotations.add(request.session.sessionId, req);
-    req.morgan = { session: request.session, requestId: request.requestId };
+    req.morgan = { session: request.session, requestId: request.requestId, toStream };
   };
 
   const failed = (req: Request, res: Response, next: NextFunction, error: unknown): void => {

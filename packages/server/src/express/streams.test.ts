@@ -110,4 +110,29 @@ describe('SSE streams have their own budget', () => {
     abort.abort();
     await vi.waitFor(() => expect(manager.streams.open).toBe(0), { timeout: 10_000 });
   });
+
+  test('a stream opened without Accept: text/event-stream gives its request slot back as soon as tRPC answers with SSE', async () => {
+    const { manager, http } = await startApp({ maxConcurrentRequests: 2 });
+    await using _ = http;
+    const abort = new AbortController();
+    const { sessionId } = await manager.createSession();
+    const plain = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const res = await fetch(`${http.url}/trpc/session.events`, {
+          headers: { 'X-Session-Id': sessionId },
+          signal: abort.signal,
+        });
+        await res.body?.getReader().read();
+        return res;
+      }),
+    );
+    expect(plain.map((res) => res.headers.get('content-type'))).toEqual(
+      Array(3).fill(expect.stringContaining('text/event-stream')),
+    );
+    expect(manager.capacity.inFlight).toBe(0);
+    expect(manager.streams.openFor(sessionId)).toBe(3);
+    expect((await fetch(`${http.url}/hello`)).status).toBe(200);
+    abort.abort();
+    await vi.waitFor(() => expect(manager.streams.open).toBe(0), { timeout: 10_000 });
+  });
 });

@@ -1,11 +1,12 @@
 import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ErrorCode, errorCodeInfo, MorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
 import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
 import { errorCodeOf } from '../trpc/errors.js';
+import type { MorganRequestState } from './request.js';
 import { errorBody, retryAfterHeaders, sendJsonText } from './respond.js';
 
 /** Options of `trpcHandler`. */
@@ -115,6 +116,25 @@ export function trpcHandler<TRouter extends AnyRouter>(
     // tRPC's last-resort error answer (an unparsable Host, say) sets no
     // type; its other answers set their own over this one.
     res.setHeader('Content-Type', JSON_TYPE);
+    watchForStream(req, res);
     handler(req, res, next);
+  };
+}
+
+/**
+ * A subscription over SSE is a stream however it was asked for: when tRPC
+ * answers `text/event-stream` to a request that held a request slot (it did
+ * not send `Accept: text/event-stream`), the slot goes back and the stream
+ * budget counts it instead, so no client can hold request slots with streams.
+ */
+function watchForStream(req: Request, res: Response): void {
+  const toStream = (req.morgan as MorganRequestState | undefined)?.toStream;
+  if (toStream === undefined) return;
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = (name, value) => {
+    if (name.toLowerCase() === 'content-type' && String(value).startsWith('text/event-stream')) {
+      toStream();
+    }
+    return setHeader(name, value);
   };
 }

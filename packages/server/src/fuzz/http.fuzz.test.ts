@@ -368,17 +368,16 @@ describe('HTTP fuzz (seeded)', () => {
     );
   }, 120_000);
 
-  // Known gaps the fuzzing found, each reproduced by one input. `test.fails`
-  // passes while the gap is there and fails once it is fixed: then drop `.fails`.
-  test.fails("known gap: what Node's HTTP parser refuses (a 20 KiB header) answers without a JSON body", async () => {
+  // Gaps the fuzzing found, each reproduced by one input, and fixed since.
+  test("what Node's HTTP parser refuses (a 20 KiB header) answers with a JSON body", async () => {
     const head = `GET /trpc/session.get HTTP/1.1\r\nHost: x\r\nX-Session-Id: ${'a'.repeat(20_000)}\r\n\r\n`;
     const answer = await sendRaw(t.port, Buffer.from(head));
-    // Today: "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n".
+    // Was Node's bare "HTTP/1.1 431 Request Header Fields Too Large"; hardenServer answers JSON.
     expect(answer.text).toMatch(/content-type: application\/json/i);
     expect(answer.text).toMatch(/"code":"[A-Z_]+"/);
   });
 
-  test.fails('known gap: an SSE stream opened without `Accept: text/event-stream` holds a request slot', async () => {
+  test('an SSE stream opened without `Accept: text/event-stream` holds no request slot', async () => {
     const answer = await sendCase(
       t.port,
       {
@@ -387,7 +386,7 @@ describe('HTTP fuzz (seeded)', () => {
         headers: { 'x-session-id': t.victimId },
       },
       async () => {
-        // Today: capacity.inFlight 1 and streams.open 0, for as long as the stream lasts.
+        // Was capacity.inFlight 1 and streams.open 0 for as long as the stream lasted.
         expect(t.manager.capacity.inFlight).toBe(0);
         expect(t.manager.streams.open).toBe(1);
       },
