@@ -257,19 +257,17 @@ describe('the app with Morgan', () => {
       const body = (await claimed.json()) as { error: { json: { data: { errorCode: string } } } };
       expect(body.error.json.data.errorCode).toBe('INVALID_REQUEST');
     }
-    // The SDK's `userId` option is refused the same way (it reports the 400 and does not get a session).
+    // The SDK's `userId` option is refused the same way: connect() rejects with
+    // the 400 and the client closes, instead of retrying a refusal for ever.
     const client = createAppClient(app.url, cookie, { userId: 'u-bob' });
-    const refused = new Promise((resolve) => {
-      client.on('state', (state) => {
-        if ('error' in state && state.error?.code === 'INVALID_REQUEST') resolve(state.error);
-      });
-    });
-    const connecting = client.connect().catch((error: unknown) => error);
     try {
-      expect(await refused).toMatchObject({ code: 'INVALID_REQUEST', httpStatus: 400 });
+      await expect(client.connect()).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        httpStatus: 400,
+      });
+      expect(client.state).toBe('closed');
     } finally {
       await client.close();
-      await connecting;
     }
     expect(await app.manager?.getSessionByUser('u-bob')).toBeUndefined();
     expect(await app.manager?.getActiveSessionCount()).toBe(0);

@@ -144,8 +144,9 @@ export class SessionSocket {
       return this.#deps.url;
     } catch (error) {
       const failure = toSessionClientError(error);
-      if (failure.code === ClientErrorCode.RECONNECT_FAILED) hooks.onFatal(failure);
-      else if (failure.code !== ClientErrorCode.CLIENT_CLOSED) this.lastError = failure;
+      if (failure.code === ClientErrorCode.RECONNECT_FAILED || isRefusal(failure)) {
+        hooks.onFatal(failure);
+      } else if (failure.code !== ClientErrorCode.CLIENT_CLOSED) this.lastError = failure;
       throw failure;
     }
   }
@@ -206,4 +207,22 @@ export class SessionSocket {
     this.lastError = error;
     hooks.onLost(error);
   }
+}
+
+/**
+ * True when the server refused the session for good (a 4xx that sending it
+ * again cannot change, such as `session.create` refusing a client-sent
+ * `userId`): retrying would loop. Not 404 (the keeper replaces a lost
+ * session), 408 or 429 (worth a retry later).
+ */
+function isRefusal(error: SessionClientError): boolean {
+  const status = error.httpStatus;
+  return (
+    status !== undefined &&
+    status >= 400 &&
+    status < 500 &&
+    status !== 404 &&
+    status !== 408 &&
+    status !== 429
+  );
 }
