@@ -101,7 +101,7 @@ export {
   toSession,
 } from './session.js';
 export { MemoryStore } from './store/memory.js';
-export type { Store, StoreEvent, StoreSettings } from './store/store.js';
+export type { RotateChanges, Store, StoreEvent, StoreSettings } from './store/store.js';
 export {
   StreamBudget,
   type StreamBudgetOptions,

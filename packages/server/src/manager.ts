@@ -26,7 +26,7 @@ import {
   toSession,
 } from './session.js';
 import { MemoryStore } from './store/memory.js';
-import type { Store, StoreEvent } from './store/store.js';
+import type { RotateChanges, Store, StoreEvent } from './store/store.js';
 import { StreamBudget, streamBudgetDefaults } from './streams.js';
 
 /** Options of a `SessionManager`. Each has a `MORGAN_*` variable (see `loadConfig`). */
@@ -420,17 +420,20 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
    * to the new session, its `session.events` streams end with a
    * `session.rotated` event naming the new id, and the HTTP request that
    * rotated answers with the new id in its `X-Session-Id` response header.
+   * `changes.userId` gives the new session the user who just logged in (an
+   * anonymous session becomes theirs); without it the old user stays.
    *
    * @throws SessionNotFoundError when the session is absent or expired.
    * @example
    * app.post('/login', requireSession(), async (req, res) => {
    *   const user = await checkPassword(req.body);
-   *   const session = await manager.rotateSession(req.morgan.session!.sessionId);
+   *   const session = await manager.rotateSession(req.morgan.session!.sessionId, { userId: user.id });
    *   res.json({ sessionId: session.sessionId });
    * });
    */
-  async rotateSession(sessionId: string): Promise<Session> {
-    const record = await this.store.rotate(sessionId, newSessionId(), this.#now());
+  async rotateSession(sessionId: string, changes: RotateChanges = {}): Promise<Session> {
+    const userId = optionalString('userId', changes.userId);
+    const record = await this.store.rotate(sessionId, newSessionId(), this.#now(), { userId });
     if (record === undefined) throw new SessionNotFoundError(sessionId);
     this.#rotated(sessionId, record.sessionId, 'local');
     return toSession(record);

@@ -9,7 +9,7 @@ import {
   seconds,
 } from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
-import type { Store, StoreEvent, StoreSettings } from '../store/store.js';
+import type { RotateChanges, Store, StoreEvent, StoreSettings } from '../store/store.js';
 import { StoreConnection, withTimeout } from './connection.js';
 import { NodeLease } from './node-lease.js';
 import { RecentWrites } from './recent-writes.js';
@@ -216,6 +216,7 @@ export class RedisStore implements Store {
     sessionId: string,
     newSessionId: string,
     now: number,
+    changes: RotateChanges = {},
   ): Promise<SessionRecord | undefined> {
     const reply = await this.#run(
       'morganRotate',
@@ -231,6 +232,7 @@ export class RedisStore implements Store {
       this.#ttlMs,
       this.nodeId,
       this.#channel,
+      optionalArg(changes.userId),
     );
     this.#recentWrites.forget(sessionId);
     if (reply === null) return undefined;

@@ -204,7 +204,8 @@ return f`;
 
 /**
  * KEYS = [old hash, new hash, idle, pinned];
- * ARGV = [prefix, old id, new id, now, timeoutMs, ttlMs, node, channel] → new fields or nil.
+ * ARGV = [prefix, old id, new id, now, timeoutMs, ttlMs, node, channel, user ('' or '=' .. id)]
+ * → new fields or nil.
  * Replaces a live session by a new id: user, conversation and metadata move,
  * requests and connections do not (their pins on the old id are undone when
  * they end, as for a deleted session).
@@ -220,8 +221,9 @@ redis.call('DEL', oldKey)
 redis.call('ZREM', KEYS[3], oldId)
 redis.call('SREM', KEYS[4], oldId)
 redis.call('HSET', newKey, 'ca', now, 'la', now, 'm', f[5], 'cc', '0', 'r', '[]')
+if f[1] then redis.call('SREM', ARGV[1] .. 'u:' .. f[1], oldId) end
+if ARGV[9] ~= '' then f[1] = string.sub(ARGV[9], 2) end
 if f[1] then
-  redis.call('SREM', ARGV[1] .. 'u:' .. f[1], oldId)
   redis.call('HSET', newKey, 'u', f[1])
   redis.call('SADD', ARGV[1] .. 'u:' .. f[1], newId)
 end

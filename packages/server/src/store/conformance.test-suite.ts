@@ -313,6 +313,24 @@ export function describeStoreConformance(
         expect(ids).toEqual([newId]);
       });
 
+      it('gives the new session the user who logged in, when asked, moving it between users', async () => {
+        const anonymous = await created(t0);
+        const newId = randomUUID();
+        expect(
+          await store.rotate(anonymous.sessionId, newId, t0 + 1, { userId: 'u-login' }),
+        ).toMatchObject({
+          sessionId: newId,
+          userId: 'u-login',
+        });
+        expect((await store.listByUser('u-login', t0 + 1)).map((r) => r.sessionId)).toEqual([
+          newId,
+        ]);
+        const other = randomUUID();
+        await store.rotate(newId, other, t0 + 2, { userId: 'u-next' });
+        expect(await store.listByUser('u-login', t0 + 2)).toEqual([]);
+        expect((await store.listByUser('u-next', t0 + 2)).map((r) => r.sessionId)).toEqual([other]);
+      });
+
       it('answers undefined for an unknown or expired session and creates nothing', async () => {
         const before = await store.count();
         const newId = randomUUID();

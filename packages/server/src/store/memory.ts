@@ -1,5 +1,5 @@
 import { isPinned, type SessionRecord } from '../session.js';
-import type { Store, StoreSettings } from './store.js';
+import type { RotateChanges, Store, StoreSettings } from './store.js';
 
 const NO_REQUESTS: readonly string[] = Object.freeze([]);
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
@@ -67,13 +67,14 @@ export class MemoryStore implements Store {
     sessionId: string,
     newSessionId: string,
     now: number,
+    changes: RotateChanges = {},
   ): Promise<SessionRecord | undefined> {
     const old = this.#live(sessionId, now);
     if (old === undefined) return undefined;
     this.#remove(old);
     const record: SessionRecord = {
       sessionId: newSessionId,
-      userId: old.userId,
+      userId: changes.userId ?? old.userId,
       conversationId: old.conversationId,
       createdAt: now,
       lastActivity: now,

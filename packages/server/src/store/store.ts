@@ -7,6 +7,12 @@ export interface StoreSettings {
   sessionTimeoutMs: number;
 }
 
+/** What a rotation may change besides the id. */
+export interface RotateChanges {
+  /** The new session's user (the one who just logged in); the old session's when undefined. */
+  userId?: string | undefined;
+}
+
 /** A session ended or rotated on another node (delivered by stores that span nodes). */
 export type StoreEvent =
   | { type: 'deleted' | 'expired'; sessionId: string }
@@ -47,7 +53,12 @@ export interface Store {
    * or undefined when the old session is absent or expired (nothing changes).
    * Stores that span nodes announce it to the others as a `rotated` event.
    */
-  rotate(sessionId: string, newSessionId: string, now: number): Promise<SessionRecord | undefined>;
+  rotate(
+    sessionId: string,
+    newSessionId: string,
+    now: number,
+    changes?: RotateChanges,
+  ): Promise<SessionRecord | undefined>;
   /** Adds a request in flight and touches; undefined when absent or expired. */
   addRequest(sessionId: string, requestId: string, now: number): Promise<SessionRecord | undefined>;
   /** Removes a request in flight and touches; a no-op when the session is gone. */

@@ -91,6 +91,19 @@ describe('a rotated session’s sockets', () => {
   });
 });
 
+describe('rotation after a login', () => {
+  it('rotateSession(id, { userId }) makes an anonymous session the user’s, under its new id', async () => {
+    await using t = await startWsServer();
+    const anonymous = await t.manager.createSession({ metadata: { cart: [1] } });
+    const mine = await t.manager.rotateSession(anonymous.sessionId, { userId: 'logged-in' });
+    expect(mine).toMatchObject({ userId: 'logged-in', metadata: { cart: [1] } });
+    expect((await t.manager.getSessionByUser('logged-in'))?.sessionId).toBe(mine.sessionId);
+    await expect(t.manager.rotateSession(mine.sessionId, { userId: '' })).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    });
+  });
+});
+
 describe('deleteSessionsByUser', () => {
   it('ends every session of the user and closes their sockets with 4404, leaving other users', async () => {
     await using t = await startWsServer();
