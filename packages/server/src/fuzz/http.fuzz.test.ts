@@ -21,6 +21,7 @@ import {
 import {
   createdSessionIds,
   type FuzzServer,
+  KNOWN_CODES,
   type NodeCounts,
   startFuzzServer,
 } from '../testing/fuzz-server.js';
@@ -347,7 +348,7 @@ describe('HTTP fuzz (seeded)', () => {
     );
   }, 120_000);
 
-  test(`${RUNS / 2} requests Node's parser refuses: a 4xx or a closed socket, node up, counts unchanged`, async () => {
+  test(`${RUNS / 2} requests Node's parser refuses: a JSON 4xx or a closed socket, node up, counts unchanged`, async () => {
     await fc.assert(
       fc.asyncProperty(parserCaseArb(t.victimId), async (bytes) => {
         const answer = await sendRaw(t.port, bytes);
@@ -358,10 +359,18 @@ describe('HTTP fuzz (seeded)', () => {
         const { status } = answer;
         const answered =
           status === 0 || (status >= 200 && status < 300) || (status >= 400 && status < 500);
+        // Every answer, the parser's included (hardenServer), is JSON with a known code.
+        const code = /\r\n\r\n\{"error":\{"code":"([A-Z_]+)"/.exec(answer.text)?.[1];
+        const json =
+          status === 0 ||
+          (/\r\ncontent-type: application\/json/i.test(answer.text) &&
+            (status < 400 ||
+              /"errorCode":"[A-Z_]+"/.test(answer.text) ||
+              KNOWN_CODES.has(code ?? '')));
         expect(
-          { answered, counts: after, internal },
+          { answered, json, counts: after, internal },
           `${request.slice(0, 300)}… (${bytes.length} bytes)\n-> ${answer.text.slice(0, 300)}`,
-        ).toEqual({ answered: true, counts: baseline, internal: [] });
+        ).toEqual({ answered: true, json: true, counts: baseline, internal: [] });
         await health();
       }),
       { seed: SEED, numRuns: RUNS / 2 },
