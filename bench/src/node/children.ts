@@ -37,11 +37,16 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     port,
     pid: child.pid,
     session: async () => (await request<{ sessionId: string }>('session')).sessionId,
-    counts: () => request<NodeCounts>('counts'),
-    measure: () => request<NodeCounts>('measure'),
+    counts: async () => withoutId(await request<NodeCounts & { id?: number }>('counts')),
+    measure: async () => withoutId(await request<NodeCounts & { id?: number }>('measure')),
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** An IPC answer without its request id. */
+function withoutId({ id: _id, ...counts }: NodeCounts & { id?: number }): NodeCounts {
+  return counts;
 }
 
 /** A load generator running `script` with `spec`; `result` resolves its RESULT line. */

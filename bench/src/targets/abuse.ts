@@ -135,7 +135,7 @@ async function run(): Promise<BenchResult[]> {
     },
     flood,
     cpuMsDuringFlood: cpu,
-    node: { before, after, afterGc, sessionsCreatedByAttacker: created },
+    server: { before, after, afterGc, sessionsCreatedByAttacker: created },
   });
 
   const share = (ms: number) => `${Math.round(ms / 10 / flood.elapsedSeconds)}%`;
