@@ -32,6 +32,7 @@ import {
 import { createSessionRouter } from '@morgan/session-server/trpc';
 import { attachWebSocket } from '@morgan/session-server/ws';
 import express from 'express';
+import { collectGarbage } from '../gc.js';
 
 /** What the scenario must set; everything else keeps the library's default. */
 export interface NodeServerOptions {
@@ -96,17 +97,6 @@ async function counts(): Promise<NodeCounts> {
     external: usage.external,
     arrayBuffers: usage.arrayBuffers,
   };
-}
-
-async function collectGarbage(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error('run with --expose-gc');
-  // Several full collections spread over a second, so that V8 has also
-  // handed back the pages it frees lazily and RSS settles.
-  for (let i = 0; i < 6; i += 1) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 process.on('message', async (request: NodeServerRequest) => {

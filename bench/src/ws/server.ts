@@ -18,6 +18,7 @@ import { createSessionRouter } from '@morgan/session-server/trpc';
 import { attachWebSocket } from '@morgan/session-server/ws';
 import { Server as SocketIOServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
+import { collectGarbage } from '../gc.js';
 
 export type WsServerVariant = 'morgan' | 'socket.io' | 'ws';
 
@@ -60,17 +61,6 @@ switch (variant) {
   }
   default:
     throw new Error(`unknown variant ${String(variant)}`);
-}
-
-async function collectGarbage(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error('run with --expose-gc');
-  // Several full collections spread over a second, so V8 has also handed
-  // back the pages it frees lazily and RSS settles.
-  for (let i = 0; i < 6; i += 1) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 process.on('message', async (request: WsServerRequest) => {

@@ -18,6 +18,7 @@ import { CloseCode, ErrorCode } from '../protocol.js';
 import { isSessionId } from '../session.js';
 import { createSessionRouter } from '../trpc/session-router.js';
 import { attachWebSocket, type WebSocketAttachment } from '../ws/attach.js';
+import { stopServerStack } from '../ws/testing/ws-server.js';
 
 /** Error codes an answer may carry. */
 export const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
@@ -116,12 +117,7 @@ export async function startFuzzServer(): Promise<FuzzServer> {
     (Object.keys(a) as (keyof NodeCounts)[]).every((key) => a[key] === b[key]);
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= (async () => {
-      await ws.close({ drainTimeoutMs: 1_000 });
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await manager.stop({ drainTimeoutMs: 1_000 });
-    })();
+    closing ??= stopServerStack({ ws, server, manager });
     return closing;
   };
   return {

@@ -81,10 +81,7 @@ export async function startWsServer(options: WsTestServerOptions = {}): Promise<
   const close = () => {
     closing ??= (async () => {
       for (const latch of latches.values()) latch.open();
-      await ws.close({ drainTimeoutMs: 1_000 });
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await manager.stop({ drainTimeoutMs: 1_000 });
+      await stopServerStack({ ws, server, manager });
     })();
     return closing;
   };
@@ -99,6 +96,18 @@ export async function startWsServer(options: WsTestServerOptions = {}): Promise<
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Stops a test server's layers in order: sockets (1001), HTTP server, manager. */
+export async function stopServerStack(stack: {
+  ws: WebSocketAttachment;
+  server: Server;
+  manager: SessionManager;
+}): Promise<void> {
+  await stack.ws.close({ drainTimeoutMs: 1_000 });
+  stack.server.closeAllConnections();
+  await new Promise<void>((resolve) => stack.server.close(() => resolve()));
+  await stack.manager.stop({ drainTimeoutMs: 1_000 });
 }
 
 /** How a socket closed, as the client saw it. */
