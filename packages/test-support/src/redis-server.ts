@@ -6,13 +6,14 @@
 // without persistence and stopped by PID. A missing `redis-server` is
 // installed with apt-get when running as root; when that is impossible the
 // start fails with a clear error (never a silent skip, also under CI=true).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import { endRedisProcess, spawnRedisProcess } from './redis-process.js';
 
 export interface StartRedisOptions {
   /** Spawn a private server even when `REDIS_URL` is set (needed to stop/restart it). @default false */
@@ -64,10 +65,6 @@ export interface RedisTestServer extends AsyncDisposable {
   /** Deletes this caller's keys (shared server) or stops the spawned server. */
   stop(): Promise<void>;
 }
-
-const READY_LINE = /Ready to accept connections/;
-const START_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * Starts (or connects to) a Redis for a test.
@@ -133,13 +130,7 @@ async function ownServer(keyPrefix: string, persistent: boolean): Promise<RedisT
   const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill(signal);
-    if (signal !== 'SIGKILL') running.kill('SIGCONT'); // a paused server must run to exit
-    const timer = setTimeout(() => running.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+    await endRedisProcess(running, signal);
   };
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -188,41 +179,7 @@ function spawnRedis(port: number, dir: string, persistent: boolean): Promise<Chi
     '--loglevel',
     'notice',
   ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const fail = (reason: string) => {
-      cleanup();
-      child.kill('SIGKILL');
-      reject(
-        new Error(`redis-server on port ${port} did not start: ${reason}\n${output.slice(-2000)}`),
-      );
-    };
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (READY_LINE.test(output)) {
-        cleanup();
-        // Keep draining the pipes so the server never blocks on a full one.
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve(child);
-      }
-    };
-    const onExit = (code: number | null) => fail(`exited with code ${code}`);
-    const onError = (error: Error) => fail(error.message);
-    const timer = setTimeout(() => fail('timed out'), START_TIMEOUT_MS);
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.stderr?.off('data', onData);
-      child.off('exit', onExit);
-      child.off('error', onError);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-    child.once('error', onError);
-  });
+  return spawnRedisProcess(port, args);
 }
 
 let installed = false;
