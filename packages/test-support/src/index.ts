@@ -1,6 +1,6 @@
 // Test resources for the Morgan Sessions suites (server, demo, e2e, bench):
-// real ports, a real Redis and real server processes, each cleaned up by
-// `await using` or `stop()`, never by a name-based kill.
+// real ports, a real Redis, a real Redis Cluster and real server processes,
+// each cleaned up by `await using` or `stop()`, never by a name-based kill.
 
 export {
   type NodeProcess,
@@ -10,6 +10,15 @@ export {
   startNodeProcess,
 } from './node-process.js';
 export { freePort } from './ports.js';
+export {
+  type ClusterNodeAddress,
+  parseClusterNodes,
+  type RedisTestCluster,
+  redisClusterDefaults,
+  redisServerVersion,
+  type StartRedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.js';
 export {
   deleteKeys,
   ensureRedisServerInstalled,
