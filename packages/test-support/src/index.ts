@@ -3,6 +3,13 @@
 // each cleaned up by `await using` or `stop()`, never by a name-based kill.
 
 export {
+  type NginxServer,
+  nginxConfig,
+  nginxDefaults,
+  type StartNginxOptions,
+  startNginx,
+} from './nginx.js';
+export {
   type NodeProcess,
   type NodeProcessOptions,
   nodeProcessDefaults,
@@ -26,3 +33,4 @@ export {
   type StartRedisOptions,
   startRedis,
 } from './redis-server.js';
+export { establishedConnections } from './tcp-connections.js';

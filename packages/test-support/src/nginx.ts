@@ -1,0 +1,264 @@
+// Test resource: a real nginx in front of several servers, as operators run
+// Morgan nodes (round robin, no sticky sessions, WebSocket upgrades proxied).
+// Its config, pid file, logs and temp paths live in a temp dir of its own, so
+// it runs as root or not without touching /etc or /var; it is stopped by PID.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+
+/** Options of `startNginx`. */
+export interface StartNginxOptions {
+  /** The servers behind it, as `host:port` (e.g. `127.0.0.1:4001`). */
+  upstreams: readonly string[];
+  /** Connections one worker may hold (clients and upstreams together). @default 4096 */
+  workerConnections?: number;
+  /** How long `startNginx` waits for the port to answer. @default 10_000 */
+  startTimeoutMs?: number;
+  /** How long `stop()` waits after SIGTERM before it sends SIGKILL. @default 5_000 */
+  stopTimeoutMs?: number;
+}
+
+/** Defaults of the optional `StartNginxOptions`. */
+export const nginxDefaults = {
+  workerConnections: 4096,
+  startTimeoutMs: 10_000,
+  stopTimeoutMs: 5_000,
+} as const satisfies Omit<Required<StartNginxOptions>, 'upstreams'>;
+
+/** A running nginx owned by one test or benchmark. */
+export interface NginxServer extends AsyncDisposable {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** PID of the master process, undefined once stopped. */
+  readonly pid: number | undefined;
+  /** The temp dir with `nginx.conf`, `error.log` and `access.log`. */
+  readonly dir: string;
+  /** The access log's lines so far: `<status> <upstream_addr> <method> <uri> <upgrade>` each. */
+  accessLog(): string[];
+  /** Stops nginx (SIGTERM to the master, SIGKILL past `stopTimeoutMs`) and removes its dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nginx on a free loopback port in front of `upstreams`, once its
+ * port accepts connections. HTTP requests take turns over the upstreams;
+ * WebSocket upgrades take turns of their own over the same upstreams (so N
+ * sockets spread evenly whatever number of plain requests come between). A
+ * server that refuses connections is skipped until it is back (nginx's
+ * defaults: `max_fails=1 fail_timeout=10s`). Proxy buffering stays nginx's
+ * default; `X-Forwarded-For` carries the client's address.
+ *
+ * @example
+ * await using nginx = await startNginx({ upstreams: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
+ * await fetch(`${nginx.url}/health`);
+ */
+export async function startNginx(options: StartNginxOptions): Promise<NginxServer> {
+  const settings = { ...nginxDefaults, ...options };
+  if (settings.upstreams.length === 0) throw new Error('startNginx needs at least one upstream');
+  for (const upstream of settings.upstreams) {
+    if (!/^[\w.-]+:\d+$/.test(upstream)) throw new Error(`upstream ${upstream} is not host:port`);
+  }
+  const binary = nginxBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'morgan-nginx-'));
+  // Workers run as `nobody` when the master is root: they must reach the temp paths.
+  chmodSync(dir, 0o755);
+  let child: ChildProcess | undefined;
+  let port = 0;
+  try {
+    for (let attempt = 0; child === undefined; attempt += 1) {
+      port = await freePort();
+      writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ ...settings, dir, port }));
+      try {
+        child = await spawnNginx(binary, dir, port, settings.startTimeoutMs);
+      } catch (error) {
+        if (attempt >= 3 || !/Address already in use/.test(String(error))) throw error;
+      }
+    }
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const master = child;
+  const killOnExit = () => master.kill('SIGTERM');
+  process.once('exit', killOnExit);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (master.exitCode === null && master.signalCode === null) {
+        const workers = childPids(master.pid);
+        const exited = new Promise<void>((resolve) => master.once('exit', () => resolve()));
+        master.kill('SIGTERM'); // fast shutdown: workers close their connections and exit
+        const timer = setTimeout(() => {
+          master.kill('SIGKILL');
+          for (const pid of workers) killQuietly(pid);
+        }, settings.stopTimeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      process.removeListener('exit', killOnExit);
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return master.exitCode === null && master.signalCode === null ? master.pid : undefined;
+    },
+    dir,
+    accessLog: () => {
+      const file = join(dir, 'access.log');
+      if (!existsSync(file)) return [];
+      return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+interface ConfigInput {
+  upstreams: readonly string[];
+  workerConnections: number;
+  dir: string;
+  port: number;
+}
+
+/** The whole nginx.conf: one worker (so turns are exact), every path inside `dir`. */
+export function nginxConfig({ upstreams, workerConnections, dir, port }: ConfigInput): string {
+  const servers = upstreams.map((upstream) => `    server ${upstream};`).join('\n');
+  return `# Written by @morgan/test-support startNginx; removed with this dir on stop().
+worker_processes 1;
+worker_rlimit_nofile ${workerConnections * 2 + 64};
+pid ${dir}/nginx.pid;
+lock_file ${dir}/nginx.lock;
+error_log ${dir}/error.log notice;
+
+events {
+  worker_connections ${workerConnections};
+}
+
+http {
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  log_format morgan '$status $upstream_addr $request_method $request_uri $http_upgrade';
+  access_log ${dir}/access.log morgan;
+
+  upstream morgan_http {
+${servers}
+  }
+  # The same servers: upgrades take turns of their own.
+  upstream morgan_ws {
+${servers}
+  }
+  map $http_upgrade $morgan_upstream {
+    default morgan_ws;
+    '' morgan_http;
+  }
+  map $http_upgrade $connection_upgrade {
+    default upgrade;
+    '' close;
+  }
+
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://$morgan_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}
+`;
+}
+
+/** Spawns the master in the foreground; resolves once the port accepts connections. */
+async function spawnNginx(
+  binary: string,
+  dir: string,
+  port: number,
+  timeoutMs: number,
+): Promise<ChildProcess> {
+  const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
+  const child = spawn(binary, [...args, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const errorLog = () => {
+    const file = join(dir, 'error.log');
+    return existsSync(file) ? readFileSync(file, 'utf8').slice(-4000) : '';
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `nginx on port ${port} exited with ${child.exitCode ?? child.signalCode}:\n${output}${errorLog()}`,
+      );
+    }
+    if (await answers(port)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  child.kill('SIGKILL');
+  throw new Error(
+    `nginx on port ${port} did not listen in ${timeoutMs} ms:\n${output}${errorLog()}`,
+  );
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** `nginx` from PATH, else Debian's `/usr/sbin/nginx` (not on every user's PATH). */
+function nginxBinary(): string {
+  for (const candidate of ['nginx', '/usr/sbin/nginx']) {
+    const probe = spawnSync(candidate, ['-v'], { stdio: 'ignore' });
+    if (probe.error === undefined && probe.status === 0) return candidate;
+  }
+  const ci = process.env.CI === 'true' ? ' (CI=true: a missing nginx is a failure)' : '';
+  throw new Error(
+    `nginx is not installed${ci}: npm test and npm run bench install it (Debian: apt-get install nginx)`,
+  );
+}
+
+/** PIDs of a process's children (Linux /proc), to end workers of a master that would not stop. */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return text.split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
