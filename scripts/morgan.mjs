@@ -2,7 +2,8 @@
 // The one entry point behind `npm start`, `npm test`, `npm run bench`.
 // It installs whatever is missing on a fresh machine that has only Node 20
 // and npm: pnpm (from the npm registry, into .tools/), the workspace's
-// packages, and for tests the Debian packages redis-server and chromium.
+// packages, and the Debian packages redis-server, nginx (the load balancer
+// of the multi-node e2e spec and of P8) and, for tests, chromium.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,8 +42,10 @@ function must(cmd, args, options) {
   }
 }
 
+/** True when `command` runs here: on PATH, or in /usr/sbin (Debian's nginx, off a user's PATH). */
 function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  const probe = `command -v ${command} || test -x /usr/sbin/${command}`;
+  return spawnSync('sh', ['-c', probe], { stdio: 'ignore' }).status === 0;
 }
 
 function ensurePnpm() {
@@ -138,7 +141,10 @@ switch (command) {
     break;
   }
   case 'test': {
-    const needs = [{ command: 'chromium', debian: 'chromium' }];
+    const needs = [
+      { command: 'chromium', debian: 'chromium' },
+      { command: 'nginx', debian: 'nginx' },
+    ];
     if (!process.env.REDIS_URL) needs.push({ command: 'redis-server', debian: 'redis-server' });
     ensureSystemPackages(needs);
     build();
@@ -164,6 +170,15 @@ switch (command) {
     break;
   }
   case 'bench': {
+    // P8 runs three demo nodes behind nginx; P7 and P8 start their own Redis.
+    const ids = process.argv.slice(3).map((id) => id.toUpperCase());
+    const runs = (id) => ids.length === 0 || ids.includes(id);
+    const needs = [];
+    if (runs('P8')) needs.push({ command: 'nginx', debian: 'nginx' });
+    if (!process.env.REDIS_URL && (runs('P7') || runs('P8'))) {
+      needs.push({ command: 'redis-server', debian: 'redis-server' });
+    }
+    ensureSystemPackages(needs);
     build();
     process.exit(pnpm(['--filter', '@morgan/bench', 'run', 'bench', ...process.argv.slice(3)]));
     break;
