@@ -16,7 +16,13 @@ import {
   type JsonValue,
   serializeMetadata,
 } from './metadata.js';
-import { memoryRateLimiter, type RateLimiter, type RateLimitPolicy } from './rate-limit.js';
+import {
+  memoryRateLimiter,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitPolicy,
+  RecentRefusals,
+} from './rate-limit.js';
 import { RecentRotations } from './rotations.js';
 import {
   type CreateSessionInput,
@@ -200,6 +206,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly streams: StreamBudget;
   /** Sessions created per client address (`createRateLimit`); undefined when off. */
   readonly #createLimiter: RateLimiter | undefined;
+  readonly #createRefusals = new RecentRefusals();
   readonly #now: () => number;
   readonly #requestPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
@@ -449,13 +456,26 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
    */
   async admitCreation(clientAddress: string | undefined): Promise<void> {
     if (this.#createLimiter === undefined) return;
-    const decision = await this.#createLimiter.consume(clientAddress ?? 'unknown');
+    const known = this.creationRefusal(clientAddress);
+    if (known !== undefined) throw known;
+    const key = clientAddress ?? 'unknown';
+    const decision = await this.#createLimiter.consume(key);
     if (decision.allowed) return;
-    throw new RateLimitedError(
-      'Too many sessions created from this address, retry later',
-      Math.max(1, Math.ceil(decision.resetMs / 1000)),
-      { name: 'create', ...decision },
-    );
+    this.#createRefusals.add(key, decision, this.#now());
+    throw creationRefused(decision);
+  }
+
+  /**
+   * The refusal `admitCreation` would give `clientAddress` without asking the
+   * store: this node refused the address and its window has not reset yet.
+   * `trpcHandler` answers with it before reading the request's body, so a
+   * flood from one address costs next to nothing per request. Undefined when
+   * this node knows of none (the store may still refuse).
+   */
+  creationRefusal(clientAddress: string | undefined): RateLimitedError | undefined {
+    if (this.#createRefusals.size === 0) return undefined;
+    const decision = this.#createRefusals.get(clientAddress ?? 'unknown', this.#now());
+    return decision === undefined ? undefined : creationRefused(decision);
   }
 
   /**
@@ -742,4 +762,12 @@ function optionalString(name: string, value: unknown): string | undefined {
     );
   }
   return value;
+}
+
+function creationRefused(decision: RateLimitDecision): RateLimitedError {
+  return new RateLimitedError(
+    'Too many sessions created from this address, retry later',
+    Math.max(1, Math.ceil(decision.resetMs / 1000)),
+    { name: 'create', ...decision },
+  );
 }

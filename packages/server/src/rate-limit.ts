@@ -73,3 +73,45 @@ export function flexibleRateLimiter(
 export function seconds(policy: RateLimitPolicy): number {
   return Math.max(1, Math.round(policy.windowMs / 1000));
 }
+
+/**
+ * The refusals a limiter gave on this node, kept until their window resets,
+ * so that a key known to be over its limit is turned away without a store
+ * round trip and before its request body is read: a flood from one address
+ * then costs next to nothing per request. Bounded: past `maxKeys` the oldest
+ * entries go first (a forgotten key only costs a `consume` again).
+ */
+export class RecentRefusals {
+  readonly #refusals = new Map<string, { until: number; decision: RateLimitDecision }>();
+  readonly #maxKeys: number;
+
+  constructor(maxKeys = 10_000) {
+    this.#maxKeys = maxKeys;
+  }
+
+  /** Remembers a refused decision taken at `now`. */
+  add(key: string, decision: RateLimitDecision, now: number): void {
+    if (decision.allowed) return;
+    this.#refusals.delete(key);
+    if (this.#refusals.size >= this.#maxKeys) {
+      const oldest = this.#refusals.keys().next().value;
+      if (oldest !== undefined) this.#refusals.delete(oldest);
+    }
+    this.#refusals.set(key, { until: now + decision.resetMs, decision });
+  }
+
+  /** The refusal still in force for `key` at `now`, with the time left; undefined when none. */
+  get(key: string, now: number): RateLimitDecision | undefined {
+    const entry = this.#refusals.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until <= now) {
+      this.#refusals.delete(key);
+      return undefined;
+    }
+    return { ...entry.decision, resetMs: entry.until - now };
+  }
+
+  get size(): number {
+    return this.#refusals.size;
+  }
+}

@@ -76,6 +76,53 @@ describe('session creation per client address', () => {
     expect((await create(node.url, '198.51.100.1')).status).toBe(200);
   });
 
+  test('a refused address’s bodies are not even parsed: garbage answers 429, not 400', async () => {
+    await using node = await startNode({ createRateLimit: { limit: 1, windowMs: 60_000 } });
+    const garbage = (address: string) =>
+      fetch(`${node.url}/trpc/session.create`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: '{"json": {"metadata": [[[[',
+      });
+    expect((await create(node.url, '203.0.113.8')).status).toBe(200);
+    const refused = await garbage('203.0.113.8');
+    expect(refused.status).toBe(429);
+    expect(JSON.stringify(await refused.json())).toContain('"errorCode":"RATE_LIMITED"');
+    // The same garbage from an address with allowance left is read, and refused as input.
+    const parsed = await garbage('198.51.100.2');
+    expect(parsed.status).toBe(400);
+    expect(await node.manager.getActiveSessionCount()).toBe(1);
+  });
+
+  test('the answer before the body is read is the one tRPC gives, for a call and a batch', async () => {
+    await using node = await startNode({ createRateLimit: { limit: 1, windowMs: 60_000 } });
+    const address = '203.0.113.10';
+    expect((await create(node.url, address)).status).toBe(200);
+    // The first refusal goes through tRPC (the store counted it); later ones answer early.
+    const viaTrpc = await create(node.url, address);
+    const early = await create(node.url, address);
+    expect([viaTrpc.status, early.status]).toEqual([429, 429]);
+    expect(early.headers.get('ratelimit-policy')).toBe(viaTrpc.headers.get('ratelimit-policy'));
+    expect(early.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await early.json()).toEqual(await viaTrpc.json());
+    const batch = await fetch(`${node.url}/trpc/session.create,session.create?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+      body: JSON.stringify({ 0: { json: {} }, 1: { json: {} } }),
+    });
+    expect(batch.status).toBe(429);
+    const envelope = (await batch.json()) as { error: { json: { data: { errorCode: string } } } };
+    expect(envelope.error.json.data.errorCode).toBe('RATE_LIMITED');
+    // A batch with another call in it is not refused whole: tRPC answers each call.
+    const mixed = await fetch(`${node.url}/trpc/session.create,session.heartbeat?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+      body: JSON.stringify({ 0: { json: {} }, 1: { json: {} } }),
+    });
+    expect(Array.isArray(await mixed.json())).toBe(true);
+    expect(await node.manager.getActiveSessionCount()).toBe(1);
+  });
+
   test('over WebSocket, by the socket’s address', async () => {
     await using node = await startNode({ createRateLimit: { limit: 2, windowMs: 60_000 } });
     const owner = await node.manager.createSession();

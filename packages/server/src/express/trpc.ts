@@ -1,11 +1,13 @@
 import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import { getErrorShape, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Request, RequestHandler, Response } from 'express';
 import { ErrorCode, errorCodeInfo, MorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
 import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
-import { errorCodeOf } from '../trpc/errors.js';
+import { errorCodeOf, toTRPCError } from '../trpc/errors.js';
+import { isSessionCreateProcedure } from '../trpc/procedures.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, retryAfterHeaders, sendJsonText } from './respond.js';
 
@@ -94,6 +96,7 @@ export function trpcHandler<TRouter extends AnyRouter>(
       return { headers: { ...headers, 'Retry-After': String(seconds) } };
     },
   });
+  const refuseCreation = creationRefusals(manager, router);
   return function morganTrpc(req, res, next) {
     // Requests the Fetch API that tRPC builds its request with refuses,
     // which tRPC would answer 500 and report as internal errors.
@@ -108,6 +111,10 @@ export function trpcHandler<TRouter extends AnyRouter>(
       sendJsonText(res, 400, errorBody(ErrorCode.INVALID_REQUEST, 'Invalid Host header'));
       return;
     }
+    // An address this node already refused for creating sessions is turned
+    // away before tRPC sees the request, its body unread: a flood of
+    // creations then costs next to nothing (the store counted the first refusal).
+    if (refuseCreation(req, res)) return;
     // tRPC never reads the body of a GET. Left unread, it pauses the socket,
     // and a stream (SSE) would not see its client hang up until its next
     // write, holding its place meanwhile; discard it as Node does once a
@@ -136,5 +143,45 @@ function watchForStream(req: Request, res: Response): void {
       toStream();
     }
     return setHeader(name, value);
+  };
+}
+
+/**
+ * Answers a request whose every call is `session.create` from an address
+ * this node refused and whose window has not reset: 429 with `Retry-After`
+ * and the RateLimit headers, and the error envelope tRPC itself would send
+ * (the router's error formatter and transformer; one envelope stands for
+ * every call of a batch), without reading the body. Returns false, and
+ * answers nothing, for any other request.
+ */
+function creationRefusals(
+  manager: SessionManager,
+  router: AnyRouter,
+): (req: Request, res: Response) => boolean {
+  const procedures = router._def.procedures as Record<string, unknown>;
+  const config = router._def._config;
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const refusal = manager.creationRefusal(req.ip);
+    if (refusal === undefined) return false;
+    const paths = req.path.slice(1).split(',');
+    if (!paths.every((path) => isSessionCreateProcedure(procedures[path]))) return false;
+    let body: string;
+    try {
+      const shape = getErrorShape({
+        config,
+        error: toTRPCError(refusal),
+        type: 'mutation',
+        path: paths[0],
+        input: undefined,
+        ctx: undefined,
+      });
+      body = JSON.stringify(transformTRPCResponse(config, { error: shape }));
+    } catch {
+      // An app's error formatter that needs a context: let tRPC answer.
+      return false;
+    }
+    sendJsonText(res, 429, body, retryAfterHeaders(refusal));
+    return true;
   };
 }

@@ -37,6 +37,18 @@ const createInput = z
   .optional();
 
 /**
+ * Every `session.create` built by `createMorganProcedures`, so that
+ * `trpcHandler` can tell from a request's path alone that it only creates
+ * sessions (and turn a refused address away before reading its body).
+ */
+const sessionCreateProcedures = new WeakSet<object>();
+
+/** True when `procedure` is a `session.create` built by `createMorganProcedures`. */
+export function isSessionCreateProcedure(procedure: unknown): boolean {
+  return typeof procedure === 'function' && sessionCreateProcedures.has(procedure);
+}
+
+/**
  * Morgan's procedures and `session.*` router, built on the app's own tRPC
  * instance, so an app with its own `t`, context and error formatter can
  * merge them into its router. The instance's context must include
@@ -95,9 +107,16 @@ export function createMorganProcedures<
       }),
     );
 
-  const sessionRouter = t.router({
-    /** Creates a session; the answer carries its `sessionId`. Its `userId` is the server's to decide. */
-    create: publicProcedure.input(createInput).mutation(async ({ ctx, input }) => {
+  const sessionCreate = publicProcedure
+    // The rate limit comes before the input: tRPC reads and parses a
+    // request's body only when a call needs its input, so a refused
+    // address's bodies (up to `maxBodyBytes` each) are never parsed.
+    .use(async ({ ctx, next }) => {
+      await ctx.manager.admitCreation(ctx.clientAddress);
+      return next();
+    })
+    .input(createInput)
+    .mutation(async ({ ctx, input }) => {
       if (input?.userId !== undefined && !allowClientUserId) {
         throw new MorganError(
           ErrorCode.INVALID_REQUEST,
@@ -105,14 +124,18 @@ export function createMorganProcedures<
         );
       }
       // tRPC hands procedures the instance's context type, simplified: it is TContext.
-      await ctx.manager.admitCreation(ctx.clientAddress);
       const identified = await identify?.(ctx as unknown as TContext);
       return ctx.manager.createSession({
         userId: identified ?? input?.userId,
         conversationId: input?.conversationId,
         metadata: input?.metadata,
       });
-    }),
+    });
+  sessionCreateProcedures.add(sessionCreate);
+
+  const sessionRouter = t.router({
+    /** Creates a session; the answer carries its `sessionId`. Its `userId` is the server's to decide. */
+    create: sessionCreate,
     /** The caller's session as stored now. */
     get: sessionProcedure.query(
       async ({ ctx }) => (await ctx.manager.getSession(ctx.session.sessionId)) ?? ctx.session,
