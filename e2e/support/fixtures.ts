@@ -1,14 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import {
+  type NginxServer,
   type NodeProcess,
   type NodeProcessOptions,
   type RedisTestServer,
+  startNginx,
   startNodeProcess,
   startRedis,
 } from '@morgan/test-support';
 import { test as base } from '@playwright/test';
 import { adminToken } from './admin-api.js';
-import { type Backend, type Balancer, startBalancer } from './balancer.js';
 
 /** The built demo server (`npm test` builds it through turbo before the suite). */
 export const demoServerEntry = fileURLToPath(
@@ -30,8 +31,11 @@ export interface Resources {
    * gives the nodes a `MORGAN_REDIS_PREFIX` of their own.
    */
   redis(): Promise<RedisTestServer>;
-  /** A round-robin TCP balancer in front of demo nodes. */
-  balancer(backends: readonly Backend[]): Promise<Balancer>;
+  /**
+   * A real nginx in front of demo nodes: round robin without sticky
+   * sessions (WebSocket upgrades take turns of their own), as in production.
+   */
+  nginx(nodes: readonly NodeProcess[]): Promise<NginxServer>;
 }
 
 export const test = base.extend<{ resources: Resources }>({
@@ -53,10 +57,12 @@ export const test = base.extend<{ resources: Resources }>({
         started.push(redis);
         return redis;
       },
-      async balancer(backends) {
-        const balancer = await startBalancer(backends);
-        started.push(balancer);
-        return balancer;
+      async nginx(nodes) {
+        const nginx = await startNginx({
+          upstreams: nodes.map((node) => `127.0.0.1:${node.port}`),
+        });
+        started.push(nginx);
+        return nginx;
       },
     });
     if (testInfo.status !== testInfo.expectedStatus) {
@@ -67,7 +73,7 @@ export const test = base.extend<{ resources: Resources }>({
         });
       }
     }
-    // Stop in reverse order: balancer, then nodes, then Redis.
+    // Stop in reverse order: nginx, then nodes, then Redis.
     for (const resource of started.reverse()) await resource[Symbol.asyncDispose]();
   },
 });
