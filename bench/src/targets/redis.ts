@@ -1,236 +1,249 @@
-// P7: RedisStore get+touch throughput against connect-redis on the same Redis.
+// P7: what one HTTP request costs in Redis with RedisStore, against
+// express-session + connect-redis on the same Redis.
 //
-// Serving a request needs the session (read) and must keep it alive (touch).
-// express-session does that with two store calls, `get` then `touch`, which
-// connect-redis turns into GET + EXPIRE: two round trips, every request.
-// RedisStore's `touch(id, now)` reads and returns the session in one round
-// trip: the touch script (read, check, extend) when this node last wrote the
-// session's lastActivity `touchResolutionMs` (1 s by default) ago or more,
-// otherwise a plain HMGET (touch coalescing: lastActivity in Redis may lag by
-// up to 1 s). Here each session is touched several times a second, so most
-// touches coalesce; the share is counted from Redis's own command stats and
-// reported. The P7-r0 rows repeat the run with `touchResolutionMs: 0`, where
-// every touch runs the script. RedisStore doing `get` then `touch` (two round
-// trips, like express-session) is reported as detail.
-// All run against the same redis-server, with the same number of sessions,
-// operations and operations in flight, interleaved over several rounds; the
-// best round of each is compared. P7 runs with a few operations in flight,
-// where round trips decide; the P7-64 rows repeat it with 64 in flight, where
-// the client pipelines and CPU (Lua in Redis, parsing in Node) decides.
-// Throughput on a shared machine is noisy, so each row also gives the CPU
-// time per operation of this process and of redis-server, over all rounds.
+// sessionMiddleware tracks each request that carries a session for its whole
+// life: on arrival `manager.beginRequestSync(id)` (undefined for RedisStore,
+// which has no synchronous form), then `manager.beginRequest(id)` (the
+// store's addRequest: one script reads, checks, touches and pins the
+// session), and when the response closes `request.end()` (removeRequest: one
+// script unpins and touches it). express-session with a handler that changes
+// the session costs a `get` on arrival and a `set` before the response goes
+// out (connect-redis: GET, then SET … EX). One operation here is one such
+// request's store calls, awaited in order, through public APIs only
+// (SessionManager, connect-redis), so the figure follows RedisStore's key
+// layout wherever it goes. Both run on the same redis-server, with the same
+// number of sessions and of operations in flight, in rounds whose order
+// alternates; the median round of each is compared (best round in the
+// detail). Rows also give the CPU per request of this process and of
+// redis-server, and the commands Redis ran per request (counted by Redis,
+// those inside scripts included). P7 runs 8 requests in flight, where round
+// trips decide; P7-64 repeats it with 64, where the clients pipeline and CPU
+// (Lua in Redis, parsing in Node) decides.
+//
+// P7-mem: bytes inside Redis per idle session, 10,000 sessions of each
+// store: `MEMORY USAGE` of every key the store wrote (found by SCAN under its
+// prefix, whatever the layout: session hashes, index entries, user sets) and
+// the `used_memory` delta of the server over the same sessions. RedisStore
+// sessions carry a userId like the connect-redis ones (and once more without).
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { type CreateSessionInput, SessionManager } from '@morgan/session-server';
 import { RedisStore } from '@morgan/session-server/redis';
-import { startRedis } from '@morgan/test-support';
+import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
 import { createClient } from 'redis';
+import { type SessionMemory, sessionMemory } from '../redis/memory.js';
+import {
+  commandsPerOp,
+  measureRound,
+  median,
+  type RedisCommand,
+  throughput,
+  type Variant,
+  variant,
+} from '../redis/rounds.js';
+import { writeResults } from '../results.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 
 const SESSIONS = 1_000;
 const OPERATIONS = 4_000;
 const ROUNDS = 15;
-/** Operations in flight: the P7 rows, then the pipelined P7-64 rows. */
+/** Requests in flight: the P7 rows, then the pipelined P7-64 rows. */
 const IN_FLIGHT = [8, 64] as const;
+const MEMORY_SESSIONS = 10_000;
 const TIMEOUT_MS = 60 * 60 * 1000;
 const METADATA = { plan: 'pro', locale: 'en-GB', tags: ['alpha', 'beta'] };
 
-/** Runs `operation(i)` `OPERATIONS` times with at most `inFlight` pending; returns ops/s. */
-async function throughput(
-  inFlight: number,
-  operation: (i: number) => Promise<unknown>,
-): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < OPERATIONS) {
-      const i = next;
-      next += 1;
-      await operation(i);
-    }
-  };
-  const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return OPERATIONS / seconds;
-}
+type ExpressSession = SessionData & { userId: string; views?: number };
 
-/** Sessions as both stores hold them, created `at`. */
-function sessionData(i: number, at: number) {
-  const record = {
-    userId: `user-${i}`,
-    conversationId: undefined,
-    createdAt: at,
-    lastActivity: at,
-    metadata: JSON.stringify(METADATA),
-    connectionCount: 0,
-    activeRequests: [],
-  };
-  const express = {
+/** The session express-session would hand connect-redis for user `i` (cookie + the same data). */
+function expressSession(i: number): ExpressSession {
+  return {
     cookie: {
       originalMaxAge: TIMEOUT_MS,
-      expires: new Date(at + TIMEOUT_MS),
+      expires: new Date(Date.now() + TIMEOUT_MS),
       httpOnly: true,
       path: '/',
     },
     userId: `user-${i}`,
     ...METADATA,
-  } as unknown as SessionData;
-  return { record, express };
+  } as unknown as ExpressSession;
 }
 
-/** One operation under test and its figures over the rounds. */
-interface Variant {
-  operation: (i: number) => Promise<unknown>;
-  /** Best round, ops/s. */
-  best: number;
-  ops: number;
-  nodeCpuUs: number;
-  redisCpuUs: number;
-  /** EVALSHA calls Redis counted while it ran. */
-  scripts: number;
+function morganManager(redis: RedisTestServer, keyPrefix: string): SessionManager {
+  const store = new RedisStore({ url: redis.url, keyPrefix });
+  return new SessionManager({ store, sessionTimeoutMs: TIMEOUT_MS, createRateLimit: false });
 }
 
-const variant = (operation: Variant['operation']): Variant => ({
-  operation,
-  best: 0,
-  ops: 0,
-  nodeCpuUs: 0,
-  redisCpuUs: 0,
-  scripts: 0,
-});
+/** The commit this run measured, `+dirty` when the work tree had changes. */
+function commit(): string {
+  const git = (args: string[]) => spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
+  const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  return `${git(['rev-parse', 'HEAD'])}${dirty ? '+dirty' : ''}`;
+}
 
+const bytes = (n: number) => `${Math.round(n)} B`;
+const fmt = (opsPerSecond: number) => `${Math.round(opsPerSecond).toLocaleString('en-US')} req/s`;
 const cpu = (v: Variant) =>
-  `${(v.nodeCpuUs / v.ops).toFixed(1)} / ${(v.redisCpuUs / v.ops).toFixed(1)} µs`;
-
-const fmt = (opsPerSecond: number) => `${Math.round(opsPerSecond).toLocaleString('en-US')} ops/s`;
+  `CPU ${(v.nodeCpuUs / v.ops).toFixed(1)} µs Node / ${(v.redisCpuUs / v.ops).toFixed(1)} µs Redis`;
+const commands = (v: Variant) =>
+  Object.entries(commandsPerOp(v))
+    .map(([name, perOp]) => `${name} ${perOp}`)
+    .join(', ');
+const byType = (memory: SessionMemory) =>
+  Object.entries(memory.keys.byType)
+    .map(([type, t]) => `${type}: ${t.keys} keys, ${bytes(t.bytes / MEMORY_SESSIONS)}`)
+    .join('; ');
 
 async function run(): Promise<BenchResult[]> {
-  await using redis = await startRedis();
+  await using redis = await startRedis({ namespace: 'morgan-bench' });
   const prefix = `${redis.keyPrefix}p7:`;
-
-  // Touch coalescing at its default (1 s), and off: every touch runs the script.
-  const morgan = new RedisStore({ url: redis.url, keyPrefix: `${prefix}morgan:` });
-  const morganR0 = new RedisStore({
-    url: redis.url,
-    keyPrefix: `${prefix}morgan-r0:`,
-    touchResolutionMs: 0,
-  });
-  for (const store of [morgan, morganR0]) store.configure({ sessionTimeoutMs: TIMEOUT_MS });
   const client = createClient({ url: redis.url });
   await client.connect();
-  const connect = new ConnectRedisStore({
-    client,
-    prefix: `${prefix}sess:`,
-    ttl: TIMEOUT_MS / 1000,
-  });
-  /** Redis's CPU time (user + sys, µs) and scripts run (EVALSHA calls) so far. */
-  const redisStats = async () => {
-    const info = String(await client.sendCommand(['INFO', 'cpu', 'commandstats']));
-    const field = (name: string) => Number(new RegExp(`${name}([\\d.]+)`).exec(info)?.[1] ?? 0);
-    return {
-      cpuUs: (field('used_cpu_user:') + field('used_cpu_sys:')) * 1e6,
-      scripts: field('cmdstat_evalsha:calls='),
-    };
-  };
-  /** Runs one round of `variant` and adds its figures. */
-  const measure = async (variant: Variant, inFlight: number) => {
-    const redisBefore = await redisStats();
-    const nodeBefore = process.cpuUsage();
-    variant.best = Math.max(variant.best, await throughput(inFlight, variant.operation));
-    const node = process.cpuUsage(nodeBefore);
-    const redisAfter = await redisStats();
-    variant.ops += OPERATIONS;
-    variant.nodeCpuUs += node.user + node.system;
-    variant.redisCpuUs += redisAfter.cpuUs - redisBefore.cpuUs;
-    variant.scripts += redisAfter.scripts - redisBefore.scripts;
-  };
+  const send: RedisCommand = (args) => client.sendCommand(args);
+  const where = redis.owned ? 'a private redis-server' : 'the REDIS_URL server';
+  const version = /^redis_version:(\S+)/m.exec(String(await send(['INFO', 'server'])))?.[1];
 
   try {
-    const now = Date.now();
+    // Memory first, on a server holding nothing else of ours yet.
+    const warm = morganManager(redis, `${prefix}warm:`);
+    await warm.deleteSession((await warm.createSession({ userId: 'warm' })).sessionId);
+    await warm.stop(); // the scripts are now loaded: their cache is not a session's cost
+    /** Memory of MEMORY_SESSIONS RedisStore sessions made by `manager.createSession(input(i))`. */
+    const morganMemoryOf = async (name: string, input: (i: number) => CreateSessionInput) => {
+      const keyPrefix = `${prefix}${name}:`;
+      const filled = morganManager(redis, keyPrefix);
+      const memory = await sessionMemory(send, MEMORY_SESSIONS, keyPrefix, (i) =>
+        filled.createSession(input(i)),
+      );
+      await filled.stop();
+      if (redis.owned) await send(['FLUSHALL']);
+      return memory;
+    };
+    const morganMemory = await morganMemoryOf('mem-morgan', (i) => ({
+      userId: `user-${i}`,
+      metadata: METADATA,
+    }));
+    const anonMemory = await morganMemoryOf('mem-anon', () => ({ metadata: METADATA }));
+    const memConnect = new ConnectRedisStore({
+      client,
+      prefix: `${prefix}mem-sess:`,
+      ttl: TIMEOUT_MS / 1000,
+    });
+    const connectMemory = await sessionMemory(send, MEMORY_SESSIONS, `${prefix}mem-sess:`, (i) =>
+      memConnect.set(randomUUID(), expressSession(i)),
+    );
+    if (redis.owned) await send(['FLUSHALL']);
+
+    const manager = morganManager(redis, `${prefix}morgan:`).start();
+    const connect = new ConnectRedisStore({
+      client,
+      prefix: `${prefix}sess:`,
+      ttl: TIMEOUT_MS / 1000,
+    });
     const ids: string[] = [];
     const sids: string[] = [];
     for (let i = 0; i < SESSIONS; i += 1) {
-      const { record, express } = sessionData(i, now);
-      const sessionId = randomUUID();
-      ids.push(sessionId);
-      await morgan.create({ sessionId, ...record });
-      await morganR0.create({ sessionId, ...record });
+      const session = await manager.createSession({ userId: `user-${i}`, metadata: METADATA });
+      ids.push(session.sessionId);
       const sid = randomUUID();
+      await connect.set(sid, expressSession(i));
       sids.push(sid);
-      await connect.set(sid, express);
     }
 
-    const touchOf = (store: RedisStore) => (i: number) =>
-      store.touch(ids[i % SESSIONS] as string, Date.now()).then((record) => {
-        if (record === undefined) throw new Error('RedisStore lost a session');
-      });
-    const morganTouch = touchOf(morgan);
-    const morganR0Touch = touchOf(morganR0);
-    const morganGetThenTouch = async (i: number) => {
+    // What sessionMiddleware does for a request with a session, on RedisStore.
+    const morganRequest = async (i: number) => {
       const id = ids[i % SESSIONS] as string;
-      if ((await morgan.get(id, Date.now())) === undefined)
-        throw new Error('RedisStore lost a session');
-      await morgan.touch(id, Date.now());
+      const request = manager.beginRequestSync(id) ?? (await manager.beginRequest(id));
+      await request.end();
     };
-    const connectGetThenTouch = async (i: number) => {
+    // What express-session does for a request whose handler changes the session.
+    const connectRequest = async (i: number) => {
       const sid = sids[i % SESSIONS] as string;
-      const session = (await connect.get(sid)) as SessionData | null;
+      const session = (await connect.get(sid)) as ExpressSession | null | undefined;
       if (session === null || session === undefined)
         throw new Error('connect-redis lost a session');
-      await connect.touch(sid, session);
+      session.views = (session.views ?? 0) + 1;
+      await connect.set(sid, session);
     };
 
     const rows: BenchResult[] = [];
+    const figures: Record<string, unknown> = {};
     for (const inFlight of IN_FLIGHT) {
-      const morganV = variant(morganTouch);
-      const r0 = variant(morganR0Touch);
-      const twoCalls = variant(morganGetThenTouch);
-      const connectV = variant(connectGetThenTouch);
-      const all = [connectV, morganV, r0, twoCalls];
-      // Warm up connections, script cache and JIT.
-      for (const { operation } of all) await throughput(inFlight, operation);
+      const morganV = variant('RedisStore beginRequest + end', morganRequest);
+      const connectV = variant('connect-redis get + set', connectRequest);
+      // Warm up connections, script cache and JIT, then alternate the order each round.
+      for (const v of [connectV, morganV]) await throughput(OPERATIONS, inFlight, v.operation);
       for (let round = 0; round < ROUNDS; round += 1) {
-        for (const v of all) await measure(v, inFlight);
+        const order = round % 2 === 0 ? [connectV, morganV] : [morganV, connectV];
+        for (const v of order) await measureRound(v, send, OPERATIONS, inFlight);
       }
-      const coalesced = 1 - morganV.scripts / morganV.ops;
-      const ratio = morganV.best / connectV.best;
-      const ratioR0 = r0.best / connectV.best;
+      const morganMedian = median(morganV.rounds);
+      const connectMedian = median(connectV.rounds);
+      const ratio = morganMedian / connectMedian;
+      const bestRatio = Math.max(...morganV.rounds) / Math.max(...connectV.rounds);
       const id = inFlight === IN_FLIGHT[0] ? 'P7' : `P7-${inFlight}`;
-      const setup =
-        `CPU per operation, mean of all rounds, as Node µs / Redis µs. ` +
-        `${SESSIONS} sessions, ${OPERATIONS} ops x ${ROUNDS} rounds, best round, ` +
-        `${redis.owned ? 'private redis-server' : 'REDIS_URL'}.`;
-      const connectText =
-        `connect-redis get+touch (GET + EXPIRE, 2 round trips) ${fmt(connectV.best)}, ` +
-        cpu(connectV);
+      figures[id] = {
+        inFlight,
+        ratioOfMedians: ratio,
+        ratioOfBest: bestRatio,
+        variants: [morganV, connectV].map((v) => ({
+          name: v.name,
+          roundsPerSecond: v.rounds.map(Math.round),
+          median: median(v.rounds),
+          best: Math.max(...v.rounds),
+          nodeCpuUsPerOp: v.nodeCpuUs / v.ops,
+          redisCpuUsPerOp: v.redisCpuUs / v.ops,
+          commandsPerOp: commandsPerOp(v),
+        })),
+      };
       rows.push({
         id,
-        what: `RedisStore get+touch vs connect-redis get+touch, ${inFlight} in flight`,
-        measured: `${ratio.toFixed(2)}x (${fmt(morganV.best)})`,
-        target: '>= 1.5x (one round trip per operation)',
-        met: ratio >= 1.5,
+        what: `RedisStore per request vs connect-redis get+set, ${inFlight} in flight`,
+        measured: `${ratio.toFixed(2)}x (${fmt(morganMedian)})`,
+        target: inFlight === IN_FLIGHT[0] ? '>= 1.5x' : '- (transparency: pipelined)',
+        ...(inFlight === IN_FLIGHT[0] ? { met: ratio >= 1.5 } : {}),
         detail:
-          `RedisStore touch, 1 round trip, coalescing at the default 1 s: ` +
-          `${(coalesced * 100).toFixed(1)}% of touches were a plain HMGET, the rest ran the ` +
-          `touch script (each session is touched ~${Math.round(morganV.best / SESSIONS)} times/s ` +
-          `here), ${fmt(morganV.best)}, ${cpu(morganV)}; ${connectText}; ` +
-          `RedisStore get then touch (2 round trips) ${fmt(twoCalls.best)} ` +
-          `(${(twoCalls.best / connectV.best).toFixed(2)}x), ${cpu(twoCalls)}. ${setup}`,
-      });
-      rows.push({
-        id: `${id}-r0`,
-        what: 'same, touchResolutionMs: 0 (every touch runs the script)',
-        measured: `${ratioR0.toFixed(2)}x (${fmt(r0.best)})`,
-        target: '- (transparency: no coalescing)',
-        detail:
-          `RedisStore touch script on every call (read, check, HSET + ZADD + PEXPIRE), ` +
-          `1 round trip, ${fmt(r0.best)}, ${cpu(r0)}; ${connectText}. ${setup}`,
+          `Median of ${ROUNDS} alternating rounds of ${OPERATIONS} requests each; ` +
+          `best rounds ${bestRatio.toFixed(2)}x. RedisStore, what sessionMiddleware does ` +
+          `(beginRequest = addRequest script, end = removeRequest script; 2 round trips): ` +
+          `${fmt(morganMedian)}, ${cpu(morganV)}, Redis ran per request: ${commands(morganV)}. ` +
+          `connect-redis, what express-session does when the handler changes the session ` +
+          `(get = GET, set = SET EX; 2 round trips): ${fmt(connectMedian)}, ${cpu(connectV)}, ` +
+          `Redis ran per request: ${commands(connectV)}. ${SESSIONS} sessions each, ` +
+          `${where} (Redis ${version}); ioredis for RedisStore, node-redis for connect-redis.`,
       });
     }
+
+    const memRatio = morganMemory.bytesPerSession / connectMemory.bytesPerSession;
+    figures['P7-mem'] = {
+      sessions: MEMORY_SESSIONS,
+      morgan: morganMemory,
+      morganAnonymous: anonMemory,
+      connect: connectMemory,
+    };
+    rows.push({
+      id: 'P7-mem',
+      what: `Redis memory per idle session, ${MEMORY_SESSIONS.toLocaleString('en-US')} sessions`,
+      measured: `${bytes(morganMemory.bytesPerSession)} vs ${bytes(connectMemory.bytesPerSession)} (${memRatio.toFixed(2)}x)`,
+      target: '- (transparency)',
+      detail:
+        `MEMORY USAGE (SAMPLES 0) of every key each store wrote, per session. RedisStore ` +
+        `(session hash and its index entries, sessions with a userId and metadata): ` +
+        `${byType(morganMemory)}; used_memory +${bytes(morganMemory.usedMemoryPerSession)} ` +
+        `per session; without a userId ${bytes(anonMemory.bytesPerSession)} ` +
+        `(${byType(anonMemory)}; used_memory +${bytes(anonMemory.usedMemoryPerSession)}). ` +
+        `connect-redis (one JSON string per session, with its cookie and userId): ` +
+        `${byType(connectMemory)}; used_memory +${bytes(connectMemory.usedMemoryPerSession)} ` +
+        `per session. ${where} (Redis ${version})` +
+        `${redis.owned ? ', flushed between stores' : ', shared: used_memory includes other writers'}; ` +
+        `raw figures in bench/results/P7.json`,
+    });
+    writeResults('P7', { commit: commit(), redis: { version, owned: redis.owned }, figures });
+    await manager.stop();
     return rows;
   } finally {
-    await morgan.close();
-    await morganR0.close();
     await client.quit();
   }
 }

@@ -1,0 +1,97 @@
+// Closed-loop throughput rounds against one Redis, with what Redis itself
+// counted during each round: its CPU time and the commands it ran (also
+// those run inside Lua scripts, which INFO commandstats counts as well).
+
+/** Sends one command to Redis and returns its reply as text (a node-redis `sendCommand`). */
+export type RedisCommand = (args: string[]) => Promise<unknown>;
+
+/** One path under test and its figures over the rounds. */
+export interface Variant {
+  readonly name: string;
+  /** One unit of work (one request's store calls), given its index. */
+  readonly operation: (i: number) => Promise<unknown>;
+  /** ops/s of each round, in order. */
+  readonly rounds: number[];
+  ops: number;
+  nodeCpuUs: number;
+  redisCpuUs: number;
+  /** Commands Redis ran while this variant ran (name → calls), INFO excluded. */
+  readonly commands: Record<string, number>;
+}
+
+export function variant(name: string, operation: Variant['operation']): Variant {
+  return { name, operation, rounds: [], ops: 0, nodeCpuUs: 0, redisCpuUs: 0, commands: {} };
+}
+
+/** Runs `operation(i)` for i < `count` with at most `inFlight` pending; returns ops/s. */
+export async function throughput(
+  count: number,
+  inFlight: number,
+  operation: (i: number) => Promise<unknown>,
+): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next;
+      next += 1;
+      await operation(i);
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+interface RedisStats {
+  cpuUs: number;
+  calls: Record<string, number>;
+}
+
+async function redisStats(send: RedisCommand): Promise<RedisStats> {
+  const info = String(await send(['INFO', 'cpu', 'commandstats']));
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
+  const calls: Record<string, number> = {};
+  for (const [, name, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (name !== undefined && name !== 'info') calls[name] = Number(count);
+  }
+  return { cpuUs: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6, calls };
+}
+
+/** Runs one round of `v` (`count` operations) and adds its figures. */
+export async function measureRound(
+  v: Variant,
+  send: RedisCommand,
+  count: number,
+  inFlight: number,
+): Promise<void> {
+  const before = await redisStats(send);
+  const nodeBefore = process.cpuUsage();
+  v.rounds.push(await throughput(count, inFlight, v.operation));
+  const node = process.cpuUsage(nodeBefore);
+  const after = await redisStats(send);
+  v.ops += count;
+  v.nodeCpuUs += node.user + node.system;
+  v.redisCpuUs += after.cpuUs - before.cpuUs;
+  for (const [name, calls] of Object.entries(after.calls)) {
+    const delta = calls - (before.calls[name] ?? 0);
+    if (delta > 0) v.commands[name] = (v.commands[name] ?? 0) + delta;
+  }
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[Math.floor(mid)] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Commands per operation, most frequent first: `{ evalsha: 2, hset: 2, … }`. */
+export function commandsPerOp(v: Variant): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(v.commands)
+      .map(([name, calls]) => [name, Math.round((calls / v.ops) * 100) / 100] as const)
+      .filter(([, perOp]) => perOp >= 0.01)
+      .sort(([, a], [, b]) => b - a),
+  );
+}
