@@ -2,21 +2,31 @@
 //
 // With `REDIS_CLUSTER_NODES=host:port,…` set, tests share that cluster and
 // each caller owns a random key prefix (only keys under it are ever deleted).
-// Otherwise, or with `{ own: true }`, `masters` cluster-enabled `redis-server` processes are spawned on
-// free loopback ports without persistence, joined with
-// `redis-cli --cluster create`, handed out once every node reports
-// `cluster_state:ok` with all 16384 slots served, and stopped by PID. A
-// missing `redis-server` is installed like `startRedis` does; when that is
-// impossible the start fails with a clear error (also under CI=true).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+// Otherwise, or with `{ own: true }`, `masters` cluster-enabled
+// `redis-server` processes are spawned on free loopback ports without
+// persistence, joined with `redis-cli --cluster create`, handed out once
+// every node reports `cluster_state:ok` with all 16384 slots served, and
+// stopped by PID. A missing `redis-server` is installed like `startRedis`
+// does; when that is impossible, or it is older than 7, the start fails with
+// a clear error (also under CI=true).
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import {
+  type ClusterNodeAddress,
+  deleteClusterKeys,
+  ensureClusterTools,
+  forEachNode,
+  runRedisCli,
+  waitUntilClusterOk,
+} from './redis-cluster-nodes.js';
 import { endRedisProcess, spawnRedisProcess } from './redis-process.js';
 import { ensureRedisServerInstalled } from './redis-server.js';
+
+export { type ClusterNodeAddress, redisServerVersion } from './redis-cluster-nodes.js';
 
 /** Options of `startRedisCluster`. */
 export interface StartRedisClusterOptions {
@@ -38,12 +48,6 @@ export const redisClusterDefaults = {
   nodeTimeoutMs: 2_000,
   namespace: 'morgan-test',
 } as const;
-
-/** Address of one cluster node, as ioredis's `new Cluster(nodes)` takes it. */
-export interface ClusterNodeAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 /** A running Redis Cluster for one test file or benchmark. */
 export interface RedisTestCluster extends AsyncDisposable {
@@ -73,11 +77,6 @@ export interface RedisTestCluster extends AsyncDisposable {
   /** Deletes this caller's keys (shared cluster) or ends the spawned nodes and their files. */
   stop(): Promise<void>;
 }
-
-const SLOTS = 16_384;
-const CLUSTER_OK_TIMEOUT_MS = 30_000;
-const CLUSTER_CREATE_TIMEOUT_MS = 60_000;
-const POLL_INTERVAL_MS = 100;
 
 /**
  * Starts (or connects to) a Redis Cluster for a test.
@@ -261,149 +260,5 @@ async function freshPort(taken: Set<number>): Promise<number> {
       taken.add(port);
       return port;
     }
-  }
-}
-
-/** Runs `redis-cli <args>`, rejecting with its output when it fails or hangs. */
-function runRedisCli(args: readonly string[]): Promise<void> {
-  const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const append = (chunk: Buffer) => {
-      output += chunk.toString();
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-    const timer = setTimeout(() => child.kill('SIGKILL'), CLUSTER_CREATE_TIMEOUT_MS);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-cli ${args.join(' ')} failed: ${error.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else
-        reject(new Error(`redis-cli ${args.join(' ')} ended with ${code ?? signal}:\n${output}`));
-    });
-  });
-}
-
-/**
- * Polls `CLUSTER INFO` on every node until each answers `cluster_state:ok`,
- * 16384 slots assigned and served (none in PFAIL/FAIL) and knows at least
- * `knownNodes` nodes; throws with the last answers after 30 s.
- */
-async function waitUntilClusterOk(
-  nodes: readonly ClusterNodeAddress[],
-  knownNodes: number,
-): Promise<void> {
-  const deadline = Date.now() + CLUSTER_OK_TIMEOUT_MS;
-  let last: string[] = [];
-  for (;;) {
-    last = await Promise.all(nodes.map((node) => clusterInfo(node)));
-    const ok = last.every((info) => {
-      const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
-      return (
-        field('cluster_state') === 'ok' &&
-        Number(field('cluster_slots_assigned')) === SLOTS &&
-        Number(field('cluster_slots_ok')) === SLOTS &&
-        Number(field('cluster_known_nodes')) >= knownNodes
-      );
-    });
-    if (ok) return;
-    if (Date.now() > deadline) {
-      const report = nodes.map(({ host, port }, i) => `${host}:${port}: ${last[i]}`).join('\n');
-      throw new Error(`Redis Cluster not ok after ${CLUSTER_OK_TIMEOUT_MS} ms:\n${report}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-}
-
-async function clusterInfo({ host, port }: ClusterNodeAddress): Promise<string> {
-  const client = new Redis({
-    host,
-    port,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 2_000,
-  });
-  client.on('error', () => {}); // an unreachable node is an answer here, not a crash
-  try {
-    await client.connect();
-    return String(await client.call('CLUSTER', 'INFO'));
-  } catch (error) {
-    return `unreachable (${(error as Error).message})`;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function forEachNode(
-  nodes: readonly ClusterNodeAddress[],
-  fn: (client: Redis) => Promise<unknown>,
-): Promise<void> {
-  await Promise.all(
-    nodes.map(async ({ host, port }) => {
-      const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
-      try {
-        await client.connect();
-        await fn(client);
-      } finally {
-        client.disconnect();
-      }
-    }),
-  );
-}
-
-/** Deletes the keys under `prefix` on every master of a cluster with SCAN + UNLINK (never FLUSH*). */
-async function deleteClusterKeys(nodes: readonly ClusterNodeAddress[], prefix: string) {
-  const cluster = new Cluster([...nodes], { lazyConnect: true });
-  try {
-    await cluster.connect();
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-    for (const master of cluster.nodes('master')) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await master.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        // One UNLINK per key: keys of different slots may not share a command.
-        for (const key of keys) await master.unlink(key);
-      } while (cursor !== '0');
-    }
-  } finally {
-    cluster.disconnect();
-  }
-}
-
-/**
- * The version `redis-server --version` reports (`7.0.15`), or undefined
- * when it does not run. Sharded pub/sub (SSUBSCRIBE) and `cluster-port`
- * need 7.
- *
- * @example
- * redisServerVersion(); // '7.0.15'
- */
-export function redisServerVersion(): string | undefined {
-  const result = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  return /v=(\d+\.\d+\.\d+)/.exec(result.stdout ?? '')?.[1];
-}
-
-function ensureClusterTools(env: NodeJS.ProcessEnv): void {
-  const ci = env.CI === 'true' ? ' (CI=true: a missing Redis is a failure)' : '';
-  const version = redisServerVersion();
-  if (version === undefined || Number(version.split('.')[0]) < 7) {
-    throw new Error(
-      `Redis Cluster tests need redis-server 7 or later, found ${version ?? 'none'}${ci}. ` +
-        'Install it or set REDIS_CLUSTER_NODES to a cluster to use.',
-    );
-  }
-  const cli = spawnSync('redis-cli', ['--version'], { stdio: 'ignore' });
-  if (cli.error !== undefined || cli.status !== 0) {
-    throw new Error(
-      `redis-cli is not installed${ci}. Install it (Debian: apt-get install redis-tools) ` +
-        'or set REDIS_CLUSTER_NODES to a cluster to use.',
-    );
   }
 }
