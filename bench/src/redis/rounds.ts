@@ -1,6 +1,9 @@
 // Closed-loop throughput rounds against one Redis, with what Redis itself
 // counted during each round: its CPU time and the commands it ran (also
-// those run inside Lua scripts, which INFO commandstats counts as well).
+// those run inside Lua scripts, which INFO commandstats counts as well), and
+// how busy the whole machine was (Linux /proc/stat), so that a run on a
+// machine shared with other work says how much of it the others took.
+import { readFileSync } from 'node:fs';
 
 /** Sends one command to Redis and returns its reply as text (a node-redis `sendCommand`). */
 export type RedisCommand = (args: string[]) => Promise<unknown>;
@@ -13,14 +16,28 @@ export interface Variant {
   /** ops/s of each round, in order. */
   readonly rounds: number[];
   ops: number;
+  /** Wall time of the rounds, in µs. */
+  wallUs: number;
   nodeCpuUs: number;
   redisCpuUs: number;
+  /** CPU time every process of the machine used during the rounds, in µs (NaN off Linux). */
+  machineCpuUs: number;
   /** Commands Redis ran while this variant ran (name → calls), INFO excluded. */
   readonly commands: Record<string, number>;
 }
 
 export function variant(name: string, operation: Variant['operation']): Variant {
-  return { name, operation, rounds: [], ops: 0, nodeCpuUs: 0, redisCpuUs: 0, commands: {} };
+  return {
+    name,
+    operation,
+    rounds: [],
+    ops: 0,
+    wallUs: 0,
+    nodeCpuUs: 0,
+    redisCpuUs: 0,
+    machineCpuUs: 0,
+    commands: {},
+  };
 }
 
 /** Runs `operation(i)` for i < `count` with at most `inFlight` pending; returns ops/s. */
@@ -65,17 +82,45 @@ export async function measureRound(
   inFlight: number,
 ): Promise<void> {
   const before = await redisStats(send);
+  const machineBefore = machineCpuUs();
   const nodeBefore = process.cpuUsage();
-  v.rounds.push(await throughput(count, inFlight, v.operation));
+  const opsPerSecond = await throughput(count, inFlight, v.operation);
   const node = process.cpuUsage(nodeBefore);
+  const machine = machineCpuUs() - machineBefore;
   const after = await redisStats(send);
+  v.rounds.push(opsPerSecond);
   v.ops += count;
+  v.wallUs += (count / opsPerSecond) * 1e6;
+  v.machineCpuUs += machine;
   v.nodeCpuUs += node.user + node.system;
   v.redisCpuUs += after.cpuUs - before.cpuUs;
   for (const [name, calls] of Object.entries(after.calls)) {
     const delta = calls - (before.calls[name] ?? 0);
     if (delta > 0) v.commands[name] = (v.commands[name] ?? 0) + delta;
   }
+}
+
+/** Busy CPU time of the whole machine so far (all cores, every process), in µs; NaN off Linux. */
+function machineCpuUs(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const ticks = [user, nice, system, irq, softirq, steal].reduce<number>(
+      (a, b) => a + (b ?? 0),
+      0,
+    );
+    return (ticks / 100) * 1e6; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Cores' worth of CPU that processes other than this one and redis-server
+ * used while `v` ran (0.5 = half a core), from /proc/stat; NaN off Linux.
+ */
+export function othersCores(v: Variant): number {
+  return Math.max(0, v.machineCpuUs - v.nodeCpuUs - v.redisCpuUs) / v.wallUs;
 }
 
 export function median(values: readonly number[]): number {

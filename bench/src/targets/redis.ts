@@ -27,6 +27,7 @@
 // sessions carry a userId like the connect-redis ones (and once more without).
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
 import { type CreateSessionInput, SessionManager } from '@morgan/session-server';
 import { RedisStore } from '@morgan/session-server/redis';
 import { type RedisTestServer, startRedis } from '@morgan/test-support';
@@ -38,6 +39,7 @@ import {
   commandsPerOp,
   measureRound,
   median,
+  othersCores,
   type RedisCommand,
   throughput,
   type Variant,
@@ -83,6 +85,7 @@ function commit(): string {
   return `${git(['rev-parse', 'HEAD'])}${dirty ? '+dirty' : ''}`;
 }
 
+const others = (v: Variant) => othersCores(v).toFixed(2);
 const bytes = (n: number) => `${Math.round(n)} B`;
 const fmt = (opsPerSecond: number) => `${Math.round(opsPerSecond).toLocaleString('en-US')} req/s`;
 const cpu = (v: Variant) =>
@@ -195,6 +198,7 @@ async function run(): Promise<BenchResult[]> {
           best: Math.max(...v.rounds),
           nodeCpuUsPerOp: v.nodeCpuUs / v.ops,
           redisCpuUsPerOp: v.redisCpuUs / v.ops,
+          othersCores: othersCores(v),
           commandsPerOp: commandsPerOp(v),
         })),
       };
@@ -212,7 +216,9 @@ async function run(): Promise<BenchResult[]> {
           `connect-redis, what express-session does when the handler changes the session ` +
           `(get = GET, set = SET EX; 2 round trips): ${fmt(connectMedian)}, ${cpu(connectV)}, ` +
           `Redis ran per request: ${commands(connectV)}. ${SESSIONS} sessions each, ` +
-          `${where} (Redis ${version}); ioredis for RedisStore, node-redis for connect-redis.`,
+          `${where} (Redis ${version}); ioredis for RedisStore, node-redis for connect-redis. ` +
+          `Other processes on this ${cpus().length}-core machine used ${others(morganV)} of a ` +
+          `core during the RedisStore rounds, ${others(connectV)} during the connect-redis ones.`,
       });
     }
 
