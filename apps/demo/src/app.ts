@@ -174,11 +174,21 @@ const demoDefaults = {
 } as const satisfies SessionManagerOptions;
 
 function managerOptions(options: DemoServerOptions): SessionManagerOptions {
-  const { redisUrl, redisKeyPrefix, port: _port, ...config } = options.config ?? {};
+  const {
+    redisUrl,
+    redisClusterNodes,
+    redisKeyPrefix,
+    port: _port,
+    ...config
+  } = options.config ?? {};
   const fromConfig = { ...demoDefaults, ...config };
-  if (redisUrl === undefined) return { ...fromConfig, ...options.managerOptions };
+  if (redisUrl === undefined && redisClusterNodes === undefined) {
+    return { ...fromConfig, ...options.managerOptions };
+  }
   const redis = {
-    url: redisUrl,
+    ...(redisClusterNodes !== undefined
+      ? { clusterNodes: redisClusterNodes }
+      : redisUrl !== undefined && { url: redisUrl }),
     ...(redisKeyPrefix !== undefined && { keyPrefix: redisKeyPrefix }),
   };
   const given = options.managerOptions;

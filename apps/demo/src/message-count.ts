@@ -1,5 +1,4 @@
 import type { RedisStore } from '@morgan/session-server/redis';
-import type { Redis } from 'ioredis';
 
 /**
  * Messages sent per session. The chat's `messageCount` must follow the
@@ -46,7 +45,7 @@ export class MemoryMessageCounter implements MessageCounter {
  * sessions do.
  */
 export class RedisMessageCounter implements MessageCounter {
-  readonly #redis: Redis;
+  readonly #redis: RedisStore['client'];
   readonly #prefix: string;
   readonly #ttlMs: number;
 

@@ -10,6 +10,8 @@ export interface MorganConfig {
   /** Sessions per minute per client address (`MORGAN_CREATE_RATE_LIMIT`, or `off`). */
   createRateLimit?: RateLimitPolicy | false;
   redisUrl?: string;
+  /** Redis Cluster nodes (`REDIS_CLUSTER_NODES=host:port,host:port,…`); wins over `redisUrl`. */
+  redisClusterNodes?: string[];
   /** Prefix of every Redis key and channel (`MORGAN_REDIS_PREFIX`); nodes sharing sessions use the same one. */
   redisKeyPrefix?: string;
   port?: number;
@@ -64,7 +66,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(variable.name, raw, 'an integer port from 1 to 65535');
     }
     config[
-      variable.key as Exclude<keyof MorganConfig, 'redisUrl' | 'redisKeyPrefix' | 'createRateLimit'>
+      variable.key as Exclude<
+        keyof MorganConfig,
+        'redisUrl' | 'redisClusterNodes' | 'redisKeyPrefix' | 'createRateLimit'
+      >
     ] = value * (variable.scale ?? 1);
   }
   const createLimit = env.MORGAN_CREATE_RATE_LIMIT?.trim();
@@ -90,6 +95,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     config.redisUrl = redisUrl;
   }
+  const clusterNodes = env.REDIS_CLUSTER_NODES;
+  if (clusterNodes !== undefined && clusterNodes.trim() !== '') {
+    try {
+      config.redisClusterNodes = parseClusterNodes(clusterNodes);
+    } catch {
+      throw new ConfigError('REDIS_CLUSTER_NODES', clusterNodes, 'host:port,host:port,…');
+    }
+  }
   const prefix = env.MORGAN_REDIS_PREFIX;
   if (prefix !== undefined && prefix.trim() !== '') {
     if (!REDIS_PREFIX.test(prefix)) {
@@ -112,4 +125,20 @@ function parsePositive(name: string, raw: string, unit: string): number {
     throw new ConfigError(name, raw, `a positive whole number of ${unit}`);
   }
   return value;
+}
+
+/** Parses `host:port,host:port,…` (as in `REDIS_CLUSTER_NODES`); throws on a malformed entry. */
+export function parseClusterNodes(text: string): string[] {
+  const nodes = text
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node.length > 0);
+  for (const node of nodes) {
+    const port = Number(node.slice(node.lastIndexOf(':') + 1));
+    if (node.lastIndexOf(':') <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new Error(`expected host:port, got "${node}"`);
+    }
+  }
+  if (nodes.length === 0) throw new Error('expected at least one host:port');
+  return nodes;
 }

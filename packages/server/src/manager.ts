@@ -440,7 +440,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
    */
   async rotateSession(sessionId: string, changes: RotateChanges = {}): Promise<Session> {
     const userId = optionalString('userId', changes.userId);
-    const record = await this.store.rotate(sessionId, newSessionId(), this.#now(), { userId });
+    const record = await this.store.rotate(sessionId, newSessionId(sessionId), this.#now(), {
+      userId,
+    });
     if (record === undefined) throw new SessionNotFoundError(sessionId);
     this.#rotated(sessionId, record.sessionId, 'local');
     return toSession(record);

@@ -1,10 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { toStoreError } from './records.js';
 
 /** A Lua script defined on the connection as an ioredis command. */
 export interface ScriptDefinition {
-  readonly numberOfKeys: number;
+  /** Keys the script takes; undefined when each call passes the count first. */
+  readonly numberOfKeys: number | undefined;
   readonly lua: string;
 }
 
@@ -12,13 +13,25 @@ export interface ScriptDefinition {
 export interface StoreConnectionOptions<TName extends string> {
   url: string;
   redis: RedisOptions | undefined;
-  client: Redis | undefined;
+  /** Redis Cluster nodes to connect to (`host:port`) instead of `url`. */
+  clusterNodes?: readonly string[] | undefined;
+  /** ioredis Cluster options, merged over the fail-fast defaults. */
+  cluster?: ClusterOptions | undefined;
+  client: RedisClient | undefined;
   commandTimeoutMs: number;
   /** Scripts to define, by command name (unique across the scripts sharing a client). */
   scripts: Readonly<Record<TName, ScriptDefinition>>;
 }
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/** What the stores talk to: one Redis, or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** True when `client` is an ioredis `Cluster`. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
 
 /**
  * The command connection of a `RedisStore` (or `RedisEventLog`): an ioredis
@@ -28,7 +41,7 @@ type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
  * is a script bug.
  */
 export class StoreConnection<TName extends string> {
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly #owned: boolean;
   readonly #timeoutMs: number;
   readonly #scripts: Record<TName, ScriptCall>;
@@ -39,24 +52,35 @@ export class StoreConnection<TName extends string> {
   constructor(options: StoreConnectionOptions<TName>) {
     this.#timeoutMs = options.commandTimeoutMs;
     this.#owned = options.client === undefined;
-    this.client =
-      options.client ??
-      new Redis(options.url, {
-        // A queued write could run long after its caller gave up: refuse instead.
+    const failFast: RedisOptions = {
+      // A queued write could run long after its caller gave up: refuse instead.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.#timeoutMs,
+      connectTimeout: Math.max(this.#timeoutMs, 1_000),
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    };
+    if (options.client !== undefined) this.client = options.client;
+    else if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+      const { retryStrategy: _retry, enableOfflineQueue: _queue, ...perNode } = failFast;
+      this.client = new Cluster([...options.clusterNodes], {
         enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        commandTimeout: this.#timeoutMs,
-        connectTimeout: Math.max(this.#timeoutMs, 1_000),
-        retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-        ...options.redis,
+        clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+        // A command that meets a failover retries for a short while, within its timeout.
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        ...options.cluster,
+        redisOptions: { ...perNode, ...options.redis, ...options.cluster?.redisOptions },
       });
+    } else this.client = new Redis(options.url, { ...failFast, ...options.redis });
     // Errors reach callers through rejected operations; keep ioredis from logging them.
     this.client.on('error', () => {});
     const commands = this.client as unknown as Record<string, ScriptCall | undefined>;
     const definitions: [string, ScriptDefinition][] = Object.entries(options.scripts);
-    for (const [name, script] of definitions) {
-      if (commands[name] === undefined) this.client.defineCommand(name, script);
+    for (const [name, { lua, numberOfKeys }] of definitions) {
+      if (commands[name] !== undefined) continue;
+      this.client.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
     }
     this.#scripts = Object.fromEntries(
       definitions.map(([name]) => [name, (commands[name] as ScriptCall).bind(this.client)]),
@@ -121,7 +145,7 @@ export class StoreConnection<TName extends string> {
 }
 
 /** QUITs politely when connected, then drops the socket and any reconnect timer. */
-export async function quit(client: Redis, timeoutMs: number): Promise<void> {
+export async function quit(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') {
     await withTimeout(
       client.quit().then(() => undefined),
@@ -160,15 +184,28 @@ export async function withTimeout<T>(
  * connection, so this one keeps an offline queue; ioredis' own resubscribe is
  * off because a SUBSCRIBE queued or in flight when a connection failed may
  * never have been acknowledged: `onReady(afterLoss)` runs on every
- * (re)connection and the owner subscribes again.
+ * (re)connection and the owner subscribes again. Beside a `Cluster` it is a
+ * `Cluster` too, whose own subscriber follows failovers (a SUBSCRIBE again
+ * on `onReady` is harmless).
  */
-export function subscriberConnection(client: Redis, onReady: (afterLoss: boolean) => void): Redis {
-  const connection = client.duplicate({
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: null,
-    autoResubscribe: false,
-    lazyConnect: false,
-  });
+export function subscriberConnection<TClient extends RedisClient>(
+  client: TClient,
+  onReady: (afterLoss: boolean) => void,
+): TClient {
+  const connection = (
+    isCluster(client)
+      ? client.duplicate(undefined, {
+          enableOfflineQueue: true,
+          lazyConnect: false,
+          redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+        })
+      : client.duplicate({
+          enableOfflineQueue: true,
+          maxRetriesPerRequest: null,
+          autoResubscribe: false,
+          lazyConnect: false,
+        })
+  ) as TClient;
   let lost = false;
   connection.on('error', () => {});
   connection.on('close', () => {

@@ -2,12 +2,14 @@
 // append (id, buffer, trim, live delivery) is atomic across nodes and the
 // publish order on a session's channel is its id order.
 //
-// Layout under the key prefix P, per session S:
-//   P ev:S    stream  the buffered events; entry id = event id, fields
+// Layout under the key prefix P, per session S (key-layout.ts; the hash tag
+// {e:S} keeps a session's keys and channel in one slot of a cluster):
+//   P{e:S}    stream  the buffered events; entry id = event id, fields
 //                     t (type), d (data as JSON text), a (appended at, epoch ms)
-//   P evm:S   hash    ms, seq (newest id's parts), first (first id ever given),
+//   P{e:S}m   hash    ms, seq (newest id's parts), first (first id ever given),
 //                     lost (newest id trimmed from the buffer)
-//   P evc:S   channel one message per appended event:
+//   P{e:S}c   channel one message per appended event, by PUBLISH on one Redis
+//                     and SPUBLISH (sharded pub/sub) on a cluster:
 //                     {"i": id, "a": at, "t": type, "d": data}
 // Both keys carry a TTL that every append and read re-arms. Data is never
 // decoded in Lua (cjson would round numbers): it travels as JSON text.
@@ -36,7 +38,8 @@ end
 
 /**
  * KEYS = [stream, meta];
- * ARGV = [now, cutoff, maxEvents, ttlMs, channel, type, type as JSON, data as JSON] → id.
+ * ARGV = [now, cutoff, maxEvents, ttlMs, channel, type, type as JSON, data as JSON,
+ *         'PUBLISH' or 'SPUBLISH'] → id.
  * The id is `<ms>-<seq>` with ms = max(now, newest ms), seq counting within one ms.
  */
 const append = `${TRIM}
@@ -55,7 +58,7 @@ if not m[3] then redis.call('HSET', KEYS[2], 'first', id) end
 trim(ARGV[2], tonumber(ARGV[3]))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5],
+redis.call(ARGV[9], ARGV[5],
   '{"i":"' .. id .. '","a":' .. now .. ',"t":' .. ARGV[7] .. ',"d":' .. ARGV[8] .. '}')
 return id`;
 

@@ -9,6 +9,7 @@ import { streamSessionEvents } from '../events/stream.js';
 import { SessionManager } from '../manager.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
 import { RedisEventLog, type RedisEventLogOptions } from './event-log.js';
+import { KeyLayout } from './key-layout.js';
 
 let redis: RedisTestServer;
 beforeAll(async () => {
@@ -114,7 +115,8 @@ describe('RedisEventLog on a real redis-server', () => {
     const manager = new SessionManager({ eventLog: log, sessionTimeoutMs: 2 * 60 * 60 * 1000 });
     const id = randomUUID();
     await log.append(id, 'm', 1);
-    const keys = [`${keyPrefix}ev:${id}`, `${keyPrefix}evm:${id}`];
+    const layout = new KeyLayout(keyPrefix);
+    const keys = [layout.eventStream(id), layout.eventMeta(id)];
     for (const key of keys) expect(await admin.pttl(key)).toBeGreaterThan(2 * 60 * 60 * 1000);
     await admin.pexpire(keys[0] as string, 5_000);
     await admin.pexpire(keys[1] as string, 5_000);

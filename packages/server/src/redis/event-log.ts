@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { checkEventType, encodeEventData, positiveOption } from '../events/event-input.js';
 import {
@@ -13,8 +13,9 @@ import {
   type SessionEventListener,
 } from '../events/event-log.js';
 import type { JsonValue } from '../metadata.js';
-import { StoreConnection, withTimeout } from './connection.js';
+import { isCluster, type RedisClient, StoreConnection, withTimeout } from './connection.js';
 import { type EventLogScriptName, eventLogScripts } from './event-log-scripts.js';
+import { KeyLayout } from './key-layout.js';
 import { LiveEvents } from './live-events.js';
 
 /** Options of a `RedisEventLog`. */
@@ -24,10 +25,18 @@ export interface RedisEventLogOptions extends EventLogOptions {
   /** ioredis options, merged over the log's fail-fast defaults. @default {} */
   redis?: RedisOptions;
   /**
-   * An ioredis client to use instead of `url` (for example the one of a
-   * `RedisStore`). The log does not close it. @default undefined (own connection)
+   * Redis Cluster nodes (`host:port`) to connect to instead of `url`; live
+   * events then travel by sharded pub/sub. @default undefined (one Redis at `url`)
    */
-  client?: Redis;
+  clusterNodes?: readonly string[];
+  /** ioredis `Cluster` options, merged over the log's fail-fast defaults. @default {} */
+  cluster?: ClusterOptions;
+  /**
+   * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
+   * instead of `url`, for example the one of a `RedisStore`. The log does
+   * not close it. @default undefined (own connection)
+   */
+  client?: RedisClient;
   /** Prefix of every key and channel; nodes sharing sessions use the same one. @default 'morgan:' */
   keyPrefix?: string;
   /**
@@ -87,6 +96,9 @@ export class RedisEventLog implements EventLog {
   readonly #connection: StoreConnection<EventLogScriptName>;
   readonly #commandTimeoutMs: number;
   readonly #live: LiveEvents;
+  readonly #keys: KeyLayout;
+  /** PUBLISH on one Redis, SPUBLISH (sharded, to the stream's shard only) on a cluster. */
+  readonly #publish: 'PUBLISH' | 'SPUBLISH';
   #keyTtlMs: number;
   #closed = false;
 
@@ -107,12 +119,16 @@ export class RedisEventLog implements EventLog {
     this.#connection = new StoreConnection({
       url: options.url ?? redisEventLogDefaults.url,
       redis: options.redis,
+      clusterNodes: options.clusterNodes,
+      cluster: options.cluster,
       client: options.client,
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts: eventLogScripts,
     });
+    this.#keys = new KeyLayout(this.keyPrefix);
+    this.#publish = isCluster(this.#connection.client) ? 'SPUBLISH' : 'PUBLISH';
     this.#live = new LiveEvents(this.#connection.client, {
-      channelOf: (sessionId) => `${this.keyPrefix}evc:${sessionId}`,
+      channelOf: (sessionId) => this.#keys.eventChannel(sessionId),
       read: (sessionId, lastEventId) => this.#read(sessionId, lastEventId),
     });
   }
@@ -141,6 +157,7 @@ export class RedisEventLog implements EventLog {
       type,
       JSON.stringify(type),
       json,
+      this.#publish,
     );
     return { id: String(id), type, data: JSON.parse(json) as TData, at: now };
   }
@@ -165,6 +182,7 @@ export class RedisEventLog implements EventLog {
 
   async drop(sessionId: string): Promise<void> {
     this.#live.drop(sessionId);
+    // Both keys carry the session's hash tag: one DEL, one slot.
     await this.#connection.call(() =>
       this.#connection.client.del(this.#streamKey(sessionId), this.#metaKey(sessionId)),
     );
@@ -218,11 +236,11 @@ export class RedisEventLog implements EventLog {
   }
 
   #streamKey(sessionId: string): string {
-    return `${this.keyPrefix}ev:${sessionId}`;
+    return this.#keys.eventStream(sessionId);
   }
 
   #metaKey(sessionId: string): string {
-    return `${this.keyPrefix}evm:${sessionId}`;
+    return this.#keys.eventMeta(sessionId);
   }
 
   #run(name: EventLogScriptName, ...args: (string | number)[]): Promise<unknown> {

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import {
   compareEventIds,
   GAP_EVENT_TYPE,
@@ -8,7 +7,9 @@ import {
   type SessionEventListener,
 } from '../events/event-log.js';
 import type { JsonValue } from '../metadata.js';
-import { SessionChannels } from './session-channels.js';
+import { ClusterChannels } from './cluster-channels.js';
+import { isCluster, type RedisClient } from './connection.js';
+import { type Channels, SessionChannels } from './session-channels.js';
 
 /** How `LiveEvents` names channels and reads the buffer. */
 export interface LiveEventsHooks {
@@ -49,15 +50,15 @@ const CATCH_UP_RETRY_MS = 250;
  */
 export class LiveEvents {
   readonly channelOf: (sessionId: string) => string;
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #read: LiveEventsHooks['read'];
   readonly #sessions = new Map<string, Session>();
   readonly #sessionByChannel = new Map<string, string>();
   readonly #sleepers = new Set<() => void>();
-  #channels: SessionChannels | undefined;
+  #channels: Channels | undefined;
   #closed = false;
 
-  constructor(client: Redis, hooks: LiveEventsHooks) {
+  constructor(client: RedisClient, hooks: LiveEventsHooks) {
     this.#client = client;
     this.channelOf = hooks.channelOf;
     this.#read = hooks.read;
@@ -67,7 +68,9 @@ export class LiveEvents {
     let session = this.#sessions.get(sessionId);
     if (session === undefined) {
       const channel = this.channelOf(sessionId);
-      this.#channels ??= new SessionChannels(this.#client, (channels) => this.#resume(channels));
+      this.#channels ??= isCluster(this.#client)
+        ? new ClusterChannels(this.#client, (channels) => this.#resume(channels))
+        : new SessionChannels(this.#client, (channels) => this.#resume(channels));
       const created: Session = {
         subscribers: new Set(),
         unlisten: this.#channels.add(channel, (message) => this.#receive(created, message)),

@@ -8,6 +8,7 @@ import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-suppo
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sessionRecord as record } from '../testing/records.js';
+import { KeyLayout } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;
@@ -60,7 +61,10 @@ describe('RedisStore node leases', () => {
     await deleteKeys(redis.url, keyPrefix);
   });
 
-  const leaseOf = (node: string) => `${keyPrefix}node:${node}`;
+  /** The node's lease in the shard of `sessionId` (one per shard it pins in). */
+  const leaseOf = (node: string, sessionId: string) =>
+    new KeyLayout(keyPrefix).shardOf(sessionId).lease(node);
+  const shardOf = (sessionId: string) => new KeyLayout(keyPrefix).shardOf(sessionId);
 
   it('undoes the pins of a node that died once its lease lapses, keeping the pins of others', async () => {
     const t0 = Date.now();
@@ -78,7 +82,7 @@ describe('RedisStore node leases', () => {
       connectionCount: 3,
       activeRequests: ['victim-request', 'survivor-request'],
     });
-    expect(await admin.smembers(`${keyPrefix}nodes`)).toEqual(
+    expect(await admin.smembers(shardOf(shared.sessionId).nodes)).toEqual(
       expect.arrayContaining(['survivor', 'victim']),
     );
     // While its lease holds, a sweep keeps a node's pins.
@@ -86,10 +90,13 @@ describe('RedisStore node leases', () => {
     expect(await survivor.get(alone.sessionId, t0 + 4)).toMatchObject({ connectionCount: 1 });
 
     victimClient.disconnect(); // as kill -9: nothing is cleaned up, the lease is not renewed
-    expect(await admin.exists(leaseOf('victim'))).toBe(1);
-    await admin.pexpire(leaseOf('victim'), 50); // the rest of its life goes by
+    const leases = [leaseOf('victim', shared.sessionId), leaseOf('victim', alone.sessionId)];
+    for (const lease of leases) {
+      expect(await admin.exists(lease)).toBe(1);
+      await admin.pexpire(lease, 50); // the rest of its life goes by
+    }
     const late = t0 + 10;
-    await until(async () => (await admin.exists(leaseOf('victim'))) === 0);
+    await until(async () => (await admin.exists(...leases)) === 0);
     expect(await survivor.sweep(late)).toEqual([]);
 
     expect(await survivor.get(shared.sessionId, late)).toMatchObject({
@@ -98,11 +105,15 @@ describe('RedisStore node leases', () => {
     });
     const freed = await survivor.get(alone.sessionId, late);
     expect(freed).toMatchObject({ connectionCount: 0, activeRequests: [] });
-    expect(await admin.sismember(`${keyPrefix}pinned`, alone.sessionId)).toBe(0);
-    expect(await admin.zscore(`${keyPrefix}idle`, alone.sessionId)).toBe(String(t0 + 3));
-    expect(await admin.pttl(`${keyPrefix}s:${alone.sessionId}`)).toBeGreaterThan(TIMEOUT_MS);
-    expect(await admin.smembers(`${keyPrefix}nodes`)).toEqual(['survivor']);
-    expect(await admin.exists(`${keyPrefix}pins:victim`)).toBe(0);
+    expect(await admin.sismember(shardOf(alone.sessionId).pinned, alone.sessionId)).toBe(0);
+    expect(await admin.zscore(shardOf(alone.sessionId).idle, alone.sessionId)).toBe(String(t0 + 3));
+    expect(await admin.pttl(new KeyLayout(keyPrefix).session(alone.sessionId))).toBeGreaterThan(
+      TIMEOUT_MS,
+    );
+    expect(await admin.smembers(shardOf(shared.sessionId).nodes)).toEqual(['survivor']);
+    expect(await admin.sismember(shardOf(alone.sessionId).nodes, 'victim')).toBe(0);
+    expect(await admin.exists(shardOf(shared.sessionId).pins('victim'))).toBe(0);
+    expect(await admin.exists(shardOf(alone.sessionId).pins('victim'))).toBe(0);
 
     // The freed session expires on schedule; the one the survivor holds does not.
     const swept = await survivor.sweep(t0 + 3 + TIMEOUT_MS + 1);
@@ -123,7 +134,7 @@ describe('RedisStore node leases', () => {
     await victim.addConnection(value.sessionId, t0 + 1);
     await victim.addRequest(value.sessionId, 'late', t0 + 1);
     await survivor.addConnection(value.sessionId, t0 + 2);
-    await admin.del(leaseOf('victim')); // as a node frozen for longer than its lease
+    await admin.del(leaseOf('victim', value.sessionId)); // as a node frozen for longer than its lease
     await survivor.sweep(t0 + 3);
     expect(await survivor.get(value.sessionId, t0 + 3)).toMatchObject({ connectionCount: 1 });
 
@@ -136,7 +147,7 @@ describe('RedisStore node leases', () => {
     });
     // New pins take a new lease and count again.
     await victim.addConnection(value.sessionId, t0 + 5);
-    expect(await admin.exists(leaseOf('victim'))).toBe(1);
+    expect(await admin.exists(leaseOf('victim', value.sessionId))).toBe(1);
     await victim.removeConnection(value.sessionId, t0 + 6);
     await survivor.removeConnection(value.sessionId, t0 + 6);
     expect(await survivor.get(value.sessionId, t0 + 6)).toMatchObject({ connectionCount: 0 });
@@ -150,7 +161,7 @@ describe('RedisStore node leases', () => {
     const value = record(t0);
     await victim.create(value);
     await victim.addConnection(value.sessionId, t0 + 1); // sets the lease and starts the timer
-    const lease = leaseOf('victim');
+    const lease = leaseOf('victim', value.sessionId);
     const SHORT_MS = 10_000;
     for (let round = 0; round < 3; round += 1) {
       await admin.pexpire(lease, SHORT_MS); // as if most of its life had gone by
@@ -163,7 +174,7 @@ describe('RedisStore node leases', () => {
     expect(await survivor.get(value.sessionId, t0 + 2)).toMatchObject({ connectionCount: 1 });
 
     await victim.close(); // a drain that did not finish: the socket is still counted
-    expect(await admin.exists(leaseOf('victim'))).toBe(0);
+    expect(await admin.exists(leaseOf('victim', value.sessionId))).toBe(0);
     await survivor.sweep(t0 + 3);
     expect(await survivor.get(value.sessionId, t0 + 3)).toMatchObject({ connectionCount: 0 });
   });

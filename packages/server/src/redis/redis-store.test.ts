@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeStoreConformance } from '../store/conformance.test-suite.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
 import { sessionRecord as record } from '../testing/records.js';
+import { KeyLayout, SHARDS } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 
 let redis: RedisTestServer;
@@ -36,9 +37,11 @@ describe('RedisStore on a real redis-server', () => {
   let store: RedisStore;
   let admin: Redis;
   let keyPrefix: string;
+  let keys: KeyLayout;
 
   beforeAll(async () => {
     keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
+    keys = new KeyLayout(keyPrefix);
     store = new RedisStore({
       url: redis.url,
       keyPrefix,
@@ -54,7 +57,7 @@ describe('RedisStore on a real redis-server', () => {
     await admin.quit();
   });
 
-  it('costs one round trip per operation', async () => {
+  it('costs one round trip per operation on a session, and one command per shard for counts', async () => {
     await using monitor = await CommandMonitor.open(redis.url);
     const t0 = Date.now();
     const value = record(t0, { userId: `user-${randomUUID()}` });
@@ -69,7 +72,6 @@ describe('RedisStore on a real redis-server', () => {
       ['removeConnection', () => store.removeConnection(id, t0 + 5)],
       ['listByUser', () => store.listByUser(value.userId ?? '', t0 + 5)],
       ['count', () => store.count()],
-      ['sweep', () => store.sweep(t0 + 5)],
       ['delete', () => store.delete(id)],
     ];
     const costs: Record<string, string[]> = {};
@@ -81,17 +83,27 @@ describe('RedisStore on a real redis-server', () => {
         costs[`${name}#${i}`] = commands.map((command) => command.name);
       }
     }
-    for (const [name, commands] of Object.entries(costs)) {
-      expect({ name, commands: commands.length }).toEqual({ name, commands: 1 });
+    // The per-request path: one script (or one read) each.
+    for (const name of ['get', 'touch', 'addRequest', 'removeRequest', 'addConnection']) {
+      expect({ name, commands: costs[`${name}#1`]?.length }).toEqual({ name, commands: 1 });
     }
     expect(costs['get#1']).toEqual(['hmget']);
     expect(costs['touch#1']).toEqual(['evalsha']);
+    // The user's index is written apart from the session (another slot on a cluster).
+    expect(costs['create#1']).toEqual(['sadd', 'evalsha']);
+    expect(costs['listByUser#1']).toEqual(['smembers', 'hmget']);
+    // The first delete removes the session and its index entry; the second finds nothing.
+    expect(costs['delete#0']?.slice(1)).toEqual(['srem']);
+    expect(costs['delete#1']).toEqual(['evalsha']);
+    expect(costs['count#1']?.sort()).toEqual(
+      [...Array(SHARDS).fill('scard'), ...Array(SHARDS).fill('zcard')].sort(),
+    );
   });
 
   it('sets a TTL of timeout + grace on an idle session and PERSISTs it while pinned', async () => {
     const t0 = Date.now();
     const value = record(t0);
-    const key = `${keyPrefix}s:${value.sessionId}`;
+    const key = keys.session(value.sessionId);
     await store.create(value);
     const idleTtl = await admin.pttl(key);
     expect(idleTtl).toBeGreaterThan(TIMEOUT_MS);
@@ -102,20 +114,22 @@ describe('RedisStore on a real redis-server', () => {
     await store.addConnection(value.sessionId, t0 + 2);
     await store.removeRequest(value.sessionId, 'r1', t0 + 3);
     expect(await admin.pttl(key)).toBe(-1); // still pinned by the connection
-    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBeNull();
-    expect(await admin.sismember(`${keyPrefix}pinned`, value.sessionId)).toBe(1);
+    expect(await admin.zscore(keys.shardOf(value.sessionId).idle, value.sessionId)).toBeNull();
+    expect(await admin.sismember(keys.shardOf(value.sessionId).pinned, value.sessionId)).toBe(1);
 
     await store.removeConnection(value.sessionId, t0 + 4);
     expect(await admin.pttl(key)).toBeGreaterThan(TIMEOUT_MS);
-    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBe(String(t0 + 4));
-    expect(await admin.sismember(`${keyPrefix}pinned`, value.sessionId)).toBe(0);
+    expect(await admin.zscore(keys.shardOf(value.sessionId).idle, value.sessionId)).toBe(
+      String(t0 + 4),
+    );
+    expect(await admin.sismember(keys.shardOf(value.sessionId).pinned, value.sessionId)).toBe(0);
     await store.delete(value.sessionId);
   });
 
   it('re-arms the TTL on every touch', async () => {
     const t0 = Date.now();
     const value = record(t0);
-    const key = `${keyPrefix}s:${value.sessionId}`;
+    const key = keys.session(value.sessionId);
     await store.create(value);
     await admin.pexpire(key, 5_000);
     await store.touch(value.sessionId, t0 + 1);
@@ -126,7 +140,7 @@ describe('RedisStore on a real redis-server', () => {
   it('writes nothing on a touch that would not move lastActivity', async () => {
     const t0 = Date.now();
     const value = record(t0);
-    const key = `${keyPrefix}s:${value.sessionId}`;
+    const key = keys.session(value.sessionId);
     await store.create(value);
     await admin.pexpire(key, 5_000);
     expect((await store.touch(value.sessionId, t0 - 1))?.lastActivity).toBe(t0);
@@ -139,10 +153,10 @@ describe('RedisStore on a real redis-server', () => {
     const t0 = Date.now();
     const value = record(t0);
     await store.create(value);
-    await admin.del(`${keyPrefix}s:${value.sessionId}`); // as the TTL would
+    await admin.del(keys.session(value.sessionId)); // as the TTL would
     const swept = await store.sweep(t0 + TIMEOUT_MS + 1);
     expect(swept.map((r) => [r.sessionId, r.lastActivity])).toEqual([[value.sessionId, t0]]);
-    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBeNull();
+    expect(await admin.zscore(keys.shardOf(value.sessionId).idle, value.sessionId)).toBeNull();
   });
 
   it('sweeps in batches and leaves the indexes empty', async () => {
@@ -158,7 +172,9 @@ describe('RedisStore on a real redis-server', () => {
     const swept = await small.sweep(t0 + TIMEOUT_MS + 1);
     expect(swept).toHaveLength(30);
     expect(await small.count()).toBe(0);
-    expect(await admin.exists(`${keyPrefix}batch:u:${userId}`, `${keyPrefix}batch:idle`)).toBe(0);
+    const batchKeys = new KeyLayout(`${keyPrefix}batch:`);
+    expect(await admin.exists(batchKeys.user(userId))).toBe(0);
+    for (const shard of batchKeys.shards) expect(await admin.exists(shard.idle)).toBe(0);
     await small.close();
   });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../errors.js';
 import {
@@ -10,11 +10,12 @@ import {
 } from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
 import type { RotateChanges, Store, StoreEvent, StoreSettings } from '../store/store.js';
-import { StoreConnection, withTimeout } from './connection.js';
+import { type RedisClient, StoreConnection, withTimeout } from './connection.js';
+import { KeyLayout, type ShardKeys, shardOf } from './key-layout.js';
 import { NodeLease } from './node-lease.js';
 import { RecentWrites } from './recent-writes.js';
 import { optionalArg, type RawFields, toRecord, toRecords } from './records.js';
-import { type ScriptName, scripts } from './scripts.js';
+import { FIELDS, type ScriptName, scripts } from './scripts.js';
 import { EventSubscriber } from './subscriber.js';
 
 /** Options of a `RedisStore`. */
@@ -24,11 +25,21 @@ export interface RedisStoreOptions {
   /** ioredis options, merged over the store's fail-fast defaults. @default {} */
   redis?: RedisOptions;
   /**
-   * An ioredis client to use instead of `url`. The store does not close it,
-   * and its own settings (offline queue, timeouts) decide how it fails.
+   * Redis Cluster nodes (`host:port`, a few are enough: the rest are
+   * discovered) to connect to instead of `url`; the demo reads them from
+   * `REDIS_CLUSTER_NODES`. `redis` then applies to each node's connection.
+   * @default undefined (one Redis at `url`)
+   */
+  clusterNodes?: readonly string[];
+  /** ioredis `Cluster` options, merged over the store's fail-fast defaults. @default {} */
+  cluster?: ClusterOptions;
+  /**
+   * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
+   * instead of `url`. The store does not close it, and its own settings
+   * (offline queue, timeouts) decide how it fails.
    * @default undefined (the store opens and owns its connection)
    */
-  client?: Redis;
+  client?: RedisClient;
   /** Prefix of every key and of the events channel; nodes sharing sessions use the same one. @default 'morgan:' */
   keyPrefix?: string;
   /** This node's id; events it publishes are not delivered back to it. @default crypto.randomUUID() */
@@ -88,14 +99,16 @@ export const redisStoreDefaults = {
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 
 /**
- * Sessions in Redis, shared by every node that uses the same `keyPrefix`.
- * Each operation is one round trip (one Lua script or one HMGET; a touch
- * soon after this node's last write is a plain HMGET, see
- * `touchResolutionMs`); expiry uses an idle index for sweeps and key TTLs as
- * a backstop; `deleted`, `expired` and `rotated` travel to the other nodes over pub/sub.
- * Pins (requests in flight, open connections) are recorded per node under a
- * lease, so those of a node that died are undone by the next sweep on any
- * node; a connection is uncounted only by the node that counted it.
+ * Sessions in Redis, shared by every node that uses the same `keyPrefix`,
+ * on one Redis or a Redis Cluster (see docs/redis-keys.md for the layout).
+ * Each operation on a session is one round trip (one Lua script or one
+ * HMGET; a touch soon after this node's last write is a plain HMGET, see
+ * `touchResolutionMs`); expiry uses per-shard idle indexes for sweeps and
+ * key TTLs as a backstop; `deleted`, `expired` and `rotated` travel to the
+ * other nodes over pub/sub. Pins (requests in flight, open connections) are
+ * recorded per node under a lease, so those of a node that died are undone
+ * by the next sweep on any node; a connection is uncounted only by the node
+ * that counted it.
  *
  * @example
  * const manager = new SessionManager({
@@ -106,15 +119,11 @@ export class RedisStore implements Store {
   readonly name = 'redis';
   readonly nodeId: string;
   readonly keyPrefix: string;
+  readonly #keys: KeyLayout;
   readonly #connection: StoreConnection<ScriptName>;
   readonly #commandTimeoutMs: number;
   readonly #ttlGraceMs: number;
   readonly #sweepBatchSize: number;
-  readonly #idleKey: string;
-  readonly #pinnedKey: string;
-  readonly #channel: string;
-  readonly #pinsKey: string;
-  readonly #nodesKey: string;
   readonly #lease: NodeLease;
   readonly #recentWrites: RecentWrites;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
@@ -125,29 +134,23 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? redisStoreDefaults.keyPrefix;
     this.nodeId = options.nodeId ?? randomUUID();
+    this.#keys = new KeyLayout(this.keyPrefix);
     this.#commandTimeoutMs = options.commandTimeoutMs ?? redisStoreDefaults.commandTimeoutMs;
     this.#ttlGraceMs = options.ttlGraceMs ?? redisStoreDefaults.ttlGraceMs;
     this.#sweepBatchSize = options.sweepBatchSize ?? redisStoreDefaults.sweepBatchSize;
-    this.#idleKey = `${this.keyPrefix}idle`;
-    this.#pinnedKey = `${this.keyPrefix}pinned`;
-    this.#channel = `${this.keyPrefix}events`;
-    this.#pinsKey = `${this.keyPrefix}pins:${this.nodeId}`;
-    this.#nodesKey = `${this.keyPrefix}nodes`;
     this.#recentWrites = new RecentWrites(
       options.touchResolutionMs ?? redisStoreDefaults.touchResolutionMs,
     );
     this.#connection = new StoreConnection({
       url: options.url ?? redisStoreDefaults.url,
       redis: options.redis,
+      clusterNodes: options.clusterNodes,
+      cluster: options.cluster,
       client: options.client,
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts,
     });
-    this.#lease = new NodeLease(
-      this.#connection,
-      `${this.keyPrefix}node:${this.nodeId}`,
-      options.leaseMs ?? redisStoreDefaults.leaseMs,
-    );
+    this.#lease = new NodeLease(this.#connection, options.leaseMs ?? redisStoreDefaults.leaseMs);
   }
 
   configure(settings: StoreSettings): void {
@@ -155,14 +158,19 @@ export class RedisStore implements Store {
     this.#ttlMs = Math.ceil(settings.sessionTimeoutMs + this.#ttlGraceMs);
   }
 
+  /**
+   * Writes the session. A user's index gets the id first, so it never misses
+   * a live session (an index entry whose session is gone is dropped by readers).
+   */
   async create(record: SessionRecord): Promise<void> {
     const id = record.sessionId;
-    await this.#run(
+    const shard = this.#keys.shardOf(id);
+    if (record.userId !== undefined) await this.#indexUser(record.userId, id);
+    const replaced = await this.#run(
       'morganCreate',
-      this.#key(id),
-      this.#idleKey,
-      this.#pinnedKey,
-      this.keyPrefix,
+      this.#keys.session(id),
+      shard.idle,
+      shard.pinned,
       id,
       this.#ttlMs,
       optionalArg(record.userId),
@@ -174,17 +182,16 @@ export class RedisStore implements Store {
       JSON.stringify(record.activeRequests),
     );
     this.#recentWrites.record(id, record.lastActivity);
+    if (typeof replaced === 'string' && replaced !== record.userId) {
+      await this.#unindexUser(replaced, id);
+    }
   }
 
   async get(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    const fields = await this.#connection.call(() =>
-      this.#connection.client.hmget(this.#key(sessionId), 'u', 'c', 'ca', 'la', 'm', 'cc', 'r'),
-    );
+    const fields = await this.#read(sessionId);
     if (fields[2] === null) return undefined;
     const record = toRecord(sessionId, fields);
-    const pinned = record.connectionCount > 0 || record.activeRequests.length > 0;
-    if (!pinned && now - record.lastActivity > this.#timeoutMs) return undefined;
-    return record;
+    return isLive(record, now, this.#timeoutMs) ? record : undefined;
   }
 
   /**
@@ -198,46 +205,75 @@ export class RedisStore implements Store {
   }
 
   async delete(sessionId: string): Promise<SessionRecord | undefined> {
+    const shard = this.#keys.shardOf(sessionId);
     const reply = await this.#run(
       'morganDelete',
-      this.#key(sessionId),
-      this.#idleKey,
-      this.#pinnedKey,
-      this.keyPrefix,
+      this.#keys.session(sessionId),
+      shard.idle,
+      shard.pinned,
       sessionId,
       this.nodeId,
-      this.#channel,
+      this.#keys.storeEvents,
     );
     this.#recentWrites.forget(sessionId);
-    return reply === null ? undefined : toRecord(sessionId, reply as RawFields);
+    if (reply === null) return undefined;
+    const record = toRecord(sessionId, reply as RawFields);
+    if (record.userId !== undefined) await this.#unindexUser(record.userId, sessionId);
+    return record;
   }
 
+  /**
+   * Replaces the session by `newSessionId`, which must be in the same shard
+   * (the same first character: `SessionManager.rotateSession` makes it so),
+   * as one script. The new id enters its user's index before the script runs.
+   */
   async rotate(
     sessionId: string,
     newSessionId: string,
     now: number,
     changes: RotateChanges = {},
   ): Promise<SessionRecord | undefined> {
-    const reply = await this.#run(
+    if (shardOf(sessionId) !== shardOf(newSessionId)) {
+      throw new Error(
+        'RedisStore.rotate: the new session id must start with the same character as the old one (its shard)',
+      );
+    }
+    const shard = this.#keys.shardOf(sessionId);
+    const oldKey = this.#keys.session(sessionId);
+    const user =
+      changes.userId ??
+      (await this.#connection.call(() => this.#connection.client.hget(oldKey, 'u'))) ??
+      undefined;
+    if (user !== undefined) await this.#indexUser(user, newSessionId);
+    const reply = (await this.#run(
       'morganRotate',
-      this.#key(sessionId),
-      this.#key(newSessionId),
-      this.#idleKey,
-      this.#pinnedKey,
-      this.keyPrefix,
+      oldKey,
+      this.#keys.session(newSessionId),
+      shard.idle,
+      shard.pinned,
       sessionId,
       newSessionId,
       now,
       this.#timeoutMs,
       this.#ttlMs,
       this.nodeId,
-      this.#channel,
+      this.#keys.storeEvents,
       optionalArg(changes.userId),
-    );
+    )) as (string | null)[] | null;
     this.#recentWrites.forget(sessionId);
-    if (reply === null) return undefined;
+    if (reply === null) {
+      if (user !== undefined) await this.#unindexUser(user, newSessionId);
+      return undefined;
+    }
     this.#recentWrites.record(newSessionId, now);
-    return toRecord(newSessionId, reply as RawFields);
+    const record = toRecord(newSessionId, reply.slice(0, 7));
+    // The user changed between the read and the script (another rotation).
+    if (record.userId !== undefined && record.userId !== user) {
+      await this.#indexUser(record.userId, newSessionId);
+    }
+    const oldUser = reply[7];
+    if (typeof oldUser === 'string') await this.#unindexUser(oldUser, sessionId);
+    return record;
   }
 
   /**
@@ -283,71 +319,85 @@ export class RedisStore implements Store {
     await this.#update('morganRemoveConnection', sessionId, now, true);
   }
 
+  /**
+   * The user's live sessions, from the user's index and one HMGET per entry;
+   * entries whose session ended (or went to another user) are dropped from
+   * the index on the way.
+   */
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    const reply = await this.#run(
-      'morganListByUser',
-      `${this.keyPrefix}u:${userId}`,
-      this.keyPrefix,
-      now,
-      this.#timeoutMs,
-    );
-    return toRecords(reply).sort((x, y) => y.lastActivity - x.lastActivity);
+    const indexKey = this.#keys.user(userId);
+    const ids = await this.#connection.call(() => this.#connection.client.smembers(indexKey));
+    const records = await this.#readAll(ids);
+    const live: SessionRecord[] = [];
+    const stale: string[] = [];
+    ids.forEach((id, i) => {
+      const record = records[i];
+      if (record === undefined || record.userId !== userId) stale.push(id);
+      else if (isLive(record, now, this.#timeoutMs)) live.push(record);
+    });
+    if (stale.length > 0) {
+      this.#connection.call(() => this.#connection.client.srem(indexKey, ...stale)).catch(() => {});
+    }
+    return live.sort((x, y) => y.lastActivity - x.lastActivity);
   }
 
   /**
-   * Up to `limit` live sessions, most recently active first, in one round
-   * trip whose cost is the number of pinned sessions plus `limit`.
+   * Up to `limit` live sessions, most recently active first: from each shard
+   * its pinned sessions and its `limit` most recently active idle ones, so
+   * the cost is the number of pinned sessions plus 16 × `limit` reads.
    */
   async list(limit: number, now: number): Promise<SessionRecord[]> {
     const count = Math.max(0, Math.floor(limit));
-    const reply = await this.#run(
-      'morganList',
-      this.#idleKey,
-      this.#pinnedKey,
-      this.keyPrefix,
-      now - this.#timeoutMs,
-      count,
+    const cutoff = now - this.#timeoutMs;
+    const client = this.#connection.client;
+    const perShard = await Promise.all(
+      this.#keys.shards.map((shard) =>
+        this.#connection.call(async () => {
+          const [pinned, idle] = await Promise.all([
+            client.smembers(shard.pinned),
+            count === 0
+              ? Promise.resolve([])
+              : client.zrevrangebyscore(shard.idle, '+inf', cutoff, 'LIMIT', 0, count),
+          ]);
+          return [...pinned, ...idle];
+        }),
+      ),
     );
-    return toRecords(reply)
+    const records = await this.#readAll(perShard.flat());
+    return records
+      .filter((record): record is SessionRecord => record !== undefined)
       .sort((x, y) => y.lastActivity - x.lastActivity)
       .slice(0, count);
   }
 
+  /**
+   * Visits every shard (in parallel): first undoes the pins of nodes whose
+   * lease lapsed there, then ends the sessions idle past the timeout, oldest
+   * first, `sweepBatchSize` per script call.
+   */
   async sweep(now: number): Promise<SessionRecord[]> {
-    const removed: SessionRecord[] = [];
     const cutoff = now - this.#timeoutMs;
-    for (;;) {
-      const batch = toRecords(
-        await this.#run(
-          'morganSweep',
-          this.#idleKey,
-          this.keyPrefix,
-          cutoff,
-          this.#sweepBatchSize,
-          this.nodeId,
-          this.#channel,
-          this.#ttlMs,
-        ),
-      );
-      for (const record of batch) this.#recentWrites.forget(record.sessionId);
-      removed.push(...batch);
-      if (batch.length < this.#sweepBatchSize) return removed;
-    }
+    const removed = await Promise.all(
+      this.#keys.shards.map(async (shard) => {
+        await this.#reapLapsedNodes(shard);
+        return this.#expireIdle(shard, cutoff);
+      }),
+    );
+    return removed.flat();
   }
 
   async count(): Promise<number> {
-    return Number(await this.#run('morganCount', this.#idleKey, this.#pinnedKey));
+    const client = this.#connection.client;
+    const counts = await Promise.all(
+      this.#keys.shards.map((shard) =>
+        this.#connection.call(() =>
+          Promise.all([client.zcard(shard.idle), client.scard(shard.pinned)]),
+        ),
+      ),
+    );
+    return counts.reduce((sum, [idle, pinned]) => sum + idle + pinned, 0);
   }
 
-  /**
-   * The store's command connection, set up to fail fast during an outage and
-   * to reconnect by itself. Borrow it for app data that should live and fail
-   * with the sessions (the store closes it in `close()` unless it was passed in
-   * `options.client`).
-   *
-   * @example
-   * await store.client.incr(`${store.keyPrefix}visits:${sessionId}`);
-   */
   /**
    * A limiter counting in this Redis (`rate-limiter-flexible`), under the
    * key prefix: every node sharing the store shares the counts. A Redis
@@ -357,7 +407,7 @@ export class RedisStore implements Store {
     const limiter = flexibleRateLimiter(
       new RateLimiterRedis({
         storeClient: this.#connection.client,
-        keyPrefix: `${this.keyPrefix}rl:${name}`,
+        keyPrefix: this.#keys.rateLimit(name),
         points: policy.limit,
         duration: seconds(policy),
       }),
@@ -366,7 +416,16 @@ export class RedisStore implements Store {
     return { policy, consume: (key) => this.#connection.call(() => limiter.consume(key)) };
   }
 
-  get client(): Redis {
+  /**
+   * The store's command connection (a `Cluster` on Redis Cluster), set up to
+   * fail fast during an outage and to reconnect by itself. Borrow it for app
+   * data that should live and fail with the sessions (the store closes it in
+   * `close()` unless it was passed in `options.client`).
+   *
+   * @example
+   * await store.client.incr(`${store.keyPrefix}visits:${sessionId}`);
+   */
+  get client(): RedisClient {
     return this.#connection.client;
   }
 
@@ -393,7 +452,11 @@ export class RedisStore implements Store {
    */
   subscribe(listener: (event: StoreEvent) => void): () => void {
     if (this.#closed) throw new StoreUnavailableError('RedisStore is closed');
-    this.#subscriber ??= new EventSubscriber(this.#connection.client, this.#channel, this.nodeId);
+    this.#subscriber ??= new EventSubscriber(
+      this.#connection.client,
+      this.#keys.storeEvents,
+      this.nodeId,
+    );
     return this.#subscriber.add(listener);
   }
 
@@ -409,8 +472,88 @@ export class RedisStore implements Store {
     await Promise.all([this.#subscriber?.close(), this.#connection.close()]);
   }
 
-  #key(sessionId: string): string {
-    return `${this.keyPrefix}s:${sessionId}`;
+  #read(sessionId: string): Promise<RawFields> {
+    return this.#connection.call(() =>
+      this.#connection.client.hmget(this.#keys.session(sessionId), ...FIELDS),
+    );
+  }
+
+  /** The records of `ids` (undefined where the hash is gone), one HMGET each, all sent at once. */
+  async #readAll(ids: readonly string[]): Promise<(SessionRecord | undefined)[]> {
+    const replies = await Promise.all(ids.map((id) => this.#read(id)));
+    return replies.map((fields, i) =>
+      fields[2] === null ? undefined : toRecord(ids[i] as string, fields),
+    );
+  }
+
+  #indexUser(userId: string, sessionId: string): Promise<number> {
+    return this.#connection.call(() =>
+      this.#connection.client.sadd(this.#keys.user(userId), sessionId),
+    );
+  }
+
+  /** Drops an index entry, best effort: readers drop entries whose session is gone anyway. */
+  async #unindexUser(userId: string, sessionId: string): Promise<void> {
+    await this.#connection
+      .call(() => this.#connection.client.srem(this.#keys.user(userId), sessionId))
+      .catch(() => {});
+  }
+
+  /** Ends the shard's sessions idle since before `cutoff`, in batches; returns them. */
+  async #expireIdle(shard: ShardKeys, cutoff: number): Promise<SessionRecord[]> {
+    const removed: SessionRecord[] = [];
+    const client = this.#connection.client;
+    for (;;) {
+      const ids = await this.#connection.call(() =>
+        client.zrangebyscore(shard.idle, '-inf', `(${cutoff}`, 'LIMIT', 0, this.#sweepBatchSize),
+      );
+      if (ids.length === 0) return removed;
+      const batch = toRecords(
+        await this.#run(
+          'morganExpire',
+          1 + ids.length,
+          shard.idle,
+          ...ids.map((id) => this.#keys.session(id)),
+          cutoff,
+          this.nodeId,
+          this.#keys.storeEvents,
+          ...ids,
+        ),
+      );
+      for (const record of batch) {
+        this.#recentWrites.forget(record.sessionId);
+        if (record.userId !== undefined) void this.#unindexUser(record.userId, record.sessionId);
+      }
+      removed.push(...batch);
+      if (ids.length < this.#sweepBatchSize) return removed;
+    }
+  }
+
+  /** Undoes, in this shard, the pins of every node whose lease there has lapsed. */
+  async #reapLapsedNodes(shard: ShardKeys): Promise<void> {
+    const client = this.#connection.client;
+    const nodes = await this.#connection.call(() => client.smembers(shard.nodes));
+    await Promise.all(
+      nodes.map(async (node) => {
+        const leased = await this.#connection.call(() => client.exists(shard.lease(node)));
+        if (leased === 1) return;
+        const pins = await this.#connection.call(() => client.hkeys(shard.pins(node)));
+        const ids = [...new Set(pins.map(pinnedSessionId))];
+        await this.#run(
+          'morganReap',
+          5 + ids.length,
+          shard.pins(node),
+          shard.nodes,
+          shard.lease(node),
+          shard.idle,
+          shard.pinned,
+          ...ids.map((id) => this.#keys.session(id)),
+          node,
+          this.#ttlMs,
+          ...ids,
+        );
+      }),
+    );
   }
 
   async #update(
@@ -420,18 +563,14 @@ export class RedisStore implements Store {
     pins: boolean,
     requestId?: string,
   ): Promise<SessionRecord | undefined> {
-    const keys = [this.#key(sessionId), this.#idleKey, this.#pinnedKey];
-    const args: (string | number)[] = [
-      this.keyPrefix,
-      sessionId,
-      now,
-      this.#timeoutMs,
-      this.#ttlMs,
-    ];
+    const shard = this.#keys.shardOf(sessionId);
+    const keys = [this.#keys.session(sessionId), shard.idle, shard.pinned];
+    const args: (string | number)[] = [sessionId, now, this.#timeoutMs, this.#ttlMs];
     if (pins) {
-      keys.push(this.#pinsKey, this.#lease.key, this.#nodesKey);
+      const lease = shard.lease(this.nodeId);
+      keys.push(shard.pins(this.nodeId), lease, shard.nodes);
       args.push(this.nodeId, this.#lease.leaseMs, requestId ?? '');
-      this.#lease.keep();
+      this.#lease.keep(lease);
     }
     const reply = await this.#run(name, ...keys, ...args);
     // Every script that answers (fields or 1) has set lastActivity to >= now.
@@ -442,6 +581,18 @@ export class RedisStore implements Store {
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     return this.#connection.run(name, ...args);
   }
+}
+
+/** A pinned session lives; an idle one while it is no older than the timeout. */
+function isLive(record: SessionRecord, now: number, timeoutMs: number): boolean {
+  const pinned = record.connectionCount > 0 || record.activeRequests.length > 0;
+  return pinned || now - record.lastActivity <= timeoutMs;
+}
+
+/** The session id of a pin field: "c\t<id>" or "r\t<id>\t<request id>". */
+function pinnedSessionId(field: string): string {
+  const end = field.indexOf('\t', 2);
+  return end === -1 ? field.slice(2) : field.slice(2, end);
 }
 
 /** True when a Redis command was sent but not answered within the command timeout. */

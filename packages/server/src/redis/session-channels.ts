@@ -10,6 +10,25 @@ interface Channel {
   acknowledged: Promise<void>;
 }
 
+/** What `LiveEvents` listens with: per-session channels, on one Redis or a cluster. */
+export interface Channels {
+  /** Listens to `channel`; returns the removal. */
+  add(channel: string, listener: ChannelListener): () => void;
+  /** Resolves once the channel's subscription is acknowledged (at once when not listened to). */
+  acknowledged(channel: string): Promise<void>;
+  /** Channels listened to now. */
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+/** How a `SessionChannels` subscribes. */
+export interface SessionChannelsOptions {
+  /** Sharded pub/sub (`SSUBSCRIBE`, Redis 7), on a connection to the master of the channels' slots. @default false */
+  sharded?: boolean;
+  /** Called when the connection is lost (before it comes back). @default none */
+  onLost?: () => void;
+}
+
 /**
  * One pub/sub connection shared by every per-session channel this node
  * listens to: a channel is subscribed while it has listeners and
@@ -17,23 +36,34 @@ interface Channel {
  * subscribed again and `onResubscribed` names them, so the owner can fetch
  * what was published meanwhile (pub/sub itself does not replay).
  */
-export class SessionChannels {
+export class SessionChannels implements Channels {
   readonly #connection: Redis;
   readonly #channels = new Map<string, Channel>();
   readonly #onResubscribed: (channels: string[]) => void;
+  readonly #sharded: boolean;
 
-  constructor(client: Redis, onResubscribed: (channels: string[]) => void) {
+  constructor(
+    client: Redis,
+    onResubscribed: (channels: string[]) => void,
+    options: SessionChannelsOptions = {},
+  ) {
     this.#onResubscribed = onResubscribed;
+    this.#sharded = options.sharded ?? false;
     this.#connection = subscriberConnection(client, (lost) => this.#resubscribe(lost));
-    this.#connection.on('message', (channel: string, message: string) => {
-      for (const listener of [...(this.#channels.get(channel)?.listeners ?? [])]) {
-        try {
-          listener(message);
-        } catch {
-          // A failing listener must not stop delivery to the others.
+    const onLost = options.onLost;
+    if (onLost !== undefined) this.#connection.on('close', onLost);
+    this.#connection.on(
+      this.#sharded ? 'smessage' : 'message',
+      (channel: string, message: string) => {
+        for (const listener of [...(this.#channels.get(channel)?.listeners ?? [])]) {
+          try {
+            listener(message);
+          } catch {
+            // A failing listener must not stop delivery to the others.
+          }
         }
-      }
-    });
+      },
+    );
   }
 
   /** Listens to `channel`; returns the removal. */
@@ -49,7 +79,10 @@ export class SessionChannels {
       if (!listeners.delete(listener) || listeners.size > 0) return;
       if (this.#channels.get(channel)?.listeners !== listeners) return;
       this.#channels.delete(channel);
-      this.#connection.unsubscribe(channel).catch(() => {});
+      const unsubscribed = this.#sharded
+        ? this.#connection.sunsubscribe(channel)
+        : this.#connection.unsubscribe(channel);
+      unsubscribed.catch(() => {});
     };
   }
 
@@ -69,7 +102,12 @@ export class SessionChannels {
   }
 
   #subscribe(channels: string[]): Promise<void> {
-    const subscribed = this.#connection.subscribe(...channels).then(() => undefined);
+    const subscribed = (
+      this.#sharded
+        ? // One SSUBSCRIBE per channel: a command's channels must share a slot.
+          Promise.all(channels.map((channel) => this.#connection.ssubscribe(channel)))
+        : this.#connection.subscribe(...channels)
+    ).then(() => undefined);
     subscribed.catch(() => {});
     return subscribed;
   }

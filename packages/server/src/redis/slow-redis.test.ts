@@ -9,6 +9,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { SessionRecord } from '../session.js';
 import { sessionRecord } from '../testing/records.js';
 import { waitUntil } from '../ws/testing/ws-server.js';
+import { KeyLayout } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 
 let redis: RedisTestServer;
@@ -55,7 +56,12 @@ describe('RedisStore on a slow Redis', () => {
     ).rejects.toThrow(StoreUnavailableError);
     // Once Redis resumes it runs the add and then its undo.
     await untilStored((stored) => stored.activeRequests.length === 0);
-    expect(await admin.sismember(`${redis.keyPrefix}pinned`, record.sessionId)).toBe(0);
+    expect(
+      await admin.sismember(
+        new KeyLayout(redis.keyPrefix).shardOf(record.sessionId).pinned,
+        record.sessionId,
+      ),
+    ).toBe(0);
   });
 
   it('a connection count that timed out is undone after Redis runs it', async () => {

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { StoreEvent } from '../store/store.js';
-import { quit, subscriberConnection } from './connection.js';
+import { quit, type RedisClient, subscriberConnection } from './connection.js';
 
 interface WireEvent {
   /** Publishing node. */
@@ -19,13 +18,13 @@ interface WireEvent {
  * node was disconnected are not replayed.
  */
 export class EventSubscriber {
-  readonly #connection: Redis;
+  readonly #connection: RedisClient;
   readonly #channel: string;
   readonly #nodeId: string;
   readonly #listeners = new Set<(event: StoreEvent) => void>();
   #subscribed: Promise<void>;
 
-  constructor(client: Redis, channel: string, nodeId: string) {
+  constructor(client: RedisClient, channel: string, nodeId: string) {
     this.#channel = channel;
     this.#nodeId = nodeId;
     this.#connection = subscriberConnection(client, (afterLoss) => {

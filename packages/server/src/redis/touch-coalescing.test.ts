@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CommandMonitor } from '../testing/command-monitor.js';
 import { sessionRecord as record } from '../testing/records.js';
+import { KeyLayout } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;
@@ -51,7 +52,7 @@ describe('RedisStore touch coalescing', () => {
       (command) => command.name,
     );
   const storedActivity = async (sessionId: string) =>
-    Number(await admin.hget(`${keyPrefix}s:${sessionId}`, 'la'));
+    Number(await admin.hget(new KeyLayout(keyPrefix).session(sessionId), 'la'));
 
   it('answers a touch within the resolution with one HMGET and writes nothing', async () => {
     const t0 = Date.now();
@@ -78,7 +79,9 @@ describe('RedisStore touch coalescing', () => {
     const later = t0 + RESOLUTION_MS;
     expect(await commandsOf(() => store.touch(value.sessionId, later))).toEqual(['evalsha']);
     expect(await storedActivity(value.sessionId)).toBe(later);
-    expect(await admin.zscore(`${keyPrefix}idle`, value.sessionId)).toBe(String(later));
+    expect(
+      await admin.zscore(new KeyLayout(keyPrefix).shardOf(value.sessionId).idle, value.sessionId),
+    ).toBe(String(later));
   });
 
   it('counts writes by requests and connections as recent', async () => {

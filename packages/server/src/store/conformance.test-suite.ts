@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SessionRecord } from '../session.js';
+import { newSessionId, type SessionRecord } from '../session.js';
 import { sessionRecord as record } from '../testing/records.js';
 import type { Store } from './store.js';
 
@@ -294,7 +294,7 @@ export function describeStoreConformance(
           conversationId: 'c1',
           metadata: '{"cart":[1,2]}',
         });
-        const newId = randomUUID();
+        const newId = newSessionId(value.sessionId);
         const rotated = await store.rotate(value.sessionId, newId, t0 + 5);
         expect(rotated).toMatchObject({
           sessionId: newId,
@@ -315,7 +315,7 @@ export function describeStoreConformance(
 
       it('gives the new session the user who logged in, when asked, moving it between users', async () => {
         const anonymous = await created(t0);
-        const newId = randomUUID();
+        const newId = newSessionId(anonymous.sessionId);
         expect(
           await store.rotate(anonymous.sessionId, newId, t0 + 1, { userId: 'u-login' }),
         ).toMatchObject({
@@ -325,7 +325,7 @@ export function describeStoreConformance(
         expect((await store.listByUser('u-login', t0 + 1)).map((r) => r.sessionId)).toEqual([
           newId,
         ]);
-        const other = randomUUID();
+        const other = newSessionId(newId);
         await store.rotate(newId, other, t0 + 2, { userId: 'u-next' });
         expect(await store.listByUser('u-login', t0 + 2)).toEqual([]);
         expect((await store.listByUser('u-next', t0 + 2)).map((r) => r.sessionId)).toEqual([other]);
@@ -333,9 +333,10 @@ export function describeStoreConformance(
 
       it('answers undefined for an unknown or expired session and creates nothing', async () => {
         const before = await store.count();
-        const newId = randomUUID();
-        expect(await store.rotate(randomUUID(), newId, t0)).toBeUndefined();
+        const unknown = randomUUID();
+        expect(await store.rotate(unknown, newSessionId(unknown), t0)).toBeUndefined();
         const stale = await created(t0);
+        const newId = newSessionId(stale.sessionId);
         expect(await store.rotate(stale.sessionId, newId, t0 + TIMEOUT_MS + 1)).toBeUndefined();
         expect(await store.get(newId, t0 + TIMEOUT_MS + 1)).toBeUndefined();
         expect(await store.count()).toBe(before + 1);
@@ -345,7 +346,7 @@ export function describeStoreConformance(
         const value = await created(t0);
         await store.addRequest(value.sessionId, 'r1', t0);
         await store.addConnection(value.sessionId, t0);
-        const newId = randomUUID();
+        const newId = newSessionId(value.sessionId);
         await store.rotate(value.sessionId, newId, t0 + 1);
         await store.removeRequest(value.sessionId, 'r1', t0 + 2);
         await store.removeConnection(value.sessionId, t0 + 2);
@@ -359,7 +360,7 @@ export function describeStoreConformance(
         const a = await created(t0, { userId: 'u-a' });
         const b = await created(t0, { userId: 'u-a' });
         await store.addRequest(b.sessionId, 'rb', t0);
-        await store.rotate(a.sessionId, randomUUID(), t0 + 1);
+        await store.rotate(a.sessionId, newSessionId(a.sessionId), t0 + 1);
         expect(await snapshot(b.sessionId, t0 + 1)).toMatchObject({ activeRequests: ['rb'] });
         expect(await store.listByUser('u-a', t0 + 1)).toHaveLength(2);
       });

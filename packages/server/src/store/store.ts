@@ -52,6 +52,9 @@ export interface Store {
    * is gone at once (every read answers undefined). Returns the new record,
    * or undefined when the old session is absent or expired (nothing changes).
    * Stores that span nodes announce it to the others as a `rotated` event.
+   * `newSessionId` starts with the same character as `sessionId` (the
+   * manager makes it with `newSessionId(sessionId)`), so a store may shard
+   * by it: the Redis store refuses ids of two shards.
    */
   rotate(
     sessionId: string,

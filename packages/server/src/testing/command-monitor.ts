@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 
 export interface ObservedCommand {
   /** Lower-case command name (`evalsha`, `hmget`, ...). */
@@ -28,7 +29,7 @@ export interface ObservedCommand {
  */
 export interface CommandFilter {
   /** ioredis clients whose commands count (matched by their socket's local address). */
-  from?: readonly Redis[];
+  from?: readonly RedisClient[];
   /** A command that names a key or channel starting with this counts. */
   keyPrefix?: string;
 }
@@ -180,7 +181,9 @@ function matcher(filter: CommandFilter): (command: ObservedCommand) => boolean {
 }
 
 /** Whether MONITOR's `host:port` source is the local end of `client`'s socket. */
-function sameEndpoint(source: string, client: Redis): boolean {
+function sameEndpoint(source: string, client: RedisClient): boolean {
+  // A cluster client has a socket per node: MONITOR watches one Redis.
+  if (!(client instanceof Redis)) return false;
   const socket = client.stream as Socket | undefined;
   if (socket?.localPort === undefined) return false;
   const colon = source.lastIndexOf(':');
