@@ -39,6 +39,10 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['PORT', '80.5'],
     ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_CLUSTER_NODES', 'localhost'],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:7001'],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:99999'],
+    ['REDIS_CLUSTER_NODES', ','],
     ['REDIS_URL', 'http://example'],
     ['MORGAN_REDIS_PREFIX', 'has space:'],
     ['MORGAN_REDIS_PREFIX', 'star*'],
@@ -52,6 +56,14 @@ describe('loadConfig', () => {
     expect(error.value).toBe(value);
     expect(error.message).toContain(variable);
     expect(error.message).toContain(value);
+  });
+
+  it('reads REDIS_CLUSTER_NODES as a list of host:port', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-2:7001 ,[::1]:7002' })).toEqual(
+      {
+        redisClusterNodes: ['10.0.0.1:7000', 'redis-2:7001', '[::1]:7002'],
+      },
+    );
   });
 
   it('never puts a REDIS_URL password in the error, which is logged', () => {

@@ -64,11 +64,13 @@ describe('a master of the cluster restarted under load', () => {
       const load = (async () => {
         while (running) {
           for (const { id } of sessions) {
-            await Promise.all([a.touch(id), b.getSession(id), a.events.append(id, 'tick', {})]).catch(
-              (error: unknown) => {
-                failures.add(error instanceof MorganError ? error.code : String(error));
-              },
-            );
+            await Promise.all([
+              a.touch(id),
+              b.getSession(id),
+              a.events.append(id, 'tick', {}),
+            ]).catch((error: unknown) => {
+              failures.add(error instanceof MorganError ? error.code : String(error));
+            });
           }
           await new Promise((resolve) => setTimeout(resolve, 10));
         }

@@ -64,7 +64,14 @@ export class StoreConnection<TName extends string> {
     if (options.client !== undefined) this.client = options.client;
     else if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
       const { retryStrategy: _retry, enableOfflineQueue: _queue, ...perNode } = failFast;
-      this.client = new Cluster([...options.clusterNodes], {
+      const startup = options.clusterNodes.map((node) => {
+        const colon = node.lastIndexOf(':');
+        return {
+          host: node.slice(0, colon).replace(/^\[|\]$/g, ''),
+          port: Number(node.slice(colon + 1)),
+        };
+      });
+      this.client = new Cluster(startup, {
         enableOfflineQueue: false,
         clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
         // A command that meets a failover retries for a short while, within its timeout.

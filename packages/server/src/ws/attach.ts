@@ -187,7 +187,15 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     ) {
       return;
     }
-    this.#work.track(this.manager.touch(sessionId));
+    // A session gone from the store while this node heard nothing (its notice
+    // was published while the node's pub/sub connection was down): the next
+    // activity finds out and ends the session's sockets, as the notice would have.
+    const touched = this.manager.touch(sessionId).then((session) => {
+      if (session === undefined && this.manager.rotatedTo(sessionId) === undefined) {
+        this.#onSessionEnded({ sessionId, origin: 'remote' });
+      }
+    });
+    this.#work.track(touched);
   }
 
   release(connection: Connection): void {

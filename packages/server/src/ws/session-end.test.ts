@@ -48,6 +48,18 @@ describe('sockets of a session that ends', () => {
     },
   );
 
+  it('close with 4404 at the next activity when the session went without a notice', async () => {
+    // As when the node's pub/sub connection was down while another node deleted it.
+    await using t = await startWsServer();
+    const { sessionId } = await t.manager.createSession();
+    const socket = await connect(t.url, sessionId);
+    await waitUntil(() => t.ws.connectionCount === 1);
+    const close = closed(socket);
+    await t.manager.store.delete(sessionId); // behind the manager's back: no 'deleted' event
+    socket.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'session.get' } }));
+    expect((await close).code).toBe(4404);
+  });
+
   it('close with 4404 when the session expires in a sweep', async () => {
     let now = 1_700_000_000_000;
     await using t = await startWsServer({ manager: { now: () => now, sessionTimeoutMs: 1_000 } });
