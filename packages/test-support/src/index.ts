@@ -3,6 +3,7 @@
 // each cleaned up by `await using` or `stop()`, never by a name-based kill.
 
 export {
+  type AccessLogEntry,
   type NginxServer,
   nginxConfig,
   nginxDefaults,

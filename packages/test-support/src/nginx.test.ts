@@ -8,7 +8,7 @@ import { type NginxServer, startNginx } from './nginx.js';
 import { freePort } from './ports.js';
 
 /** A tiny upstream: answers its name and what nginx forwarded; echoes upgraded bytes with its name. */
-async function upstream(name: string): Promise<{ server: Server; address: string }> {
+async function upstream(name: string, at?: number): Promise<{ server: Server; address: string }> {
   const server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ name, forwardedFor: req.headers['x-forwarded-for'] ?? null }));
@@ -24,7 +24,7 @@ async function upstream(name: string): Promise<{ server: Server; address: string
     );
     socket.on('data', (chunk: Buffer) => socket.write(`${name}:${chunk.toString()}`));
   });
-  const port = await freePort();
+  const port = at ?? (await freePort());
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   return { server, address: `127.0.0.1:${port}` };
@@ -86,9 +86,15 @@ describe('startNginx', () => {
 
     const response = await fetch(`${nginx.url}/who`);
     expect(await response.json()).toMatchObject({ forwardedFor: '127.0.0.1' });
-    expect(nginx.accessLog().some((line) => line.startsWith(`200 ${a.address} GET /who`))).toBe(
-      true,
-    );
+    expect(nginx.accessLog().at(-1)).toMatchObject({
+      status: 200,
+      method: 'GET',
+      uri: '/who',
+      webSocket: false,
+    });
+    // The log names the upstream of each: a, b, a, b … as the answers said.
+    const logged = nginx.accessLog().map((entry) => (entry.upstreams[0] === a.address ? 'a' : 'b'));
+    expect(logged.slice(0, names.length)).toEqual(names);
   });
 
   it('proxies WebSocket upgrades, which take turns of their own', async () => {
@@ -98,12 +104,39 @@ describe('startNginx', () => {
     expect(first.status).toBe(101);
     expect(second.status).toBe(101);
     expect([first.echo, second.echo].sort()).toEqual(['a:hello', 'b:again'].sort());
+    await expect
+      .poll(() =>
+        nginx
+          .accessLog()
+          .filter((entry) => entry.webSocket)
+          .map((e) => e.status),
+      )
+      .toEqual([101, 101]);
   });
 
   it('skips an upstream that refuses connections', async () => {
     const down = await freePort(); // nothing listens here
     await using partly = await startNginx({ upstreams: [`127.0.0.1:${down}`, a.address] });
     for (let i = 0; i < 3; i += 1) expect(await name(partly.url)).toBe('a');
+    // The first request tried the refused one, then went on to a.
+    expect(partly.accessLog()[0]?.upstreams).toEqual([`127.0.0.1:${down}`, a.address]);
+  });
+
+  it('sends upgrades to a server again as soon as it is back (maxFails 0)', async () => {
+    const port = await freePort(); // down at first
+    await using partly = await startNginx({ upstreams: [`127.0.0.1:${port}`, a.address] });
+    expect((await upgradeAndEcho(partly.url, 'first')).echo).toBe('a:first');
+    const back = await upstream('x', port);
+    try {
+      const echoes = [
+        (await upgradeAndEcho(partly.url, 'next')).echo,
+        (await upgradeAndEcho(partly.url, 'next')).echo,
+      ];
+      expect(echoes.sort()).toEqual(['a:next', 'x:next']);
+    } finally {
+      back.server.closeAllConnections();
+      back.server.close();
+    }
   });
 
   it('stops by PID and removes its dir', async () => {

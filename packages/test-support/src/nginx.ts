@@ -15,6 +15,20 @@ export interface StartNginxOptions {
   upstreams: readonly string[];
   /** Connections one worker may hold (clients and upstreams together). @default 4096 */
   workerConnections?: number;
+  /**
+   * nginx's `max_fails` of each server: refused or failed connections within
+   * `failTimeoutSeconds` after which nginx stops choosing it for that long.
+   * 0 never marks a server down (a refused connection still goes on to the
+   * next server). Why 0: nginx tries a marked server again with one request
+   * and counts it back only when that request ends, which for a WebSocket is
+   * when the socket closes; with nginx's own `max_fails=1`, a rolling restart
+   * faster than `fail_timeout` marks every server down for upgrades, and they
+   * get 502 "no live upstreams" while the probing sockets stay open.
+   * @default 0
+   */
+  maxFails?: number;
+  /** nginx's `fail_timeout`, in seconds. @default 10 (nginx's) */
+  failTimeoutSeconds?: number;
   /** How long `startNginx` waits for the port to answer. @default 10_000 */
   startTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before it sends SIGKILL. @default 5_000 */
@@ -24,9 +38,27 @@ export interface StartNginxOptions {
 /** Defaults of the optional `StartNginxOptions`. */
 export const nginxDefaults = {
   workerConnections: 4096,
+  maxFails: 0,
+  failTimeoutSeconds: 10,
   startTimeoutMs: 10_000,
   stopTimeoutMs: 5_000,
 } as const satisfies Omit<Required<StartNginxOptions>, 'upstreams'>;
+
+/** One finished request in nginx's access log. */
+export interface AccessLogEntry {
+  /** When it finished, epoch ms. */
+  at: number;
+  status: number;
+  /**
+   * The upstreams tried in turn (`host:port`); nginx names the group
+   * (`morgan_http`, `morgan_ws`) instead when none was live.
+   */
+  upstreams: string[];
+  method: string;
+  uri: string;
+  /** True for a WebSocket upgrade. */
+  webSocket: boolean;
+}
 
 /** A running nginx owned by one test or benchmark. */
 export interface NginxServer extends AsyncDisposable {
@@ -37,8 +69,8 @@ export interface NginxServer extends AsyncDisposable {
   readonly pid: number | undefined;
   /** The temp dir with `nginx.conf`, `error.log` and `access.log`. */
   readonly dir: string;
-  /** The access log's lines so far: `<status> <upstream_addr> <method> <uri> <upgrade>` each. */
-  accessLog(): string[];
+  /** The requests nginx has finished so far (a WebSocket once it closed), oldest first. */
+  accessLog(): AccessLogEntry[];
   /** Stops nginx (SIGTERM to the master, SIGKILL past `stopTimeoutMs`) and removes its dir. */
   stop(): Promise<void>;
 }
@@ -48,8 +80,8 @@ export interface NginxServer extends AsyncDisposable {
  * port accepts connections. HTTP requests take turns over the upstreams;
  * WebSocket upgrades take turns of their own over the same upstreams (so N
  * sockets spread evenly whatever number of plain requests come between). A
- * server that refuses connections is skipped until it is back (nginx's
- * defaults: `max_fails=1 fail_timeout=10s`). Proxy buffering stays nginx's
+ * request that a server refuses goes on to the next one; servers are not
+ * marked down unless `maxFails` says so. Proxy buffering stays nginx's
  * default; `X-Forwarded-For` carries the client's address.
  *
  * @example
@@ -115,7 +147,7 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxServe
     accessLog: () => {
       const file = join(dir, 'access.log');
       if (!existsSync(file)) return [];
-      return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(parseAccessLine);
     },
     stop,
     [Symbol.asyncDispose]: stop,
@@ -125,13 +157,21 @@ export async function startNginx(options: StartNginxOptions): Promise<NginxServe
 interface ConfigInput {
   upstreams: readonly string[];
   workerConnections: number;
+  maxFails: number;
+  failTimeoutSeconds: number;
   dir: string;
   port: number;
 }
 
 /** The whole nginx.conf: one worker (so turns are exact), every path inside `dir`. */
-export function nginxConfig({ upstreams, workerConnections, dir, port }: ConfigInput): string {
-  const servers = upstreams.map((upstream) => `    server ${upstream};`).join('\n');
+export function nginxConfig(input: ConfigInput): string {
+  const { upstreams, workerConnections, maxFails, failTimeoutSeconds, dir, port } = input;
+  const servers = upstreams
+    .map(
+      (upstream) =>
+        `    server ${upstream} max_fails=${maxFails} fail_timeout=${failTimeoutSeconds}s;`,
+    )
+    .join('\n');
   return `# Written by @morgan/test-support startNginx; removed with this dir on stop().
 worker_processes 1;
 worker_rlimit_nofile ${workerConnections * 2 + 64};
@@ -149,7 +189,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  log_format morgan '$status $upstream_addr $request_method $request_uri $http_upgrade';
+  log_format morgan '$msec|$status|$upstream_addr|$request_method|$request_uri|$http_upgrade';
   access_log ${dir}/access.log morgan;
 
   upstream morgan_http {
@@ -182,6 +222,20 @@ ${servers}
   }
 }
 `;
+}
+
+/** One line of the `morgan` log format. */
+function parseAccessLine(line: string): AccessLogEntry {
+  const [msec = '0', status = '0', upstreams = '', method = '', uri = '', upgrade = ''] =
+    line.split('|');
+  return {
+    at: Math.round(Number(msec) * 1000),
+    status: Number(status),
+    upstreams: upstreams === '-' || upstreams === '' ? [] : upstreams.split(/\s*[,:]\s+/),
+    method,
+    uri,
+    webSocket: upgrade.toLowerCase() === 'websocket',
+  };
 }
 
 /** Spawns the master in the foreground; resolves once the port accepts connections. */
