@@ -16,6 +16,7 @@ import { SessionManager } from '@morgan/session-server';
 import { sessionMiddleware } from '@morgan/session-server/express';
 import express from 'express';
 import session from 'express-session';
+import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 
 export type ServerVariant = 'bare' | 'noop' | 'morgan' | 'express-session' | 'overload';
 
@@ -42,7 +43,10 @@ switch (variant) {
     app.use((_req, _res, next) => next());
     break;
   case 'morgan': {
-    manager = new SessionManager({ maxConcurrentRequests: 10_000 }).start();
+    manager = new SessionManager({
+      maxConcurrentRequests: 10_000,
+      requestRateLimit: COUNT_WITHOUT_LIMIT,
+    }).start();
     sessionId = (await manager.createSession({ userId: 'bench' })).sessionId;
     app.use(sessionMiddleware(manager));
     break;
@@ -65,6 +69,7 @@ switch (variant) {
   case 'overload': {
     manager = new SessionManager({
       maxConcurrentRequests: options.maxConcurrentRequests ?? 50,
+      requestRateLimit: COUNT_WITHOUT_LIMIT,
     }).start();
     sessionId = (await manager.createSession({ userId: 'bench' })).sessionId;
     app.use(sessionMiddleware(manager));

@@ -33,6 +33,7 @@ import { createSessionRouter } from '@morgan/session-server/trpc';
 import { attachWebSocket } from '@morgan/session-server/ws';
 import express from 'express';
 import { collectGarbage } from '../gc.js';
+import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 
 /** What the scenario must set; everything else keeps the library's default. */
 export interface NodeServerOptions {
@@ -62,8 +63,10 @@ export interface NodeServerRequest {
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as NodeServerOptions;
-const managerOptions: SessionManagerOptions =
-  options.createRateLimit === false ? { createRateLimit: false } : {};
+const managerOptions: SessionManagerOptions = {
+  requestRateLimit: COUNT_WITHOUT_LIMIT,
+  ...(options.createRateLimit === false && { createRateLimit: false }),
+};
 const manager = new SessionManager(managerOptions).start();
 const router = createSessionRouter();
 manager.on('created', ({ sessionId }) => {

@@ -34,6 +34,7 @@ import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
 import { createClient } from 'redis';
+import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 import { type SessionMemory, sessionMemory } from '../redis/memory.js';
 import {
   commandsPerOp,
@@ -75,7 +76,12 @@ function expressSession(i: number): ExpressSession {
 
 function morganManager(redis: RedisTestServer, keyPrefix: string): SessionManager {
   const store = new RedisStore({ url: redis.url, keyPrefix });
-  return new SessionManager({ store, sessionTimeoutMs: TIMEOUT_MS, createRateLimit: false });
+  return new SessionManager({
+    store,
+    sessionTimeoutMs: TIMEOUT_MS,
+    createRateLimit: false,
+    requestRateLimit: COUNT_WITHOUT_LIMIT,
+  });
 }
 
 /** The commit this run measured, `+dirty` when the work tree had changes. */

@@ -19,6 +19,7 @@ import { attachWebSocket } from '@morgan/session-server/ws';
 import { Server as SocketIOServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import { collectGarbage } from '../gc.js';
+import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 
 export type WsServerVariant = 'morgan' | 'socket.io' | 'ws';
 
@@ -37,7 +38,10 @@ let manager: SessionManager | undefined;
 
 switch (variant) {
   case 'morgan': {
-    manager = new SessionManager({ maxConcurrentRequests: 10_000 }).start();
+    manager = new SessionManager({
+      maxConcurrentRequests: 10_000,
+      requestRateLimit: COUNT_WITHOUT_LIMIT,
+    }).start();
     const ws = attachWebSocket(server, { manager, router: createSessionRouter() });
     connections = () => ws.connectionCount;
     break;

@@ -50,6 +50,8 @@ describe('loadConfig', () => {
     ['MORGAN_CREATE_RATE_LIMIT', '0'],
     ['MORGAN_CREATE_RATE_LIMIT', '2.5'],
     ['MORGAN_CREATE_RATE_LIMIT', 'lots'],
+    ['MORGAN_REQUEST_RATE_LIMIT', '0'],
+    ['MORGAN_REQUEST_RATE_LIMIT', 'many'],
   ])('%s=%s fails naming the variable and value', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -72,6 +74,13 @@ describe('loadConfig', () => {
     expect(error.message).toContain('redis://:***@db host:6379');
     expect(error.message).not.toContain('hunter2');
     expect(JSON.stringify(error.value)).not.toContain('hunter2');
+  });
+
+  it('reads MORGAN_REQUEST_RATE_LIMIT as requests per minute per session, or off', () => {
+    expect(loadConfig({ MORGAN_REQUEST_RATE_LIMIT: '1200' })).toEqual({
+      requestRateLimit: { limit: 1200, windowMs: 60_000 },
+    });
+    expect(loadConfig({ MORGAN_REQUEST_RATE_LIMIT: 'off' })).toEqual({ requestRateLimit: false });
   });
 
   it('reads MORGAN_CREATE_RATE_LIMIT as sessions per minute per address, or off', () => {

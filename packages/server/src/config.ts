@@ -9,6 +9,8 @@ export interface MorganConfig {
   maxMetadataBytes?: number;
   /** Sessions per minute per client address (`MORGAN_CREATE_RATE_LIMIT`, or `off`). */
   createRateLimit?: RateLimitPolicy | false;
+  /** Requests per minute per session (`MORGAN_REQUEST_RATE_LIMIT`, or `off`). */
+  requestRateLimit?: RateLimitPolicy | false;
   redisUrl?: string;
   /** Redis Cluster nodes (`REDIS_CLUSTER_NODES=host:port,host:port,…`); wins over `redisUrl`. */
   redisClusterNodes?: string[];
@@ -68,26 +70,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     config[
       variable.key as Exclude<
         keyof MorganConfig,
-        'redisUrl' | 'redisClusterNodes' | 'redisKeyPrefix' | 'createRateLimit'
+        'redisUrl' | 'redisClusterNodes' | 'redisKeyPrefix' | 'createRateLimit' | 'requestRateLimit'
       >
     ] = value * (variable.scale ?? 1);
   }
-  const createLimit = env.MORGAN_CREATE_RATE_LIMIT?.trim();
-  if (createLimit !== undefined && createLimit !== '') {
-    if (createLimit === 'off') {
-      config.createRateLimit = false;
-    } else {
-      const limit = Number(createLimit);
-      if (!Number.isInteger(limit) || limit <= 0) {
-        throw new ConfigError(
-          'MORGAN_CREATE_RATE_LIMIT',
-          createLimit,
-          'a positive whole number of sessions per minute, or off',
-        );
-      }
-      config.createRateLimit = { limit, windowMs: 60_000 };
-    }
-  }
+  const createLimit = perMinute(env, 'MORGAN_CREATE_RATE_LIMIT', 'sessions');
+  if (createLimit !== undefined) config.createRateLimit = createLimit;
+  const requestLimit = perMinute(env, 'MORGAN_REQUEST_RATE_LIMIT', 'requests');
+  if (requestLimit !== undefined) config.requestRateLimit = requestLimit;
   const redisUrl = env.REDIS_URL;
   if (redisUrl !== undefined && redisUrl.trim() !== '') {
     if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
@@ -111,6 +101,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     config.redisKeyPrefix = prefix;
   }
   return config;
+}
+
+/** A per-minute rate limit from `name` (a positive whole number, or `off`); undefined when unset. */
+function perMinute(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  what: string,
+): RateLimitPolicy | false | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'off') return false;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit <= 0) {
+    throw new ConfigError(name, raw, `a positive whole number of ${what} per minute, or off`);
+  }
+  return { limit, windowMs: 60_000 };
 }
 
 const REDIS_PREFIX = /^[A-Za-z0-9:_.-]{1,64}$/;

@@ -79,6 +79,16 @@ export interface SessionManagerOptions {
    * turns it off. @default { limit: 60, windowMs: 60_000 }
    */
   createRateLimit?: RateLimitPolicy | false;
+  /**
+   * Requests one session may make (HTTP requests through `sessionMiddleware`
+   * and calls over its WebSockets) in a fixed window; past it 429
+   * `RATE_LIMITED` with `Retry-After` and `RateLimit` headers until the window
+   * resets. Counted by the store in the same step that tracks the request
+   * (Redis: across nodes, no extra round trip); a refusal is then remembered
+   * on this node, so an abusive session costs no store call for the rest of
+   * its window. `false` turns it off. @default { limit: 600, windowMs: 60_000 }
+   */
+  requestRateLimit?: RateLimitPolicy | false;
   /** Longest wait for in-flight requests in `stop()`, in ms. @default 10_000 */
   drainTimeoutMs?: number;
   /** Where sessions live. The manager owns it and closes it in `stop()`. @default new MemoryStore() */
@@ -106,11 +116,12 @@ export const sessionManagerDefaults = {
   maxStreams: streamBudgetDefaults.maxStreams,
   maxStreamsPerSession: streamBudgetDefaults.maxStreamsPerSession,
   createRateLimit: { limit: 60, windowMs: 60_000 },
+  requestRateLimit: { limit: 600, windowMs: 60_000 },
   drainTimeoutMs: 10_000,
 } as const satisfies Omit<
   Required<SessionManagerOptions>,
-  'store' | 'eventLog' | 'now' | 'createRateLimit'
-> & { createRateLimit: RateLimitPolicy };
+  'store' | 'eventLog' | 'now' | 'createRateLimit' | 'requestRateLimit'
+> & { createRateLimit: RateLimitPolicy; requestRateLimit: RateLimitPolicy };
 
 /** The options that are positive counts, checked the same way. */
 type PositiveOption =
@@ -207,6 +218,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   /** Sessions created per client address (`createRateLimit`); undefined when off. */
   readonly #createLimiter: RateLimiter | undefined;
   readonly #createRefusals = new RecentRefusals();
+  /** Requests per session (`requestRateLimit`), counted by the store; undefined when off. */
+  readonly #requestPolicy: RateLimitPolicy | undefined;
+  readonly #requestRefusals = new RecentRefusals();
   readonly #now: () => number;
   readonly #requestPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
@@ -247,7 +261,18 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     );
     this.#now = options.now ?? Date.now;
     this.store = options.store ?? new MemoryStore();
-    this.store.configure({ sessionTimeoutMs: this.sessionTimeoutMs });
+    const requestPolicy = options.requestRateLimit ?? sessionManagerDefaults.requestRateLimit;
+    this.#requestPolicy =
+      requestPolicy === false
+        ? undefined
+        : {
+            limit: positive('requestRateLimit.limit', requestPolicy.limit),
+            windowMs: positive('requestRateLimit.windowMs', requestPolicy.windowMs),
+          };
+    this.store.configure({
+      sessionTimeoutMs: this.sessionTimeoutMs,
+      requestWindowMs: this.#requestPolicy?.windowMs,
+    });
     this.events = options.eventLog ?? new MemoryEventLog();
     this.events.configure?.({ sessionTimeoutMs: this.sessionTimeoutMs });
     this.capacity = new CapacityLimiter({
@@ -560,6 +585,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
   /** Starts tracking a request; the caller must `end()` it. */
   async beginRequest(sessionId: string): Promise<TrackedRequest> {
+    this.#checkRequestRefusal(sessionId);
     const requestId = this.#nextRequestId();
     let record: SessionRecord | undefined;
     try {
@@ -581,6 +607,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
    */
   beginRequestSync(sessionId: string): TrackedRequest | undefined {
     if (this.store.addRequestSync === undefined) return undefined;
+    this.#checkRequestRefusal(sessionId);
     const requestId = this.#nextRequestId();
     let record: SessionRecord | undefined;
     try {
@@ -631,7 +658,38 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       );
       return ending;
     };
+    const over = this.#overRequestLimit(sessionId, record);
+    if (over !== undefined) {
+      void end();
+      throw over;
+    }
     return { requestId, session: toSession(record), end, [Symbol.asyncDispose]: end };
+  }
+
+  /** Throws the refusal this node remembers for the session's current window, if any. */
+  #checkRequestRefusal(sessionId: string): void {
+    if (this.#requestRefusals.size === 0) return;
+    const known = this.#requestRefusals.get(sessionId, this.#now());
+    if (known !== undefined) throw requestRefused(known);
+  }
+
+  /** The refusal for a request past `requestRateLimit` (remembered until its window resets). */
+  #overRequestLimit(sessionId: string, record: SessionRecord): RateLimitedError | undefined {
+    const policy = this.#requestPolicy;
+    const count = record.requestsInWindow;
+    if (policy === undefined || count === undefined || count <= policy.limit) return undefined;
+    const now = this.#now();
+    const resetAt =
+      ((record.requestWindow ?? Math.floor(now / policy.windowMs)) + 1) * policy.windowMs;
+    const decision: RateLimitDecision = {
+      allowed: false,
+      limit: policy.limit,
+      remaining: 0,
+      resetMs: Math.max(1, resetAt - now),
+      windowMs: policy.windowMs,
+    };
+    this.#requestRefusals.add(sessionId, decision, now);
+    return requestRefused(decision);
   }
 
   /** Counts an open connection (WebSocket); the session cannot expire while it is open. */
@@ -771,5 +829,13 @@ function creationRefused(decision: RateLimitDecision): RateLimitedError {
     'Too many sessions created from this address, retry later',
     Math.max(1, Math.ceil(decision.resetMs / 1000)),
     { name: 'create', ...decision },
+  );
+}
+
+function requestRefused(decision: RateLimitDecision): RateLimitedError {
+  return new RateLimitedError(
+    'Too many requests from this session, retry later',
+    Math.max(1, Math.ceil(decision.resetMs / 1000)),
+    { name: 'session', ...decision },
   );
 }

@@ -19,6 +19,14 @@ export interface SessionRecord {
   connectionCount: number;
   /** Request ids in flight; empty for an idle session. */
   activeRequests: readonly string[];
+  /**
+   * Set by `addRequest` when the store counts requests per session
+   * (`StoreSettings.requestWindowMs`): the fixed window of this request,
+   * `floor(now / requestWindowMs)`, and the session's requests in it, this one included.
+   */
+  requestWindow?: number | undefined;
+  /** See `requestWindow`. */
+  requestsInWindow?: number | undefined;
 }
 
 export type { CreateSessionInput } from './protocol.js';

@@ -128,6 +128,7 @@ export class RedisStore implements Store {
   readonly #recentWrites: RecentWrites;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
+  #requestWindowMs = 0;
   #subscriber: EventSubscriber | undefined;
   #closed = false;
 
@@ -156,6 +157,7 @@ export class RedisStore implements Store {
   configure(settings: StoreSettings): void {
     this.#timeoutMs = settings.sessionTimeoutMs;
     this.#ttlMs = Math.ceil(settings.sessionTimeoutMs + this.#ttlGraceMs);
+    this.#requestWindowMs = settings.requestWindowMs ?? 0;
   }
 
   /**
@@ -570,12 +572,20 @@ export class RedisStore implements Store {
       const lease = shard.lease(this.nodeId);
       keys.push(shard.pins(this.nodeId), lease, shard.nodes);
       args.push(this.nodeId, this.#lease.leaseMs, requestId ?? '');
+      if (name === 'morganAddRequest') args.push(this.#requestWindowMs);
       this.#lease.keep(lease);
     }
     const reply = await this.#run(name, ...keys, ...args);
     // Every script that answers (fields or 1) has set lastActivity to >= now.
     if (reply !== null) this.#recentWrites.record(sessionId, now);
-    return Array.isArray(reply) ? toRecord(sessionId, reply as RawFields) : undefined;
+    if (!Array.isArray(reply)) return undefined;
+    const fields = reply as RawFields;
+    const record = toRecord(sessionId, fields);
+    if (fields.length > 8) {
+      record.requestWindow = Number(fields[7]);
+      record.requestsInWindow = Number(fields[8]);
+    }
+    return record;
   }
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {

@@ -121,13 +121,26 @@ if now > la then
 end
 return f`;
 
-/** ARGV = [..., node, leaseMs, requestId] → fields or nil. */
+/**
+ * ARGV = [..., node, leaseMs, requestId, windowMs ('0': no counting)] → fields
+ * or nil; when counting, then the window (floor(now / windowMs)) and the
+ * session's requests in it (fields rw, rn of the hash), this one included.
+ */
 const addRequest = `${LIVE_OR_NIL}
 local r = cjson.decode(f[7])
 r[#r + 1] = ARGV[7]
 f[7] = cjson.encode(r)
 mark(f, was, 'r', 7)
 hold('r\t' .. ARGV[1] .. '\t' .. ARGV[7], 1)
+if ARGV[8] and ARGV[8] ~= '0' then
+  local window = math.floor(tonumber(ARGV[2]) / tonumber(ARGV[8]))
+  local w = redis.call('HMGET', KEYS[1], 'rw', 'rn')
+  local n = 1
+  if w[1] and tonumber(w[1]) == window then n = tonumber(w[2]) + 1 end
+  redis.call('HSET', KEYS[1], 'rw', window, 'rn', n)
+  f[8] = tostring(window)
+  f[9] = tostring(n)
+end
 return f`;
 
 /** ARGV = [..., node, leaseMs, requestId] → 1 when removed, nil otherwise. */

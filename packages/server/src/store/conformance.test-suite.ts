@@ -367,6 +367,35 @@ export function describeStoreConformance(
     });
 
     describe('requests in flight', () => {
+      it('counts each session’s requests per fixed window when asked to, and not otherwise', async () => {
+        const value = await created(t0);
+        const other = await created(t0);
+        const uncounted = await store.addRequest(value.sessionId, 'u', t0 + 1);
+        expect(uncounted?.requestsInWindow).toBeUndefined();
+        const windowMs = 60_000;
+        store.configure({ sessionTimeoutMs: TIMEOUT_MS, requestWindowMs: windowMs });
+        const base = Math.ceil((t0 + 2) / windowMs) * windowMs; // the start of a window
+        const counts: [number | undefined, number | undefined][] = [];
+        for (const [id, at] of [
+          [value.sessionId, base],
+          [value.sessionId, base + 1],
+          [other.sessionId, base + 2],
+          [value.sessionId, base + windowMs - 1],
+          [value.sessionId, base + windowMs],
+        ] as const) {
+          const added = await store.addRequest(id, `r${at}`, at);
+          counts.push([added?.requestWindow, added?.requestsInWindow]);
+        }
+        const window = base / windowMs;
+        expect(counts).toEqual([
+          [window, 1],
+          [window, 2],
+          [window, 1],
+          [window, 3],
+          [window + 1, 1],
+        ]);
+      });
+
       it('keeps the exact list of request ids', async () => {
         const value = await created(t0);
         const added = await store.addRequest(value.sessionId, 'r1', t0 + 1);

@@ -22,16 +22,25 @@ interface MemoryRecord extends SessionRecord {
 export class MemoryStore implements Store {
   readonly name = 'memory';
   #timeoutMs = DEFAULT_TIMEOUT_MS;
+  #requestWindowMs: number | undefined;
   readonly #sessions = new Map<string, MemoryRecord>();
   readonly #idle = new Map<string, MemoryRecord>();
   readonly #byUser = new Map<string, Set<string>>();
 
   configure(settings: StoreSettings): void {
     this.#timeoutMs = settings.sessionTimeoutMs;
+    this.#requestWindowMs = settings.requestWindowMs;
   }
 
   async create(record: SessionRecord): Promise<void> {
-    const stored: MemoryRecord = { ...record, activeRequests: NO_REQUESTS };
+    // Every record has the same fields (one hidden class); the window ones
+    // stay undefined until the session's first counted request.
+    const stored: MemoryRecord = {
+      ...record,
+      activeRequests: NO_REQUESTS,
+      requestWindow: undefined,
+      requestsInWindow: undefined,
+    };
     if (record.activeRequests.length > 0) stored.activeRequests = [...record.activeRequests];
     this.#sessions.set(record.sessionId, stored);
     if (!isPinned(stored)) this.#idle.set(record.sessionId, stored);
@@ -105,6 +114,16 @@ export class MemoryStore implements Store {
       record.activeRequests = [requestId];
     } else {
       (record.activeRequests as string[]).push(requestId);
+    }
+    const windowMs = this.#requestWindowMs;
+    if (windowMs !== undefined) {
+      const window = Math.floor(now / windowMs);
+      if (record.requestWindow === window)
+        record.requestsInWindow = (record.requestsInWindow ?? 0) + 1;
+      else {
+        record.requestWindow = window;
+        record.requestsInWindow = 1;
+      }
     }
     this.#markActive(record, now);
     return record;

@@ -5,6 +5,13 @@ import type { SessionRecord } from '../session.js';
 export interface StoreSettings {
   /** Idle time after which an unpinned session is expired, in milliseconds. */
   sessionTimeoutMs: number;
+  /**
+   * When set, `addRequest` counts each session's requests in fixed windows of
+   * this length (ms) and returns the count with the record
+   * (`requestWindow`, `requestsInWindow`), in the same atomic step, so the
+   * manager's per-session rate limit costs no extra round trip. @default undefined (no counting)
+   */
+  requestWindowMs?: number | undefined;
 }
 
 /** What a rotation may change besides the id. */
@@ -62,7 +69,10 @@ export interface Store {
     now: number,
     changes?: RotateChanges,
   ): Promise<SessionRecord | undefined>;
-  /** Adds a request in flight and touches; undefined when absent or expired. */
+  /**
+   * Adds a request in flight and touches; undefined when absent or expired.
+   * Counts it in its window when `requestWindowMs` is configured.
+   */
   addRequest(sessionId: string, requestId: string, now: number): Promise<SessionRecord | undefined>;
   /** Removes a request in flight and touches; a no-op when the session is gone. */
   removeRequest(sessionId: string, requestId: string, now: number): Promise<void>;
