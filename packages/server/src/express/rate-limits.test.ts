@@ -1,7 +1,11 @@
-// Attacker's side: one address floods session.create. Past the limit every
-// answer is 429 RATE_LIMITED with Retry-After and the IETF RateLimit headers,
-// nothing is created for it, other addresses are served, and with Redis the
-// limit holds across nodes.
+// Attacker's side of the rate limits, on real servers.
+// - One address floods session.create: past the limit every answer is 429
+//   RATE_LIMITED with Retry-After and the IETF RateLimit headers, nothing is
+//   created for it, other addresses are served.
+// - One session floods a node with requests: past `requestRateLimit` the
+//   same 429, nothing stays in flight, other sessions are served, calls over
+//   the session's WebSocket are refused too.
+// With Redis both limits hold across nodes.
 import { randomBytes } from 'node:crypto';
 import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import express from 'express';
@@ -12,6 +16,7 @@ import { startHttpServer } from '../testing/http-server.js';
 import { createSessionRouter } from '../trpc/session-router.js';
 import { attachWebSocket } from '../ws/attach.js';
 import { call, connect } from '../ws/testing/ws-server.js';
+import { errorHandler } from './error-handler.js';
 import { sessionMiddleware } from './session-middleware.js';
 import { trpcHandler } from './trpc.js';
 
@@ -30,14 +35,23 @@ afterAll(async () => {
 
 const policy = { limit: 5, windowMs: 60_000 };
 
+/** A node with both limits at `policy` unless `options` say otherwise, `GET /hello` and tRPC. */
 async function startNode(options: SessionManagerOptions) {
-  const manager = new SessionManager({ createRateLimit: policy, ...options }).start();
+  const manager = new SessionManager({
+    createRateLimit: policy,
+    requestRateLimit: policy,
+    ...options,
+  }).start();
   managers.push(manager);
   const app = express();
   app.set('trust proxy', 'loopback');
   app.use(sessionMiddleware(manager));
+  app.get('/hello', (_req, res) => {
+    res.json({ hello: true });
+  });
   const router = createSessionRouter();
   app.use('/trpc', trpcHandler(manager, router));
+  app.use(errorHandler());
   const http = await startHttpServer(app);
   const ws = attachWebSocket(http.server, { manager, router });
   return {
@@ -148,5 +162,72 @@ describe('session creation per client address', () => {
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
     expect(await a.manager.getActiveSessionCount()).toBe(5);
+  });
+});
+
+const hello = (url: string, sessionId: string) =>
+  fetch(`${url}/hello`, { headers: { 'x-session-id': sessionId } });
+
+describe('requests per session', () => {
+  test('past the limit: 429 with Retry-After and RateLimit headers, nothing left in flight, others served', async () => {
+    await using node = await startNode({});
+    const { sessionId } = await node.manager.createSession();
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i += 1) statuses.push((await hello(node.url, sessionId)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    const refused = await hello(node.url, sessionId);
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"session";r=0;t=\d+$/);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"session";q=5;w=60');
+    expect(await refused.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    expect((await node.manager.getSession(sessionId))?.activeRequests).toEqual([]);
+    expect(node.manager.activeRequestCount).toBe(0);
+    const other = await node.manager.createSession();
+    expect((await hello(node.url, other.sessionId)).status).toBe(200);
+  });
+
+  test('tRPC calls over HTTP and over the session’s WebSocket count and are refused alike', async () => {
+    await using node = await startNode({ requestRateLimit: { limit: 3, windowMs: 60_000 } });
+    const { sessionId } = await node.manager.createSession();
+    const get = await fetch(`${node.url}/trpc/session.get`, {
+      headers: { 'x-session-id': sessionId },
+    });
+    expect(get.status).toBe(200);
+    const socket = await connect(`${node.url.replace('http', 'ws')}/trpc`, sessionId);
+    const answers = [];
+    for (let id = 1; id <= 3; id += 1) {
+      answers.push(await call(socket, id, 'query', 'session.get', undefined));
+    }
+    expect(answers.slice(0, 2).every((answer) => answer.result !== undefined)).toBe(true);
+    expect(JSON.stringify(answers[2])).toContain('"errorCode":"RATE_LIMITED"');
+    const refused = await fetch(`${node.url}/trpc/session.get`, {
+      headers: { 'x-session-id': sessionId },
+    });
+    expect(refused.status).toBe(429);
+    expect(JSON.stringify(await refused.json())).toContain('"errorCode":"RATE_LIMITED"');
+    socket.close();
+  });
+
+  test('with Redis the limit holds across nodes', async () => {
+    const keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
+    const store = (nodeId: string) => new RedisStore({ url: redis.url, keyPrefix, nodeId });
+    await using a = await startNode({ store: store('a') });
+    await using b = await startNode({ store: store('b') });
+    const { sessionId } = await a.manager.createSession();
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      statuses.push((await hello(i % 2 === 0 ? a.url : b.url, sessionId)).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect((await b.manager.getSession(sessionId))?.activeRequests).toEqual([]);
+  });
+
+  test('off with requestRateLimit: false', async () => {
+    await using node = await startNode({ requestRateLimit: false });
+    const { sessionId } = await node.manager.createSession();
+    for (let i = 0; i < 8; i += 1) expect((await hello(node.url, sessionId)).status).toBe(200);
   });
 });
