@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { type RedisTestServer, startRedis } from '@morgan/test-support';
 import express from 'express';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { SessionManager, type SessionManagerOptions } from '../manager.js';
 import { RedisStore } from '../redis/redis-store.js';
 import { startHttpServer } from '../testing/http-server.js';
@@ -34,6 +34,14 @@ afterAll(async () => {
 });
 
 const policy = { limit: 5, windowMs: 60_000 };
+
+let sharedPrefix = '';
+beforeEach(() => {
+  sharedPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
+});
+/** A Redis store of this test's nodes (one key prefix per test). */
+const sharedStore = (nodeId: string) =>
+  new RedisStore({ url: redis.url, keyPrefix: sharedPrefix, nodeId });
 
 /** A node with both limits at `policy` unless `options` say otherwise, `GET /hello` and tRPC. */
 async function startNode(options: SessionManagerOptions) {
@@ -152,10 +160,8 @@ describe('session creation per client address', () => {
   });
 
   test('with Redis the limit holds across nodes', async () => {
-    const keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
-    const store = (nodeId: string) => new RedisStore({ url: redis.url, keyPrefix, nodeId });
-    await using a = await startNode({ store: store('a') });
-    await using b = await startNode({ store: store('b') });
+    await using a = await startNode({ store: sharedStore('a') });
+    await using b = await startNode({ store: sharedStore('b') });
     const statuses: number[] = [];
     for (let i = 0; i < 6; i += 1) {
       statuses.push((await create(i % 2 === 0 ? a.url : b.url, '203.0.113.9')).status);
@@ -212,10 +218,8 @@ describe('requests per session', () => {
   });
 
   test('with Redis the limit holds across nodes', async () => {
-    const keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
-    const store = (nodeId: string) => new RedisStore({ url: redis.url, keyPrefix, nodeId });
-    await using a = await startNode({ store: store('a') });
-    await using b = await startNode({ store: store('b') });
+    await using a = await startNode({ store: sharedStore('a') });
+    await using b = await startNode({ store: sharedStore('b') });
     const { sessionId } = await a.manager.createSession();
     const statuses: number[] = [];
     for (let i = 0; i < 7; i += 1) {
