@@ -98,6 +98,16 @@ export class RateLimitedError extends MorganError {
   }
 }
 
+/** `updateMetadata` with an `ifVersion` that is no longer the session's metadata version (409). */
+export class VersionConflictError extends MorganError {
+  /** The session's metadata version now. */
+  readonly currentVersion: number | undefined;
+  constructor(currentVersion?: number) {
+    super(ErrorCode.VERSION_CONFLICT);
+    this.currentVersion = currentVersion;
+  }
+}
+
 /** The session store could not be reached. */
 export class StoreUnavailableError extends MorganError {
   constructor(message = errorMessage(ErrorCode.STORE_UNAVAILABLE), options?: { cause?: unknown }) {

@@ -31,6 +31,7 @@ function scheduledStore(s: fc.Scheduler, inner: MemoryStore): Store {
     touch: later('touch', inner.touch),
     delete: later('delete', inner.delete),
     rotate: later('rotate', inner.rotate),
+    replaceMetadata: later('replaceMetadata', inner.replaceMetadata),
     addRequest: later('addRequest', inner.addRequest),
     removeRequest: later('removeRequest', inner.removeRequest),
     addConnection: later('addConnection', inner.addConnection),

@@ -140,6 +140,7 @@ describe('createSession', () => {
       createdAt: new Date(T0),
       lastActivity: new Date(T0),
       metadata: { plan: 'pro', tags: ['a'], nested: { n: 1 } },
+      metadataVersion: 1,
       connectionCount: 0,
       activeRequests: [],
     });
@@ -321,6 +322,7 @@ describe('isolation', () => {
       createdAt: new Date(T0),
       lastActivity: new Date(T0),
       metadata: { nested: { n: 1 } },
+      metadataVersion: 1,
       connectionCount: 0,
       activeRequests: [],
     });

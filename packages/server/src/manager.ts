@@ -7,13 +7,16 @@ import {
   MorganError,
   RateLimitedError,
   SessionNotFoundError,
+  VersionConflictError,
 } from './errors.js';
 import type { EventLog, SessionEvent } from './events/event-log.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
 import {
   DEFAULT_MAX_METADATA_BYTES,
   DEFAULT_MAX_METADATA_DEPTH,
+  type JsonObject,
   type JsonValue,
+  mergePatch,
   serializeMetadata,
 } from './metadata.js';
 import {
@@ -367,6 +370,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       createdAt: now,
       lastActivity: now,
       metadata: serializeMetadata(input.metadata, this.maxMetadataBytes, this.maxMetadataDepth),
+      metadataVersion: 1,
       connectionCount: 0,
       activeRequests: [],
     };
@@ -394,6 +398,54 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     // listByUser is most recently active first: the oldest are at the end.
     const oldest = records.slice(-excess);
     await Promise.all(oldest.map((record) => this.deleteSession(record.sessionId)));
+  }
+
+  /**
+   * Changes a session's metadata by a JSON merge patch (RFC 7396: `null`
+   * removes a key, objects merge key by key, anything else replaces) and
+   * returns the session with its new `metadataVersion`. Concurrent updates
+   * never lose a write, on any node: each is applied to the version it read,
+   * atomically in the store, and read again and retried when another update
+   * came first. With `ifVersion` it is applied only to that version: another
+   * one answers 409 `VERSION_CONFLICT` and nothing changes (read, decide,
+   * write without a lost update, unlike express-session's last write wins).
+   * Touches the session.
+   *
+   * @throws SessionNotFoundError when the session is absent or expired.
+   * @throws VersionConflictError when `ifVersion` is not the current version.
+   * @throws InvalidMetadataError for a patch that is not a JSON object, or a result past the limits.
+   * @example
+   * const { metadataVersion } = await manager.updateMetadata(id, { cart: [1, 2] });
+   * await manager.updateMetadata(id, { cart: [1, 2, 3] }, { ifVersion: metadataVersion });
+   */
+  async updateMetadata(
+    sessionId: string,
+    patch: JsonObject,
+    options: { ifVersion?: number | undefined } = {},
+  ): Promise<Session> {
+    // Validates the patch itself (JSON, depth) before anything is read.
+    serializeMetadata(patch, Number.POSITIVE_INFINITY, this.maxMetadataDepth);
+    const { ifVersion } = options;
+    for (let attempt = 0; attempt < MAX_METADATA_ATTEMPTS; attempt += 1) {
+      const record = await this.store.get(sessionId, this.#now());
+      if (record === undefined) throw new SessionNotFoundError(sessionId);
+      if (ifVersion !== undefined && ifVersion !== record.metadataVersion) {
+        throw new VersionConflictError(record.metadataVersion);
+      }
+      const merged = mergePatch(JSON.parse(record.metadata) as JsonObject, patch);
+      const text = serializeMetadata(merged, this.maxMetadataBytes, this.maxMetadataDepth);
+      const updated = await this.store.replaceMetadata(
+        sessionId,
+        text,
+        record.metadataVersion,
+        this.#now(),
+      );
+      if (updated === undefined) throw new SessionNotFoundError(sessionId);
+      if (updated !== 'conflict') return toSession(updated);
+      if (ifVersion !== undefined) throw new VersionConflictError();
+    }
+    // Updated by others this many times in a row while this one tried.
+    throw new VersionConflictError();
   }
 
   /** The session, or undefined when absent or expired. Does not touch it. */
@@ -484,7 +536,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   async admitCreation(clientAddress: string | undefined): Promise<void> {
     if (this.#createLimiter === undefined) return;
     const known = this.creationRefusal(clientAddress);
-    if (known !== undefined) throw known;
+    if (known !== undefined) throw creationRefused(known);
     const key = clientAddress ?? 'unknown';
     const decision = await this.#createLimiter.consume(key);
     if (decision.allowed) return;
@@ -494,15 +546,15 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
   /**
    * The refusal `admitCreation` would give `clientAddress` without asking the
-   * store: this node refused the address and its window has not reset yet.
-   * `trpcHandler` answers with it before reading the request's body, so a
-   * flood from one address costs next to nothing per request. Undefined when
-   * this node knows of none (the store may still refuse).
+   * store: this node refused the address and its window has not reset yet
+   * (`resetMs` is the time left). `trpcHandler` answers with it before
+   * reading the request's body, so a flood from one address costs next to
+   * nothing per request. Undefined when this node knows of none (the store
+   * may still refuse).
    */
-  creationRefusal(clientAddress: string | undefined): RateLimitedError | undefined {
+  creationRefusal(clientAddress: string | undefined): RateLimitDecision | undefined {
     if (this.#createRefusals.size === 0) return undefined;
-    const decision = this.#createRefusals.get(clientAddress ?? 'unknown', this.#now());
-    return decision === undefined ? undefined : creationRefused(decision);
+    return this.#createRefusals.get(clientAddress ?? 'unknown', this.#now());
   }
 
   /**
@@ -803,6 +855,9 @@ function positive(name: string, value: number): number {
 /** Longest delay Node's timers honour; a longer one fires after 1 ms. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
+/** Tries of one `updateMetadata` without `ifVersion` when others keep updating first. */
+const MAX_METADATA_ATTEMPTS = 32;
+
 function timerDelay(name: string, value: number): number {
   if (!(value >= 0 && value <= MAX_TIMER_DELAY_MS)) {
     throw new MorganError(
@@ -824,12 +879,14 @@ function optionalString(name: string, value: unknown): string | undefined {
   return value;
 }
 
+/** The message of a refused session creation. */
+export const CREATION_REFUSED = 'Too many sessions created from this address, retry later';
+
 function creationRefused(decision: RateLimitDecision): RateLimitedError {
-  return new RateLimitedError(
-    'Too many sessions created from this address, retry later',
-    Math.max(1, Math.ceil(decision.resetMs / 1000)),
-    { name: 'create', ...decision },
-  );
+  return new RateLimitedError(CREATION_REFUSED, Math.max(1, Math.ceil(decision.resetMs / 1000)), {
+    name: 'create',
+    ...decision,
+  });
 }
 
 function requestRefused(decision: RateLimitDecision): RateLimitedError {

@@ -1,5 +1,7 @@
 import { ErrorCode, InvalidMetadataError } from './errors.js';
 
+import type { JsonObject, JsonValue } from './protocol.js';
+
 export type { JsonObject, JsonPrimitive, JsonValue } from './protocol.js';
 
 /** The default limit on serialised metadata: 16 KiB. */
@@ -81,4 +83,30 @@ function assertJson(value: unknown, path: string, seen: Set<object>, depthLeft: 
 
 function invalid(path: string, reason: string): InvalidMetadataError {
   return new InvalidMetadataError(ErrorCode.INVALID_METADATA, `Metadata ${path} ${reason}`);
+}
+
+/**
+ * Applies a JSON merge patch (RFC 7396) to `target`, returning a new object:
+ * a key set to `null` is removed, an object merges key by key (into `{}` when
+ * the key held no object), anything else (arrays included) replaces. Neither argument is changed.
+ *
+ * @example
+ * mergePatch({ cart: [1], theme: 'dark' }, { cart: [1, 2], theme: null }); // { cart: [1, 2] }
+ */
+export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
+  const result: Record<string, JsonValue> = { ...target };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete result[key];
+    } else if (isPlainObject(value)) {
+      const current = result[key];
+      result[key] = mergePatch(
+        isPlainObject(current) ? (current as JsonObject) : {},
+        value as JsonObject,
+      );
+    } else {
+      result[key] = value;
+    }
+  }
+  return result;
 }

@@ -46,6 +46,7 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
   CONFLICT: 'CONFLICT',
+  VERSION_CONFLICT: 'VERSION_CONFLICT',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 
@@ -183,6 +184,11 @@ export const errorCodeInfo = {
     wsCloseCode: CloseCode.POLICY_VIOLATION,
     message: 'The request conflicts with the current state',
   },
+  VERSION_CONFLICT: {
+    httpStatus: 409,
+    wsCloseCode: CloseCode.POLICY_VIOLATION,
+    message: 'The session metadata changed since that version; read it again and retry',
+  },
   INTERNAL_ERROR: {
     httpStatus: 500,
     wsCloseCode: CloseCode.INTERNAL_ERROR,
@@ -233,6 +239,11 @@ export interface Session {
   readonly lastActivity: Date;
   /** Caller-owned JSON object; a deep copy of what is stored. */
   readonly metadata: JsonObject;
+  /**
+   * Version of `metadata`: 1 at creation, one more at each `updateMetadata`;
+   * pass it as `ifVersion` to update only what you read.
+   */
+  readonly metadataVersion: number;
   /** Open WebSocket connections (across nodes with a shared store). */
   readonly connectionCount: number;
   /** Ids of requests in flight for this session. */

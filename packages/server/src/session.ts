@@ -16,6 +16,8 @@ export interface SessionRecord {
   lastActivity: number;
   /** JSON text of the metadata object. */
   metadata: string;
+  /** 1 at creation, one more at each metadata update. */
+  metadataVersion: number;
   connectionCount: number;
   /** Request ids in flight; empty for an idle session. */
   activeRequests: readonly string[];
@@ -73,6 +75,7 @@ export function toSession(record: SessionRecord): Session {
     createdAt: new Date(record.createdAt),
     lastActivity: new Date(record.lastActivity),
     metadata: record.metadata === '{}' ? {} : (JSON.parse(record.metadata) as JsonObject),
+    metadataVersion: record.metadataVersion,
     connectionCount: record.connectionCount,
     activeRequests: [...record.activeRequests],
   };

@@ -1,5 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import { type ErrorCode, errorCodeInfo, type MorganError, RateLimitedError } from '../errors.js';
+import {
+  type ErrorCode,
+  errorCodeInfo,
+  type MorganError,
+  RateLimitedError,
+  type RateLimitState,
+} from '../errors.js';
 import { type ErrorBody, errorMessage } from '../protocol.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -48,11 +54,18 @@ export function retryAfterHeaders(error: MorganError): Record<string, string> | 
     'Retry-After': String(typeof seconds === 'number' ? seconds : 1),
   };
   if (error instanceof RateLimitedError && error.rateLimit !== undefined) {
-    const { name, limit, remaining, resetMs, windowMs } = error.rateLimit;
-    headers.RateLimit = `"${name}";r=${remaining};t=${Math.ceil(resetMs / 1000)}`;
-    headers['RateLimit-Policy'] = `"${name}";q=${limit};w=${Math.round(windowMs / 1000)}`;
+    Object.assign(headers, rateLimitHeaders(error.rateLimit));
   }
   return headers;
+}
+
+/** The IETF `RateLimit` and `RateLimit-Policy` headers of a rate limit's state. */
+export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
+  const { name, limit, remaining, resetMs, windowMs } = state;
+  return {
+    RateLimit: `"${name}";r=${remaining};t=${Math.ceil(resetMs / 1000)}`,
+    'RateLimit-Policy': `"${name}";q=${limit};w=${Math.round(windowMs / 1000)}`,
+  };
 }
 
 /** Sends already serialised JSON with a status. */

@@ -2,14 +2,15 @@ import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { getErrorShape, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Request, RequestHandler, Response } from 'express';
-import { ErrorCode, errorCodeInfo, MorganError } from '../errors.js';
+import { ErrorCode, errorCodeInfo, MorganError, RateLimitedError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
+import { CREATION_REFUSED } from '../manager.js';
 import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
 import { errorCodeOf, toTRPCError } from '../trpc/errors.js';
 import { isSessionCreateProcedure } from '../trpc/procedures.js';
 import type { MorganRequestState } from './request.js';
-import { errorBody, retryAfterHeaders, sendJsonText } from './respond.js';
+import { errorBody, rateLimitHeaders, retryAfterHeaders, sendJsonText } from './respond.js';
 
 /** Options of `trpcHandler`. */
 export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
@@ -160,17 +161,16 @@ function creationRefusals(
 ): (req: Request, res: Response) => boolean {
   const procedures = router._def.procedures as Record<string, unknown>;
   const config = router._def._config;
-  return (req, res) => {
-    if (req.method !== 'POST') return false;
-    const refusal = manager.creationRefusal(req.ip);
-    if (refusal === undefined) return false;
-    const paths = req.path.slice(1).split(',');
-    if (!paths.every((path) => isSessionCreateProcedure(procedures[path]))) return false;
-    let body: string;
+  // The envelope depends on the path only (message, code, errorCode); made
+  // once per path, so a refusal allocates no error and formats nothing.
+  const bodies = new Map<string, string | undefined>();
+  const bodyOf = (path: string, paths: readonly string[]): string | undefined => {
+    if (bodies.has(path)) return bodies.get(path);
+    let body: string | undefined;
     try {
       const shape = getErrorShape({
         config,
-        error: toTRPCError(refusal),
+        error: toTRPCError(new RateLimitedError(CREATION_REFUSED)),
         type: 'mutation',
         path: paths[0],
         input: undefined,
@@ -179,13 +179,28 @@ function creationRefusals(
       body = JSON.stringify(transformTRPCResponse(config, { error: shape }));
     } catch {
       // An app's error formatter that needs a context: let tRPC answer.
-      return false;
+      body = undefined;
     }
+    if (bodies.size < 64) bodies.set(path, body);
+    return body;
+  };
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const refusal = manager.creationRefusal(req.ip);
+    if (refusal === undefined) return false;
+    const path = req.path;
+    const paths = path.slice(1).split(',');
+    if (!paths.every((call) => isSessionCreateProcedure(procedures[call]))) return false;
+    const body = bodyOf(path, paths);
+    if (body === undefined) return false;
     // Keeping the connection would mean reading the whole body first (Node
     // drains it to reach the next request): a flood's bodies would cost as
     // much as before. Closing it instead leaves the body unread.
     if (hasBody(req)) res.setHeader('Connection', 'close');
-    sendJsonText(res, 429, body, retryAfterHeaders(refusal));
+    sendJsonText(res, 429, body, {
+      'Retry-After': String(Math.max(1, Math.ceil(refusal.resetMs / 1000))),
+      ...rateLimitHeaders({ name: 'create', ...refusal }),
+    });
     return true;
   };
 }

@@ -7,7 +7,7 @@ export type RawFields = readonly (string | null)[];
 
 const NO_REQUESTS: readonly string[] = Object.freeze([]);
 
-/** Builds a record from the `u c ca la m cc r` fields of a session hash. */
+/** Builds a record from the `u c ca la m cc r mv` fields of a session hash. */
 export function toRecord(sessionId: string, fields: RawFields): SessionRecord {
   const requests = fields[6];
   return {
@@ -17,6 +17,7 @@ export function toRecord(sessionId: string, fields: RawFields): SessionRecord {
     createdAt: Number(fields[2]),
     lastActivity: Number(fields[3]),
     metadata: fields[4] ?? '{}',
+    metadataVersion: Number(fields[7] ?? 1),
     connectionCount: Number(fields[5] ?? 0),
     activeRequests:
       requests === null || requests === undefined || requests === '[]'

@@ -28,6 +28,7 @@ function record(at: number): SessionRecord {
     createdAt: at,
     lastActivity: at,
     metadata: '{"kept":true}',
+    metadataVersion: 1,
     connectionCount: 0,
     activeRequests: [],
   };

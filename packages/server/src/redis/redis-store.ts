@@ -182,6 +182,7 @@ export class RedisStore implements Store {
       record.metadata,
       record.connectionCount,
       JSON.stringify(record.activeRequests),
+      record.metadataVersion,
     );
     this.#recentWrites.record(id, record.lastActivity);
     if (typeof replaced === 'string' && replaced !== record.userId) {
@@ -204,6 +205,31 @@ export class RedisStore implements Store {
   touch(sessionId: string, now: number): Promise<SessionRecord | undefined> {
     if (this.#recentWrites.isRecent(sessionId, now)) return this.get(sessionId, now);
     return this.#update('morganTouch', sessionId, now, false);
+  }
+
+  async replaceMetadata(
+    sessionId: string,
+    metadata: string,
+    ifVersion: number,
+    now: number,
+  ): Promise<SessionRecord | 'conflict' | undefined> {
+    const shard = this.#keys.shardOf(sessionId);
+    const reply = await this.#run(
+      'morganReplaceMetadata',
+      this.#keys.session(sessionId),
+      shard.idle,
+      shard.pinned,
+      sessionId,
+      now,
+      this.#timeoutMs,
+      this.#ttlMs,
+      metadata,
+      ifVersion,
+    );
+    if (reply === 'conflict') return 'conflict';
+    if (!Array.isArray(reply)) return undefined;
+    this.#recentWrites.record(sessionId, now);
+    return toRecord(sessionId, reply as RawFields);
   }
 
   async delete(sessionId: string): Promise<SessionRecord | undefined> {
@@ -268,12 +294,12 @@ export class RedisStore implements Store {
       return undefined;
     }
     this.#recentWrites.record(newSessionId, now);
-    const record = toRecord(newSessionId, reply.slice(0, 7));
+    const record = toRecord(newSessionId, reply.slice(0, 8));
     // The user changed between the read and the script (another rotation).
     if (record.userId !== undefined && record.userId !== user) {
       await this.#indexUser(record.userId, newSessionId);
     }
-    const oldUser = reply[7];
+    const oldUser = reply[8];
     if (typeof oldUser === 'string') await this.#unindexUser(oldUser, sessionId);
     return record;
   }
@@ -581,9 +607,9 @@ export class RedisStore implements Store {
     if (!Array.isArray(reply)) return undefined;
     const fields = reply as RawFields;
     const record = toRecord(sessionId, fields);
-    if (fields.length > 8) {
-      record.requestWindow = Number(fields[7]);
-      record.requestsInWindow = Number(fields[8]);
+    if (fields.length > 9) {
+      record.requestWindow = Number(fields[8]);
+      record.requestsInWindow = Number(fields[9]);
     }
     return record;
   }

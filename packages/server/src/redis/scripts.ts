@@ -8,7 +8,8 @@
 // Keys (key-layout.ts; P = key prefix, {sN} = the session's shard tag):
 //   P{sN}s:<id>        hash  u (user id), c (conversation id), ca (created at ms),
 //                            la (last activity ms), m (metadata JSON), cc (connection
-//                            count), r (JSON array of request ids in flight)
+//                            count), r (JSON array of request ids in flight),
+//                            mv (metadata version), rw / rn (request window, count)
 //   P{sN}idle          zset  the shard's unpinned session ids by last activity
 //   P{sN}pinned        set   the shard's session ids with requests or connections
 //   P{sN}pins:<node>   hash  the pins a node holds in the shard: "c\t<id>" → open
@@ -26,7 +27,7 @@
 import { reap } from './lease-scripts.js';
 
 /** Fields of the session hash, in the order every script returns them. */
-export const FIELDS = ['u', 'c', 'ca', 'la', 'm', 'cc', 'r'] as const;
+export const FIELDS = ['u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv'] as const;
 
 // Helpers of the scripts that pin or unpin. They take KEYS = [hash, idle,
 // pinned, this node's pins, its lease, the node set] (all of the session's
@@ -82,7 +83,7 @@ end
 `;
 
 const READ = `
-local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
 `;
 
 /** Reads the session; returns nil unless it lives (pinned, or idle no longer than the timeout). */
@@ -106,7 +107,7 @@ local was = pinned(f)
  */
 const touch = `
 local key = KEYS[1]
-local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
 if not f[3] then return nil end
 local now, la = tonumber(ARGV[2]), tonumber(f[4])
 local pinned = f[6] ~= '0' or f[7] ~= '[]'
@@ -138,8 +139,8 @@ if ARGV[8] and ARGV[8] ~= '0' then
   local n = 1
   if w[1] and tonumber(w[1]) == window then n = tonumber(w[2]) + 1 end
   redis.call('HSET', KEYS[1], 'rw', window, 'rn', n)
-  f[8] = tostring(window)
-  f[9] = tostring(n)
+  f[9] = tostring(window)
+  f[10] = tostring(n)
 end
 return f`;
 
@@ -183,14 +184,15 @@ return 1`;
 
 /**
  * KEYS = [hash, idle, pinned];
- * ARGV = [id, ttlMs, user ('' or '=' .. id), conversation (same), createdAt, lastActivity, metadata, cc, r]
+ * ARGV = [id, ttlMs, user ('' or '=' .. id), conversation (same), createdAt, lastActivity, metadata, cc, r,
+ *         metadata version]
  * → the user id of a session the id replaced, or false. The user index is the caller's.
  */
 const create = `
 local key, id = KEYS[1], ARGV[1]
 local old = redis.call('HGET', key, 'u')
 redis.call('DEL', key)
-redis.call('HSET', key, 'ca', ARGV[5], 'la', ARGV[6], 'm', ARGV[7], 'cc', ARGV[8], 'r', ARGV[9])
+redis.call('HSET', key, 'ca', ARGV[5], 'la', ARGV[6], 'm', ARGV[7], 'cc', ARGV[8], 'r', ARGV[9], 'mv', ARGV[10])
 if ARGV[3] ~= '' then redis.call('HSET', key, 'u', string.sub(ARGV[3], 2)) end
 if ARGV[4] ~= '' then redis.call('HSET', key, 'c', string.sub(ARGV[4], 2)) end
 if ARGV[8] ~= '0' or ARGV[9] ~= '[]' then
@@ -206,7 +208,7 @@ return old or false`;
 /** KEYS = [hash, idle, pinned]; ARGV = [id, node, channel] → fields or nil. */
 const remove = `
 local key, id = KEYS[1], ARGV[1]
-local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
 if not f[3] then return nil end
 redis.call('DEL', key)
 redis.call('ZREM', KEYS[2], id)
@@ -218,13 +220,14 @@ return f`;
  * KEYS = [old hash, new hash, idle, pinned] (one shard: a rotated id keeps its shard);
  * ARGV = [old id, new id, now, timeoutMs, ttlMs, node, channel, user ('' or '=' .. id)]
  * → new fields, then the old user id or false; nil when the old session is gone.
+ * The metadata keeps its version.
  * Replaces a live session by a new id: user, conversation and metadata move,
  * requests and connections do not (their pins on the old id are undone when
  * they end, as for a deleted session).
  */
 const rotate = `
 local oldKey, newKey, oldId, newId = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
-local f = redis.call('HMGET', oldKey, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+local f = redis.call('HMGET', oldKey, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
 if not f[3] then return nil end
 local now = ARGV[3]
 local pinned = f[6] ~= '0' or f[7] ~= '[]'
@@ -233,14 +236,15 @@ local oldUser = f[1]
 redis.call('DEL', oldKey)
 redis.call('ZREM', KEYS[3], oldId)
 redis.call('SREM', KEYS[4], oldId)
-redis.call('HSET', newKey, 'ca', now, 'la', now, 'm', f[5], 'cc', '0', 'r', '[]')
+local mv = f[8] or '1'
+redis.call('HSET', newKey, 'ca', now, 'la', now, 'm', f[5], 'cc', '0', 'r', '[]', 'mv', mv)
 if ARGV[8] ~= '' then f[1] = string.sub(ARGV[8], 2) end
 if f[1] then redis.call('HSET', newKey, 'u', f[1]) end
 if f[2] then redis.call('HSET', newKey, 'c', f[2]) end
 redis.call('ZADD', KEYS[3], now, newId)
 redis.call('PEXPIRE', newKey, ARGV[5])
 redis.call('PUBLISH', ARGV[7], cjson.encode({ n = ARGV[6], t = 'rotated', s = oldId, to = newId }))
-return { f[1], f[2], now, now, f[5], '0', '[]', oldUser or false }`;
+return { f[1], f[2], now, now, f[5], '0', '[]', mv, oldUser or false }`;
 
 /**
  * KEYS = [idle, hash 1, …, hash n] (one shard);
@@ -257,7 +261,7 @@ for i = 2, #KEYS do
   local id, key = ARGV[i + 2], KEYS[i]
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) < cutoff then
-    local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r')
+    local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
     local ends = true
     if f[3] then
       if f[6] ~= '0' or f[7] ~= '[]' then
@@ -270,7 +274,7 @@ for i = 2, #KEYS do
         redis.call('DEL', key)
       end
     else
-      f = { false, false, score, score, '{}', '0', '[]' }
+      f = { false, false, score, score, '{}', '0', '[]', '1' }
     end
     if ends then
       redis.call('ZREM', KEYS[1], id)
@@ -282,6 +286,29 @@ for i = 2, #KEYS do
 end
 return out`;
 
+/**
+ * KEYS = [hash, idle, pinned]; ARGV = [id, now, timeoutMs, ttlMs, metadata, ifVersion]
+ * → fields (version one more, touched), 'conflict' when the version is not
+ * ifVersion, nil when the session is gone or expired.
+ */
+const replaceMetadata = `
+local key = KEYS[1]
+local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
+if not f[3] then return nil end
+local now, la = tonumber(ARGV[2]), tonumber(f[4])
+local pinned = f[6] ~= '0' or f[7] ~= '[]'
+if not pinned and now - la > tonumber(ARGV[3]) then return nil end
+if (f[8] or '1') ~= ARGV[6] then return 'conflict' end
+f[5] = ARGV[5]
+f[8] = tostring(tonumber(ARGV[6]) + 1)
+if now > la then f[4] = ARGV[2] end
+redis.call('HSET', key, 'm', f[5], 'mv', f[8], 'la', f[4])
+if not pinned then
+  redis.call('ZADD', KEYS[2], f[4], ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[4])
+end
+return f`;
+
 /** Script name (an ioredis command) → key count (undefined: given per call) and source. */
 export const scripts = {
   morganTouch: { numberOfKeys: 3, lua: touch },
@@ -292,6 +319,7 @@ export const scripts = {
   morganCreate: { numberOfKeys: 3, lua: create },
   morganDelete: { numberOfKeys: 3, lua: remove },
   morganRotate: { numberOfKeys: 4, lua: rotate },
+  morganReplaceMetadata: { numberOfKeys: 3, lua: replaceMetadata },
   morganExpire: { numberOfKeys: undefined, lua: expire },
   morganReap: { numberOfKeys: undefined, lua: reap },
 } as const;

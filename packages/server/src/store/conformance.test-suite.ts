@@ -366,6 +366,50 @@ export function describeStoreConformance(
       });
     });
 
+    describe('replaceMetadata', () => {
+      it('replaces the metadata of the version given, raising it by one and touching', async () => {
+        const value = await created(t0, { metadata: '{"a":1}' });
+        const replaced = await store.replaceMetadata(value.sessionId, '{"a":2}', 1, t0 + 5);
+        expect(replaced).toMatchObject({
+          metadata: '{"a":2}',
+          metadataVersion: 2,
+          lastActivity: t0 + 5,
+        });
+        expect(await snapshot(value.sessionId, t0 + 5)).toMatchObject({
+          metadata: '{"a":2}',
+          metadataVersion: 2,
+        });
+      });
+
+      it('answers conflict for another version and changes nothing', async () => {
+        const value = await created(t0, { metadata: '{"a":1}' });
+        expect(await store.replaceMetadata(value.sessionId, '{"a":3}', 2, t0 + 1)).toBe('conflict');
+        expect(await snapshot(value.sessionId, t0 + 1)).toMatchObject({
+          metadata: '{"a":1}',
+          metadataVersion: 1,
+          lastActivity: t0,
+        });
+      });
+
+      it('answers undefined for an unknown or expired session', async () => {
+        expect(await store.replaceMetadata(randomUUID(), '{}', 1, t0)).toBeUndefined();
+        const stale = await created(t0);
+        expect(
+          await store.replaceMetadata(stale.sessionId, '{"a":1}', 1, t0 + TIMEOUT_MS + 1),
+        ).toBeUndefined();
+      });
+
+      it('keeps the version through a rotation', async () => {
+        const value = await created(t0);
+        await store.replaceMetadata(value.sessionId, '{"b":1}', 1, t0 + 1);
+        const newId = newSessionId(value.sessionId);
+        expect(await store.rotate(value.sessionId, newId, t0 + 2)).toMatchObject({
+          metadata: '{"b":1}',
+          metadataVersion: 2,
+        });
+      });
+    });
+
     describe('requests in flight', () => {
       it('counts each session’s requests per fixed window when asked to, and not otherwise', async () => {
         const value = await created(t0);

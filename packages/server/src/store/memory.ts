@@ -65,6 +65,21 @@ export class MemoryStore implements Store {
     return record;
   }
 
+  async replaceMetadata(
+    sessionId: string,
+    metadata: string,
+    ifVersion: number,
+    now: number,
+  ): Promise<SessionRecord | 'conflict' | undefined> {
+    const record = this.#live(sessionId, now);
+    if (record === undefined) return undefined;
+    if (record.metadataVersion !== ifVersion) return 'conflict';
+    record.metadata = metadata;
+    record.metadataVersion = ifVersion + 1;
+    this.#markActive(record, now);
+    return record;
+  }
+
   async delete(sessionId: string): Promise<SessionRecord | undefined> {
     const record = this.#sessions.get(sessionId);
     if (record === undefined) return undefined;
@@ -88,6 +103,7 @@ export class MemoryStore implements Store {
       createdAt: now,
       lastActivity: now,
       metadata: old.metadata,
+      metadataVersion: old.metadataVersion,
       connectionCount: 0,
       activeRequests: NO_REQUESTS,
     };

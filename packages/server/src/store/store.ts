@@ -50,6 +50,19 @@ export interface Store {
   get(sessionId: string, now: number): Promise<SessionRecord | undefined>;
   /** Sets `lastActivity = now`; undefined when absent or expired. */
   touch(sessionId: string, now: number): Promise<SessionRecord | undefined>;
+  /**
+   * Replaces the metadata (JSON text) of a live session whose metadata
+   * version is `ifVersion`, in one atomic step: the version becomes
+   * `ifVersion + 1` and the session is touched. Returns the new record,
+   * `'conflict'` when the version is another (nothing changes), undefined
+   * when absent or expired. The manager's `updateMetadata` builds on it.
+   */
+  replaceMetadata(
+    sessionId: string,
+    metadata: string,
+    ifVersion: number,
+    now: number,
+  ): Promise<SessionRecord | 'conflict' | undefined>;
   /** Removes the session at once; returns what was removed. */
   delete(sessionId: string): Promise<SessionRecord | undefined>;
   /**

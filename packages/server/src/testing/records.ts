@@ -10,6 +10,7 @@ export function sessionRecord(at: number, fields: Partial<SessionRecord> = {}): 
     createdAt: at,
     lastActivity: at,
     metadata: '{}',
+    metadataVersion: 1,
     connectionCount: 0,
     activeRequests: [],
     ...fields,
