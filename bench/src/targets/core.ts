@@ -34,6 +34,7 @@ function idleRecord(now: number): SessionRecord {
     createdAt: now,
     lastActivity: now,
     metadata: '{}',
+    metadataVersion: 1,
     connectionCount: 0,
     activeRequests: [],
   };
