@@ -97,8 +97,9 @@ export class SessionClient<TRouter extends AnyRouter> {
       options.storage ?? defaultStorageOption(),
       options.storageKey ?? sessionClientDefaults.storageKey,
     );
+    const retryDelayMs = reconnect.delayMs ?? ((attempt) => fullJitterBackoff(attempt, reconnect));
     this.#scheduler = new ReconnectScheduler({
-      delayMs: reconnect.delayMs ?? ((attempt) => fullJitterBackoff(attempt, reconnect)),
+      delayMs: retryDelayMs,
       maxAttempts: reconnect.maxAttempts,
       onSchedule: (attempt, delayMs) => this.#onReconnectScheduled(attempt, delayMs),
     });
@@ -144,6 +145,7 @@ export class SessionClient<TRouter extends AnyRouter> {
         if (isGapEvent(event)) this.#emitter.emit('gap', event);
       },
       onError: (error) => this.#emitter.emit('error', toSessionClientError(error)),
+      retryDelayMs,
       onRotated: (sessionId) => {
         this.#keeper.rotate(this.#keeper.id, sessionId);
       },

@@ -146,3 +146,69 @@ describe('EventStream across a rotation', () => {
     expect(latest().input).toBeUndefined();
   });
 });
+
+describe('EventStream after a failed subscription', () => {
+  it('starts again from the same id after the retry delay, the delay growing with failures in a row', () => {
+    vi.useFakeTimers();
+    try {
+      const { client, subscriptions } = fakeClient();
+      const delays: number[] = [];
+      const hooks: EventStreamHooks = {
+        onEvent: vi.fn(),
+        onError: vi.fn(),
+        onRotated: vi.fn(),
+        retryDelayMs: (attempt) => {
+          delays.push(attempt);
+          return 100 * (attempt + 1);
+        },
+      };
+      const stream = new EventStream(client, hooks);
+      stream.add(() => {});
+      const latest = () => subscriptions.at(-1) as FakeSubscription;
+      latest().data(tick('3-0', 1));
+      latest().error(new Error('STORE_UNAVAILABLE'));
+      expect(hooks.onError).toHaveBeenCalledTimes(1);
+      expect(subscriptions).toHaveLength(1);
+      vi.advanceTimersByTime(99);
+      expect(subscriptions).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(subscriptions).toHaveLength(2);
+      expect(latest().input).toEqual({ lastEventId: '3-0' });
+
+      latest().error(new Error('STORE_UNAVAILABLE'));
+      vi.advanceTimersByTime(199);
+      expect(subscriptions).toHaveLength(2);
+      vi.advanceTimersByTime(1);
+      expect(subscriptions).toHaveLength(3);
+      // An event resets the count: the next failure waits the first delay again.
+      latest().data(tick('4-0', 2));
+      latest().error(new Error('STORE_UNAVAILABLE'));
+      expect(delays).toEqual([0, 1, 0]);
+      vi.advanceTimersByTime(100);
+      expect(subscriptions).toHaveLength(4);
+      expect(latest().input).toEqual({ lastEventId: '4-0' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('retries nothing once stopped', () => {
+    vi.useFakeTimers();
+    try {
+      const { client, subscriptions } = fakeClient();
+      const stream = new EventStream(client, {
+        onEvent: vi.fn(),
+        onError: vi.fn(),
+        onRotated: vi.fn(),
+        retryDelayMs: () => 100,
+      });
+      stream.add(() => {});
+      (subscriptions.at(-1) as FakeSubscription).error(new Error('STORE_UNAVAILABLE'));
+      stream.stop();
+      vi.advanceTimersByTime(1_000);
+      expect(subscriptions).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -18,8 +18,18 @@ export type SessionEventHandler = (event: SessionEvent) => void;
 export interface EventStreamHooks {
   /** Every event, gaps included, in order. */
   onEvent: (event: SessionEvent) => void;
-  /** The subscription failed; it is restarted by `resume()`. */
+  /**
+   * The subscription failed (a server that could not start it: a store
+   * outage, a node starting up). It is started again after
+   * `retryDelayMs(attempt)`, and by `resume()` once connected again.
+   */
   onError: (error: unknown) => void;
+  /**
+   * Delay before restarting a subscription that ended with an error, for
+   * its `attempt`-th failure in a row (0 first; reset by the next event).
+   * @default none: restarted by `resume()` only
+   */
+  retryDelayMs?: (attempt: number) => number;
   /**
    * The stream's session was rotated to `sessionId` (its `session.rotated`
    * notice) and the client had not followed it yet: the client adopts it,
@@ -64,6 +74,9 @@ export class EventStream {
   #subscription: Unsubscribable | undefined;
   #lastEventId: string | undefined;
   #failed = false;
+  /** Failures in a row since the last event; the retry delay grows with it. */
+  #failures = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Counts starts; callbacks of an older subscription are ignored. */
   #generation = 0;
   /**
@@ -126,6 +139,9 @@ export class EventStream {
 
   /** Ends the subscription and drops every handler. */
   stop(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#failures = 0;
     this.#handlers.clear();
     this.#generation += 1;
     this.#subscription?.unsubscribe();
@@ -135,6 +151,8 @@ export class EventStream {
   }
 
   #start(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     this.#failed = false;
     this.#draining = false;
     const generation = ++this.#generation;
@@ -164,7 +182,19 @@ export class EventStream {
       return;
     }
     this.#failed = true;
-    if (error !== undefined) this.#hooks.onError(error);
+    if (error === undefined) return;
+    this.#hooks.onError(error);
+    // A stream that failed while the socket stays up would otherwise stay
+    // silent until the next reconnect: try again (from the same id) after a
+    // jittered delay, so a crowd of clients does not retry in step.
+    const delay = this.#hooks.retryDelayMs?.(this.#failures);
+    this.#failures += 1;
+    if (delay === undefined || this.#handlers.size === 0) return;
+    const generation = this.#generation;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (generation === this.#generation && this.#failed && this.#handlers.size > 0) this.#start();
+    }, delay);
   }
 
   /** The old session's last event: continue on the new session, from its start. */
@@ -186,6 +216,7 @@ export class EventStream {
       return;
     }
     this.#lastEventId = event.id;
+    this.#failures = 0;
     this.#hooks.onEvent(event);
     for (const handler of [...this.#handlers]) {
       try {

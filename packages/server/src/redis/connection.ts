@@ -187,6 +187,14 @@ export async function withTimeout<T>(
 }
 
 /**
+ * No reply timeout on a pub/sub connection: a SUBSCRIBE answered late (a
+ * node busy with reconnecting sockets, just started) is still a
+ * subscription, and timing it out would fail a stream that works; callers
+ * bound their own wait for the acknowledgement.
+ */
+const NO_TIMEOUT = { commandTimeout: undefined } as unknown as RedisOptions;
+
+/**
  * A pub/sub connection beside `client`. SUBSCRIBE must wait for the
  * connection, so this one keeps an offline queue; ioredis' own resubscribe is
  * off because a SUBSCRIBE queued or in flight when a connection failed may
@@ -204,9 +212,14 @@ export function subscriberConnection<TClient extends RedisClient>(
       ? client.duplicate(undefined, {
           enableOfflineQueue: true,
           lazyConnect: false,
-          redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+          redisOptions: {
+            ...client.options.redisOptions,
+            ...NO_TIMEOUT,
+            maxRetriesPerRequest: null,
+          },
         })
       : client.duplicate({
+          ...NO_TIMEOUT,
           enableOfflineQueue: true,
           maxRetriesPerRequest: null,
           autoResubscribe: false,

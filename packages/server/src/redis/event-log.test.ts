@@ -127,6 +127,24 @@ describe('RedisEventLog on a real redis-server', () => {
     expect(manager.events).toBe(log);
   });
 
+  it('a subscription acknowledged late (the node was busy) still starts, and delivers', async () => {
+    // The node blocks its event loop for longer than the command timeout
+    // right after subscribing, as one does while hundreds of sockets reconnect.
+    const log = node({ commandTimeoutMs: 200 });
+    await log.ping();
+    const id = randomUUID();
+    const heard: SessionEvent[] = [];
+    log.subscribe(id, (event) => heard.push(event));
+    const busyUntil = Date.now() + 600;
+    while (Date.now() < busyUntil) {
+      // busy
+    }
+    await expect(log.readAfter(id)).resolves.toMatchObject({ events: [] });
+    const sent = await node().append(id, 'm', 1);
+    await until(() => heard.length === 1);
+    expect(heard).toEqual([sent]);
+  });
+
   it('ends subscriptions of a session dropped on any node, each node calling drop', async () => {
     const a = node();
     const b = node();

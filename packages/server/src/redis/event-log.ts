@@ -61,6 +61,9 @@ export const redisEventLogDefaults = {
   keyTtlMs: 70 * 60 * 1000,
 } as const;
 
+/** Least wait for a subscription's acknowledgement, in ms (see `readAfter`). */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
 /** Extra life of a session's event keys past the session timeout, in ms. */
 const TTL_GRACE_MS = 10 * 60 * 1000;
 
@@ -95,6 +98,8 @@ export class RedisEventLog implements EventLog {
   readonly #now: () => number;
   readonly #connection: StoreConnection<EventLogScriptName>;
   readonly #commandTimeoutMs: number;
+  /** Longest wait for a SUBSCRIBE to be acknowledged: a busy node answers it late. */
+  readonly #subscribeTimeoutMs: number;
   readonly #live: LiveEvents;
   readonly #keys: KeyLayout;
   /** PUBLISH on one Redis, SPUBLISH (sharded, to the stream's shard only) on a cluster. */
@@ -116,6 +121,7 @@ export class RedisEventLog implements EventLog {
     );
     this.#now = options.now ?? Date.now;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? redisEventLogDefaults.commandTimeoutMs;
+    this.#subscribeTimeoutMs = Math.max(this.#commandTimeoutMs, SUBSCRIBE_TIMEOUT_MS);
     this.#connection = new StoreConnection({
       url: options.url ?? redisEventLogDefaults.url,
       redis: options.redis,
@@ -165,7 +171,7 @@ export class RedisEventLog implements EventLog {
   async readAfter(sessionId: string, lastEventId?: string): Promise<ReadAfterResult> {
     // A subscription made just before must be live, or events could fall
     // between this read and the first live one.
-    await withTimeout(this.#live.acknowledged(sessionId), this.#commandTimeoutMs, () => {
+    await withTimeout(this.#live.acknowledged(sessionId), this.#subscribeTimeoutMs, () => {
       throw new StoreUnavailableError('Redis did not acknowledge the events subscription');
     }).catch((error: unknown) => {
       throw error instanceof StoreUnavailableError
