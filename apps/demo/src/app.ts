@@ -9,6 +9,7 @@ import {
   type SessionManagerOptions,
 } from '@morgan/session-server';
 import {
+  clientAddressOf,
   createShutdown,
   errorHandler,
   hardenServer,
@@ -108,6 +109,10 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   const appRouter = createAppRouter(chat);
   const metrics = new MorganMetrics(manager);
   const app = express();
+  // Behind a load balancer (MORGAN_TRUST_PROXY): req.ip, and the sockets'
+  // address below, are the client's, so per-address limits count clients apart.
+  const trustProxy = options.config?.trustProxy;
+  if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
   // Slow and greedy clients get the hardened limits (headers within 10 s, …).
   const server = hardenServer(createServer(app));
   const shutdown = createShutdown({
@@ -117,7 +122,12 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
     ...(options.drainTimeoutMs !== undefined && { drainTimeoutMs: options.drainTimeoutMs }),
     ...(options.exit !== undefined && { exit: options.exit }),
   });
-  const ws = attachWebSocket(server, { manager, router: appRouter, ...options.ws });
+  const ws = attachWebSocket(server, {
+    manager,
+    router: appRouter,
+    clientAddress: clientAddressOf(app),
+    ...options.ws,
+  });
   shutdown.onShutdown(() => {
     admin?.close();
     return chat.close();
@@ -178,6 +188,7 @@ function managerOptions(options: DemoServerOptions): SessionManagerOptions {
     redisUrl,
     redisClusterNodes,
     redisKeyPrefix,
+    trustProxy: _trustProxy,
     port: _port,
     ...config
   } = options.config ?? {};

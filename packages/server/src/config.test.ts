@@ -40,6 +40,8 @@ describe('loadConfig', () => {
     ['PORT', '80.5'],
     ['REDIS_URL', 'localhost:6379'],
     ['REDIS_CLUSTER_NODES', 'localhost'],
+    ['MORGAN_TRUST_PROXY', 'not-an-address'],
+    ['MORGAN_TRUST_PROXY', '10.0.0.0/99'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:7001'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1:99999'],
     ['REDIS_CLUSTER_NODES', ','],
@@ -58,6 +60,14 @@ describe('loadConfig', () => {
     expect(error.value).toBe(value);
     expect(error.message).toContain(variable);
     expect(error.message).toContain(value);
+  });
+
+  it('reads MORGAN_TRUST_PROXY as Express reads trust proxy', () => {
+    expect(loadConfig({ MORGAN_TRUST_PROXY: 'true' })).toEqual({ trustProxy: true });
+    expect(loadConfig({ MORGAN_TRUST_PROXY: '2' })).toEqual({ trustProxy: 2 });
+    expect(loadConfig({ MORGAN_TRUST_PROXY: 'loopback, 10.0.0.0/8' })).toEqual({
+      trustProxy: ['loopback', '10.0.0.0/8'],
+    });
   });
 
   it('reads REDIS_CLUSTER_NODES as a list of host:port', () => {

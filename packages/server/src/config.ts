@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import { ConfigError } from './errors.js';
 import type { RateLimitPolicy } from './rate-limit.js';
 
@@ -14,6 +15,13 @@ export interface MorganConfig {
   redisUrl?: string;
   /** Redis Cluster nodes (`REDIS_CLUSTER_NODES=host:port,host:port,…`); wins over `redisUrl`. */
   redisClusterNodes?: string[];
+  /**
+   * Which proxies to believe for the client address (`MORGAN_TRUST_PROXY`):
+   * Express's `trust proxy` setting: `true`, a number of hops, or addresses
+   * and subnets (`loopback`, `10.0.0.0/8`, …). Needed behind a load balancer,
+   * or every client counts as the balancer's address in the per-address limits.
+   */
+  trustProxy?: boolean | number | string[];
   /** Prefix of every Redis key and channel (`MORGAN_REDIS_PREFIX`); nodes sharing sessions use the same one. */
   redisKeyPrefix?: string;
   port?: number;
@@ -70,7 +78,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     config[
       variable.key as Exclude<
         keyof MorganConfig,
-        'redisUrl' | 'redisClusterNodes' | 'redisKeyPrefix' | 'createRateLimit' | 'requestRateLimit'
+        | 'redisUrl'
+        | 'redisClusterNodes'
+        | 'redisKeyPrefix'
+        | 'createRateLimit'
+        | 'requestRateLimit'
+        | 'trustProxy'
       >
     ] = value * (variable.scale ?? 1);
   }
@@ -85,6 +98,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     config.redisUrl = redisUrl;
   }
+  const trustProxy = env.MORGAN_TRUST_PROXY?.trim();
+  if (trustProxy !== undefined && trustProxy !== '')
+    config.trustProxy = parseTrustProxy(trustProxy);
   const clusterNodes = env.REDIS_CLUSTER_NODES;
   if (clusterNodes !== undefined && clusterNodes.trim() !== '') {
     try {
@@ -117,6 +133,24 @@ function perMinute(
     throw new ConfigError(name, raw, `a positive whole number of ${what} per minute, or off`);
   }
   return { limit, windowMs: 60_000 };
+}
+
+/** `MORGAN_TRUST_PROXY`: `true` / `false`, a number of hops, or a comma list that proxy-addr accepts. */
+function parseTrustProxy(raw: string): boolean | number | string[] {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((item) => item.trim());
+  try {
+    proxyaddr.compile(list);
+  } catch {
+    throw new ConfigError(
+      'MORGAN_TRUST_PROXY',
+      raw,
+      'true, false, a number of hops, or addresses and subnets (loopback, 10.0.0.0/8, …)',
+    );
+  }
+  return list;
 }
 
 const REDIS_PREFIX = /^[A-Za-z0-9:_.-]{1,64}$/;

@@ -5,6 +5,8 @@
  *
  * @module \@morgan/session-server/express
  */
+
+export { clientAddressOf } from './client-address.js';
 export {
   type ErrorHandlerOptions,
   errorHandler,

@@ -16,6 +16,7 @@ import { startHttpServer } from '../testing/http-server.js';
 import { createSessionRouter } from '../trpc/session-router.js';
 import { attachWebSocket } from '../ws/attach.js';
 import { call, connect } from '../ws/testing/ws-server.js';
+import { clientAddressOf } from './client-address.js';
 import { errorHandler } from './error-handler.js';
 import { sessionMiddleware } from './session-middleware.js';
 import { trpcHandler } from './trpc.js';
@@ -61,7 +62,7 @@ async function startNode(options: SessionManagerOptions) {
   app.use('/trpc', trpcHandler(manager, router));
   app.use(errorHandler());
   const http = await startHttpServer(app);
-  const ws = attachWebSocket(http.server, { manager, router });
+  const ws = attachWebSocket(http.server, { manager, router, clientAddress: clientAddressOf(app) });
   return {
     manager,
     url: http.url,
@@ -143,6 +144,27 @@ describe('session creation per client address', () => {
     });
     expect(Array.isArray(await mixed.json())).toBe(true);
     expect(await node.manager.getActiveSessionCount()).toBe(1);
+  });
+
+  test('over WebSocket behind a trusted proxy, by the forwarded address, as over HTTP', async () => {
+    await using node = await startNode({ createRateLimit: { limit: 1, windowMs: 60_000 } });
+    const owner = await node.manager.createSession();
+    const wsUrl = `${node.url.replace('http', 'ws')}/trpc`;
+    const socketFrom = (address: string) =>
+      connect(wsUrl, owner.sessionId, { headers: { 'x-forwarded-for': address } });
+    const first = await socketFrom('198.51.100.7');
+    const second = await socketFrom('198.51.100.8');
+    const answers = [
+      await call(first, 1, 'mutation', 'session.create', {}),
+      await call(second, 1, 'mutation', 'session.create', {}),
+      await call(first, 2, 'mutation', 'session.create', {}),
+    ];
+    expect(answers.slice(0, 2).every((answer) => answer.result !== undefined)).toBe(true);
+    expect(JSON.stringify(answers[2])).toContain('"errorCode":"RATE_LIMITED"');
+    // The same forwarded address over HTTP shares the allowance already spent.
+    expect((await create(node.url, '198.51.100.8')).status).toBe(429);
+    first.close();
+    second.close();
   });
 
   test('over WebSocket, by the socket’s address', async () => {

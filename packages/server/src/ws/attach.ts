@@ -85,6 +85,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
+  readonly #clientAddress: (req: IncomingMessage) => string | undefined;
   /** Sockets per client address that have not authenticated yet. */
   readonly #pendingByAddress = new Map<string, number>();
   /** Gives back a socket's place among its address's unauthenticated ones. */
@@ -93,8 +94,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   #closing: Promise<void> | undefined;
 
   constructor(server: Server, options: AttachWebSocketOptions<TRouter>) {
-    const { manager, router, allowedOrigins, onError, createContext, ...rest } = options;
+    const { manager, router, allowedOrigins, onError, createContext, clientAddress, ...rest } =
+      options;
     this.#createContext = createContext;
+    this.#clientAddress = clientAddress ?? ((req) => req.socket.remoteAddress);
     this.#settings = resolveSettings(rest);
     this.manager = manager;
     this.#server = server;
@@ -222,7 +225,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
    * handed to tRPC or closes, whichever comes first.
    */
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const address = req.socket.remoteAddress ?? '';
+    const address = this.#clientAddress(req) ?? '';
     const pending = this.#pendingByAddress.get(address) ?? 0;
     if (pending >= this.#settings.maxPendingSocketsPerAddress) {
       rejectUpgrade(
@@ -298,7 +301,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
         return connection.session;
       },
       transport: 'ws',
-      clientAddress: connection.req.socket.remoteAddress,
+      clientAddress: this.#clientAddress(connection.req),
       runCall: (call) => this.#runCall(connection, call),
       openSubscription: () => {
         const release = connection.openSubscription();

@@ -91,13 +91,21 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
     | undefined;
   /** Called with each error a procedure throws (tRPC's `onError`). */
   onError?: WSSHandlerOptions<TRouter>['onError'];
+  /**
+   * The client's address, for the limits per address (sockets not yet
+   * authenticated, session creations). Behind a load balancer, derive it as
+   * the Express app does: `clientAddressOf(app)` (`./express`) honours its
+   * `trust proxy` setting and `X-Forwarded-For`.
+   * @default the socket's remote address
+   */
+  clientAddress?: ((req: IncomingMessage) => string | undefined) | undefined;
 }
 
 /** The numeric and path options, resolved. */
 export type WebSocketSettings = Required<
   Omit<
     AttachWebSocketOptions<AnyRouter>,
-    'manager' | 'router' | 'allowedOrigins' | 'onError' | 'createContext'
+    'manager' | 'router' | 'allowedOrigins' | 'onError' | 'createContext' | 'clientAddress'
   >
 >;
 
