@@ -44,7 +44,10 @@ export async function startDemoNodes(
   try {
     const nodeEnv = {
       NODE_ENV: 'production',
+      // Every client is on this machine: one address for the per-address limit.
       MORGAN_CREATE_RATE_LIMIT: 'off',
+      // Behind nginx: the client's address is the one nginx forwards.
+      MORGAN_TRUST_PROXY: 'loopback',
       MORGAN_ADMIN_TOKEN: randomBytes(16).toString('hex'),
       ...env,
     };

@@ -5,10 +5,10 @@
 // Rows:
 // - `redis-server`: a private one from startRedis (or the one REDIS_URL
 //   names, under a key prefix of its own);
-// - `Redis Cluster`, only when MORGAN_BENCH_CLUSTER_NODES=host:port,... is
-//   set: the nodes get REDIS_CLUSTER_NODES (the demo's cluster support).
-import { randomBytes } from 'node:crypto';
-import { startRedis } from '@morgan/test-support';
+// - `Redis Cluster`: three masters from startRedisCluster (or the cluster
+//   REDIS_CLUSTER_NODES names, under a key prefix of its own); the nodes get
+//   REDIS_CLUSTER_NODES (the demo's cluster support).
+import { startRedis, startRedisCluster } from '@morgan/test-support';
 
 /** The Redis of one P8 row. */
 export interface RedisRow {
@@ -41,29 +41,22 @@ export const standaloneRedis: RedisRowSource = {
   },
 };
 
-/**
- * A Redis Cluster the caller runs, by its seed nodes (`host:port,...`). Its
- * keys stay (under a fresh prefix): flushing a cluster this run does not own
- * is not this benchmark's business.
- */
-export function clusterRedis(nodes: string): RedisRowSource {
-  return {
-    label: 'Redis Cluster',
-    async open() {
-      const prefix = `${NAMESPACE}:${randomBytes(6).toString('hex')}:`;
-      return {
-        label: `Redis Cluster (${nodes})`,
-        env: { REDIS_CLUSTER_NODES: nodes, MORGAN_REDIS_PREFIX: prefix },
-        release: async () => {},
-      };
-    },
-  };
-}
+/** A Redis Cluster: three private masters, or REDIS_CLUSTER_NODES' under a fresh key prefix. */
+export const clusterRedis: RedisRowSource = {
+  label: 'Redis Cluster',
+  async open() {
+    const cluster = await startRedisCluster({ namespace: NAMESPACE });
+    return {
+      label: cluster.owned
+        ? `Redis Cluster (${cluster.nodes.length} masters)`
+        : 'Redis Cluster (REDIS_CLUSTER_NODES)',
+      env: cluster.env,
+      release: () => cluster.stop(),
+    };
+  },
+};
 
-/** The rows of this run: redis-server, and a Redis Cluster when MORGAN_BENCH_CLUSTER_NODES is set. */
-export function redisRows(env: NodeJS.ProcessEnv = process.env): RedisRowSource[] {
-  const rows = [standaloneRedis];
-  const cluster = env.MORGAN_BENCH_CLUSTER_NODES?.trim();
-  if (cluster) rows.push(clusterRedis(cluster));
-  return rows;
+/** The rows of this run: one redis-server, then a Redis Cluster, side by side. */
+export function redisRows(): RedisRowSource[] {
+  return [standaloneRedis, clusterRedis];
 }

@@ -10,8 +10,8 @@
 // SDK drew for each first attempt: full jitter over [0, 1 s)), and the time
 // until every client was connected again. Raw figures: bench/results/P8.json.
 //
-// One row per Redis (src/failover/redis-rows.ts): redis-server, and a Redis
-// Cluster when MORGAN_BENCH_CLUSTER_NODES is set. BENCH_P8_CLIENTS changes
+// One row per Redis (src/failover/redis-rows.ts), side by side: a
+// redis-server, and a three-master Redis Cluster. BENCH_P8_CLIENTS changes
 // the number of clients (default 1,000).
 import { reconnectDefaults } from '@morgan/session-client';
 import { redisRows } from '../failover/redis-rows.js';
