@@ -48,11 +48,11 @@ end
 `;
 
 const MARK = `
-local function mark(f, was, changed, index)
+local function mark(f, was, changed, index, ...)
   local key, id, nowText = KEYS[1], ARGV[1], ARGV[2]
   if tonumber(nowText) > tonumber(f[4]) then f[4] = nowText end
   if changed then
-    redis.call('HSET', key, 'la', f[4], changed, f[index])
+    redis.call('HSET', key, 'la', f[4], changed, f[index], ...)
   else
     redis.call('HSET', key, 'la', f[4])
   end
@@ -126,28 +126,39 @@ return f`;
  * ARGV = [..., node, leaseMs, requestId, windowMs ('0': no counting)] → fields
  * or nil; when counting, then the window (floor(now / windowMs)) and the
  * session's requests in it (fields rw, rn of the hash), this one included.
+ * The per-request path: one read, one HSET, the pin; the request list grows
+ * by text (no decode), as `cjson.encode` would write it.
  */
-const addRequest = `${LIVE_OR_NIL}
-local r = cjson.decode(f[7])
-r[#r + 1] = ARGV[7]
-f[7] = cjson.encode(r)
-mark(f, was, 'r', 7)
-hold('r\t' .. ARGV[1] .. '\t' .. ARGV[7], 1)
-if ARGV[8] and ARGV[8] ~= '0' then
+const addRequest = `${PINNED}${LIVE}${MARK}${HOLD}
+local f = redis.call('HMGET', KEYS[1], 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv', 'rw', 'rn')
+if not live(f, tonumber(ARGV[2]), tonumber(ARGV[3])) then return nil end
+local was = pinned(f)
+local request = cjson.encode(ARGV[7])
+if f[7] == '[]' then f[7] = '[' .. request .. ']' else f[7] = string.sub(f[7], 1, -2) .. ',' .. request .. ']' end
+if ARGV[8] ~= '0' then
   local window = math.floor(tonumber(ARGV[2]) / tonumber(ARGV[8]))
-  local w = redis.call('HMGET', KEYS[1], 'rw', 'rn')
   local n = 1
-  if w[1] and tonumber(w[1]) == window then n = tonumber(w[2]) + 1 end
-  redis.call('HSET', KEYS[1], 'rw', window, 'rn', n)
+  if f[9] and tonumber(f[9]) == window then n = tonumber(f[10]) + 1 end
   f[9] = tostring(window)
   f[10] = tostring(n)
+  mark(f, was, 'r', 7, 'rw', f[9], 'rn', f[10])
+else
+  f[10] = nil
+  f[9] = nil
+  mark(f, was, 'r', 7)
 end
+hold('r\t' .. ARGV[1] .. '\t' .. ARGV[7], 1)
 return f`;
 
 /** ARGV = [..., node, leaseMs, requestId] → 1 when removed, nil otherwise. */
 const removeRequest = `${PINNED}${MARK}${HOLD}
 hold('r\t' .. ARGV[1] .. '\t' .. ARGV[7], -1)
 ${EXISTS_OR_NIL}
+if f[7] == '[' .. cjson.encode(ARGV[7]) .. ']' then
+  f[7] = '[]'
+  mark(f, was, 'r', 7)
+  return 1
+end
 local r = cjson.decode(f[7])
 for i = 1, #r do
   if r[i] == ARGV[7] then
