@@ -84,10 +84,18 @@ function morganManager(redis: RedisTestServer, keyPrefix: string): SessionManage
   });
 }
 
-/** The commit this run measured, `+dirty` when the work tree had changes. */
+/** The commit this run measured, `+dirty` when tracked files (results aside) had changes. */
 function commit(): string {
   const git = (args: string[]) => spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
-  const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+  const changed = git([
+    'status',
+    '--porcelain',
+    '--untracked-files=no',
+    '--',
+    ':(top)',
+    ':(top,exclude)bench/results',
+  ]);
+  const dirty = changed !== '';
   return `${git(['rev-parse', 'HEAD'])}${dirty ? '+dirty' : ''}`;
 }
 
