@@ -151,7 +151,11 @@ export class RedisStore implements Store {
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts,
     });
-    this.#lease = new NodeLease(this.#connection, options.leaseMs ?? redisStoreDefaults.leaseMs);
+    this.#lease = new NodeLease(
+      this.#connection,
+      this.nodeId,
+      options.leaseMs ?? redisStoreDefaults.leaseMs,
+    );
   }
 
   configure(settings: StoreSettings): void {
@@ -599,7 +603,7 @@ export class RedisStore implements Store {
       keys.push(shard.pins(this.nodeId), lease, shard.nodes);
       args.push(this.nodeId, this.#lease.leaseMs, requestId ?? '');
       if (name === 'morganAddRequest') args.push(this.#requestWindowMs);
-      this.#lease.keep(lease);
+      this.#lease.keep(lease, shard.nodes);
     }
     const reply = await this.#run(name, ...keys, ...args);
     // Every script that answers (fields or 1) has set lastActivity to >= now.

@@ -74,8 +74,12 @@ const HOLD = `
 local function hold(field, change)
   if change > 0 then
     redis.call('HINCRBY', KEYS[4], field, change)
-    redis.call('SET', KEYS[5], '1', 'PX', ARGV[6])
-    redis.call('SADD', KEYS[6], ARGV[5])
+    -- The node's timer keeps the lease; a pin only makes sure there is one
+    -- (the first pin in the shard, or after Redis lost it), joining the
+    -- shard's node set then.
+    if redis.call('SET', KEYS[5], '1', 'PX', ARGV[6], 'NX') then
+      redis.call('SADD', KEYS[6], ARGV[5])
+    end
   else
     redis.call('HDEL', KEYS[4], field)
   end
@@ -92,8 +96,13 @@ if not live(f, tonumber(ARGV[2]), tonumber(ARGV[3])) then return nil end
 local was = pinned(f)
 `;
 
-/** Reads the session; returns nil unless it exists (expired or not). */
-const EXISTS_OR_NIL = `${READ}
+/**
+ * Reads what an unpin needs (not the metadata, which may be large), at the
+ * indexes of FIELDS; returns nil unless the session exists (expired or not).
+ */
+const EXISTS_OR_NIL = `
+local g = redis.call('HMGET', KEYS[1], 'ca', 'la', 'cc', 'r')
+local f = { false, false, g[1], g[2], false, g[3], g[4] }
 if not f[3] then return nil end
 local was = pinned(f)
 `;
