@@ -76,6 +76,29 @@ async function rejection(call: Promise<unknown>) {
 }
 
 describe('tRPC over HTTP', () => {
+  test('session.updateMetadata: a merge patch, 409 VERSION_CONFLICT on a stale ifVersion', async () => {
+    const { http, client } = await startApp();
+    await using _ = http;
+    const created = await client().session.create.mutate({
+      metadata: { cart: [1], theme: 'dark' },
+    });
+    const mine = client(created.sessionId);
+    const updated = await mine.session.updateMetadata.mutate({
+      patch: { cart: [1, 2], theme: null },
+    });
+    expect(updated).toMatchObject({ metadata: { cart: [1, 2] }, metadataVersion: 2 });
+    expect(
+      await rejection(mine.session.updateMetadata.mutate({ patch: { cart: [] }, ifVersion: 1 })),
+    ).toMatchObject({ status: 409, errorCode: ErrorCode.VERSION_CONFLICT });
+    expect(
+      await rejection(mine.session.updateMetadata.mutate({ patch: [] as unknown as { a: 1 } })),
+    ).toMatchObject({ status: 400 });
+    expect(await mine.session.get.query()).toMatchObject({
+      metadata: { cart: [1, 2] },
+      metadataVersion: 2,
+    });
+  });
+
   test('create, get, heartbeat, metrics and delete, with superjson Dates', async () => {
     const { manager, http, client } = await startApp({ sessionTimeoutMs: 120_000 });
     await using _ = http;

@@ -36,6 +36,10 @@ const createInput = z
   .strict()
   .optional();
 
+const updateMetadataInput = z
+  .object({ patch: jsonObject, ifVersion: z.number().int().positive().optional() })
+  .strict();
+
 /**
  * Every `session.create` built by `createMorganProcedures`, so that
  * `trpcHandler` can tell from a request's path alone that it only creates
@@ -58,8 +62,8 @@ export function isSessionCreateProcedure(procedure: unknown): boolean {
  * - `publicProcedure`: any caller; Morgan errors map to their HTTP status.
  * - `sessionProcedure`: requires a session; `ctx.session` is typed.
  * - `sessionEventsProcedure`: the `session.events` subscription.
- * - `sessionRouter`: `create`, `get`, `heartbeat`, `delete`, `metrics`,
- *   `events`, to merge under `session`.
+ * - `sessionRouter`: `create`, `get`, `heartbeat`, `updateMetadata`,
+ *   `delete`, `metrics`, `events`, to merge under `session`.
  *
  * @example
  * const t = initTRPC.context<AppContext & MorganContext>().create({ transformer: superjson, errorFormatter });
@@ -85,7 +89,9 @@ export function createMorganProcedures<
       return result;
     })
     // Each call runs through the transport's `ctx.runCall`, when it set one.
-    .use(({ ctx, next }) => (ctx.runCall === undefined ? next() : ctx.runCall(() => next())));
+    .use(({ ctx, next, path }) =>
+      ctx.runCall === undefined ? next() : ctx.runCall(() => next(), path),
+    );
 
   const sessionProcedure = publicProcedure.use(({ ctx, next }) => {
     if (ctx.session === undefined) {
@@ -150,6 +156,17 @@ export function createMorganProcedures<
         sessionTimeoutMs: timeoutMs,
       };
     }),
+    /**
+     * Changes the caller's session metadata by a JSON merge patch (`null`
+     * removes a key); with `ifVersion`, only if the metadata is still that
+     * version (else 409 `VERSION_CONFLICT`). Answers the session, with its
+     * new `metadataVersion`.
+     */
+    updateMetadata: sessionProcedure.input(updateMetadataInput).mutation(({ ctx, input }) =>
+      ctx.manager.updateMetadata(ctx.session.sessionId, input.patch, {
+        ifVersion: input.ifVersion,
+      }),
+    ),
     /** Ends the caller's session at once. */
     delete: sessionProcedure.mutation(async ({ ctx }) => ({
       deleted: await ctx.manager.deleteSession(ctx.session.sessionId),
