@@ -89,9 +89,7 @@ export function createMorganProcedures<
       return result;
     })
     // Each call runs through the transport's `ctx.runCall`, when it set one.
-    .use(({ ctx, next, path }) =>
-      ctx.runCall === undefined ? next() : ctx.runCall(() => next(), path),
-    );
+    .use(({ ctx, next }) => (ctx.runCall === undefined ? next() : ctx.runCall(() => next())));
 
   const sessionProcedure = publicProcedure.use(({ ctx, next }) => {
     if (ctx.session === undefined) {
