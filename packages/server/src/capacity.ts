@@ -1,9 +1,6 @@
-import type { GradientLimit } from './capacity/gradient-limit.js';
-import type { RequestClass } from './capacity/request-class.js';
-
 /** Options of a `CapacityLimiter`. */
 export interface CapacityLimiterOptions {
-  /** Requests allowed in flight at once on this node (the static limit). @default 100 */
+  /** Requests allowed in flight at once on this node. @default 100 */
   maxConcurrent: number;
   /**
    * Requests that may wait for a free slot instead of being shed at once.
@@ -12,85 +9,42 @@ export interface CapacityLimiterOptions {
   maxQueue?: number;
   /** Longest wait for a slot before the request is shed, in milliseconds. @default 0 */
   maxQueueWaitMs?: number;
-  /**
-   * Slots past the limit that only `control` requests (session control) may
-   * take, as a share of the limit, rounded down: at capacity app traffic is
-   * shed while session control is still admitted. @default 0.1
-   */
-  controlHeadroom?: number;
-  /**
-   * Steers the limit by latency instead of `maxConcurrent` (adaptive
-   * capacity); completed requests released with their start time feed it.
-   */
-  adaptive?: GradientLimit | undefined;
-  /** Monotonic clock in ms for request latencies. @default performance.now */
-  now?: () => number;
 }
 
 export const capacityLimiterDefaults = {
   maxConcurrent: 100,
   maxQueue: 0,
   maxQueueWaitMs: 0,
-  controlHeadroom: 0.1,
-} as const satisfies Required<Omit<CapacityLimiterOptions, 'adaptive' | 'now'>>;
+} as const satisfies Required<CapacityLimiterOptions>;
 
 interface Waiter {
   grant: (admitted: boolean) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
-const monotonic = () => performance.now();
-
 /**
- * Counts requests in flight on this node and admits at most `limit` at once:
- * `maxConcurrent`, or the live limit of an adaptive `GradientLimit`.
- * `control` requests (session control) may also take a small headroom past
- * the limit, so they are admitted before app traffic at the edge of
- * capacity. A request that finds no slot either waits in a short bounded
- * queue (when `maxQueue > 0`; control waiters first) or is shed at once.
- * Synchronous in the common case so that shedding costs no I/O and no
- * allocation.
- *
- * A request released with its start time (`release(startedAt)`) is a latency
- * sample for the adaptive limit; one released without it (cancelled, or
- * turned into a stream) is not, and a shed request never is.
+ * Counts requests in flight on this node and admits at most `maxConcurrent`
+ * at once. A request that finds no slot either waits in a short bounded queue
+ * (when `maxQueue > 0`) or is shed at once. Synchronous in the common case so
+ * that shedding costs no I/O and no allocation.
  *
  * @example
  * const limiter = new CapacityLimiter({ maxConcurrent: 100 });
- * if (!limiter.tryAcquire('app')) return reply503();
- * const startedAt = limiter.now();
- * try { await handle(); } finally { limiter.release(startedAt); }
+ * if (!limiter.tryAcquire()) return reply503();
+ * try { await handle(); } finally { limiter.release(); }
  */
 export class CapacityLimiter {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   readonly maxQueueWaitMs: number;
-  readonly controlHeadroom: number;
-  /** The adaptive limit, when there is one. */
-  readonly adaptive: GradientLimit | undefined;
-  /** The clock of `release(startedAt)`, in ms. */
-  readonly now: () => number;
   #inFlight = 0;
   #shed = 0;
-  readonly #queues: Record<RequestClass, Waiter[]> = { control: [], app: [] };
+  readonly #queue: Waiter[] = [];
 
   constructor(options: Partial<CapacityLimiterOptions> = {}) {
     this.maxConcurrent = options.maxConcurrent ?? capacityLimiterDefaults.maxConcurrent;
     this.maxQueue = options.maxQueue ?? capacityLimiterDefaults.maxQueue;
     this.maxQueueWaitMs = options.maxQueueWaitMs ?? capacityLimiterDefaults.maxQueueWaitMs;
-    this.controlHeadroom = options.controlHeadroom ?? capacityLimiterDefaults.controlHeadroom;
-    this.adaptive = options.adaptive;
-    this.now = options.now ?? monotonic;
-  }
-
-  /** `static` (`maxConcurrent`) or `adaptive` (steered by latency). */
-  get mode(): 'static' | 'adaptive' {
-    return this.adaptive === undefined ? 'static' : 'adaptive';
-  }
-
-  /** Requests app traffic may have in flight now: `maxConcurrent`, or the adaptive limit. */
-  get limit(): number {
-    return this.adaptive === undefined ? this.maxConcurrent : this.adaptive.limit;
   }
 
   /** Requests holding a slot now. */
@@ -100,7 +54,7 @@ export class CapacityLimiter {
 
   /** Requests waiting for a slot now. */
   get queued(): number {
-    return this.#queues.control.length + this.#queues.app.length;
+    return this.#queue.length;
   }
 
   /** Requests refused since start. */
@@ -108,9 +62,9 @@ export class CapacityLimiter {
     return this.#shed;
   }
 
-  /** Takes a slot when one is free for `requestClass`. Never waits. */
-  tryAcquire(requestClass: RequestClass = 'app'): boolean {
-    if (this.#fits(requestClass)) {
+  /** Takes a slot when one is free. Never waits. */
+  tryAcquire(): boolean {
+    if (this.#inFlight < this.maxConcurrent) {
       this.#inFlight += 1;
       return true;
     }
@@ -121,25 +75,24 @@ export class CapacityLimiter {
    * Takes a slot, waiting in the bounded queue when that is enabled.
    * Resolves `true` once admitted, `false` when shed (and counts the shed).
    */
-  acquire(requestClass: RequestClass = 'app'): boolean | Promise<boolean> {
-    if (this.tryAcquire(requestClass)) return true;
-    if (this.queued >= this.maxQueue || this.maxQueueWaitMs <= 0) {
+  acquire(): boolean | Promise<boolean> {
+    if (this.tryAcquire()) return true;
+    if (this.#queue.length >= this.maxQueue || this.maxQueueWaitMs <= 0) {
       this.#shed += 1;
       return false;
     }
-    const queue = this.#queues[requestClass];
     return new Promise<boolean>((resolve) => {
       const waiter: Waiter = {
         grant: resolve,
         timer: setTimeout(() => {
-          const index = queue.indexOf(waiter);
-          if (index !== -1) queue.splice(index, 1);
+          const index = this.#queue.indexOf(waiter);
+          if (index !== -1) this.#queue.splice(index, 1);
           this.#shed += 1;
           resolve(false);
         }, this.maxQueueWaitMs),
       };
       waiter.timer.unref?.();
-      queue.push(waiter);
+      this.#queue.push(waiter);
     });
   }
 
@@ -148,51 +101,19 @@ export class CapacityLimiter {
     this.#shed += 1;
   }
 
-  /**
-   * Gives a slot back and hands free slots to waiters (control first). With
-   * `startedAt` (from `now()`, when the slot was taken) the request counts as
-   * completed and its latency feeds the adaptive limit; without, it does not
-   * (a client that went away, a request that became a stream).
-   */
-  release(startedAt?: number): void {
-    if (this.#inFlight === 0) return;
-    if (startedAt !== undefined && this.adaptive !== undefined) {
-      const now = this.now();
-      this.adaptive.sample(now - startedAt, startedAt, this.#inFlight);
+  /** Gives a slot back; hands it straight to the oldest waiter, if any. */
+  release(): void {
+    const next = this.#queue.shift();
+    if (next !== undefined) {
+      clearTimeout(next.timer);
+      next.grant(true);
+      return;
     }
-    this.#inFlight -= 1;
-    if (this.queued > 0) this.#drain();
+    if (this.#inFlight > 0) this.#inFlight -= 1;
   }
 
   /** Suggested `Retry-After` in whole seconds. */
   retryAfterSeconds(): number {
     return 1;
-  }
-
-  #fits(requestClass: RequestClass): boolean {
-    let limit = this.limit;
-    if (this.#inFlight < limit) return true;
-    if (this.adaptive?.probing) {
-      // A probe that cannot end by itself (no samples) ends here.
-      this.adaptive.refresh();
-      limit = this.limit;
-      if (this.#inFlight < limit) return true;
-    }
-    return (
-      requestClass === 'control' &&
-      this.#inFlight < limit + Math.floor(limit * this.controlHeadroom)
-    );
-  }
-
-  #drain(): void {
-    for (const requestClass of ['control', 'app'] as const) {
-      const queue = this.#queues[requestClass];
-      while (queue.length > 0 && this.#fits(requestClass)) {
-        const next = queue.shift() as Waiter;
-        clearTimeout(next.timer);
-        this.#inFlight += 1;
-        next.grant(true);
-      }
-    }
   }
 }
