@@ -45,7 +45,7 @@ const sharedStore = (nodeId: string) =>
   new RedisStore({ url: redis.url, keyPrefix: sharedPrefix, nodeId });
 
 /** A node with both limits at `policy` unless `options` say otherwise, `GET /hello` and tRPC. */
-async function startNode(options: SessionManagerOptions) {
+async function startNode(options: SessionManagerOptions, refusalDelayMs = 0) {
   const manager = new SessionManager({
     createRateLimit: policy,
     requestRateLimit: policy,
@@ -59,7 +59,7 @@ async function startNode(options: SessionManagerOptions) {
     res.json({ hello: true });
   });
   const router = createSessionRouter();
-  app.use('/trpc', trpcHandler(manager, router));
+  app.use('/trpc', trpcHandler(manager, router, { refusalDelayMs }));
   app.use(errorHandler());
   const http = await startHttpServer(app);
   const ws = attachWebSocket(http.server, { manager, router, clientAddress: clientAddressOf(app) });
@@ -144,6 +144,21 @@ describe('session creation per client address', () => {
     });
     expect(Array.isArray(await mixed.json())).toBe(true);
     expect(await node.manager.getActiveSessionCount()).toBe(1);
+  });
+
+  test('an address that keeps asking while refused gets its 429s held, and others are served meanwhile', async () => {
+    await using node = await startNode({ createRateLimit: { limit: 1, windowMs: 60_000 } }, 400);
+    expect((await create(node.url, '203.0.113.20')).status).toBe(200);
+    expect((await create(node.url, '203.0.113.20')).status).toBe(429); // counted by the store
+    const started = performance.now();
+    const held = create(node.url, '203.0.113.20'); // known on the node: held
+    expect((await create(node.url, '198.51.100.20')).status).toBe(200);
+    const refused = await held;
+    // Held for the delay at least (a slower machine only makes it later).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"create";r=0;t=\d+$/);
+    expect(JSON.stringify(await refused.json())).toContain('"errorCode":"RATE_LIMITED"');
   });
 
   test('over WebSocket behind a trusted proxy, by the forwarded address, as over HTTP', async () => {

@@ -9,6 +9,7 @@ import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
 import { errorCodeOf, toTRPCError } from '../trpc/errors.js';
 import { isSessionCreateProcedure } from '../trpc/procedures.js';
+import { RefusalHold } from './refusal-hold.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, rateLimitHeaders, retryAfterHeaders, sendJsonText } from './respond.js';
 
@@ -31,6 +32,16 @@ export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
   /** Most calls in one HTTP batch; a larger batch answers 400 `INVALID_REQUEST` and runs none. @default 100 */
   maxBatchSize?: number;
   /**
+   * How long the 429 is held for an address that keeps calling
+   * `session.create` while refused (it ignores `Retry-After`), in ms, at most
+   * 64 answers per address and 4,096 in all (more are answered at once): a
+   * flood slows to one answer per connection per delay and costs the node
+   * next to nothing. Clients that honour `Retry-After`, as the SDK does,
+   * never meet it. 0 answers at once.
+   * @default 1_000
+   */
+  refusalDelayMs?: number;
+  /**
    * Called with every call that failed with `INTERNAL_ERROR` (the client sees
    * only a generic message). @default logs to stderr
    */
@@ -43,6 +54,7 @@ export const trpcHandlerDefaults = {
   maxBodyBytes: 1024 * 1024,
   allowBatching: true,
   maxBatchSize: 100,
+  refusalDelayMs: 1_000,
   onInternalError: (error: unknown, path: string | undefined): void => {
     console.error(`[morgan] tRPC ${path ?? '?'} failed: ${redactError(error)}`);
   },
@@ -97,7 +109,12 @@ export function trpcHandler<TRouter extends AnyRouter>(
       return { headers: { ...headers, 'Retry-After': String(seconds) } };
     },
   });
-  const refuseCreation = creationRefusals(manager, router);
+  const hold = new RefusalHold({
+    delayMs: settings.refusalDelayMs,
+    maxPerAddress: 64,
+    maxTotal: 4_096,
+  });
+  const refuseCreation = creationRefusals(manager, router, hold);
   return function morganTrpc(req, res, next) {
     // Requests the Fetch API that tRPC builds its request with refuses,
     // which tRPC would answer 500 and report as internal errors.
@@ -158,6 +175,7 @@ function watchForStream(req: Request, res: Response): void {
 function creationRefusals(
   manager: SessionManager,
   router: AnyRouter,
+  hold: RefusalHold,
 ): (req: Request, res: Response) => boolean {
   const procedures = router._def.procedures as Record<string, unknown>;
   const config = router._def._config;
@@ -197,10 +215,15 @@ function creationRefusals(
     // drains it to reach the next request): a flood's bodies would cost as
     // much as before. Closing it instead leaves the body unread.
     if (hasBody(req)) res.setHeader('Connection', 'close');
-    sendJsonText(res, 429, body, {
-      'Retry-After': String(Math.max(1, Math.ceil(refusal.resetMs / 1000))),
-      ...rateLimitHeaders({ name: 'create', ...refusal }),
-    });
+    const answer = () => {
+      const left = { ...refusal, resetMs: Math.max(0, refusal.resetMs - (Date.now() - at)) };
+      sendJsonText(res, 429, body, {
+        'Retry-After': String(Math.max(1, Math.ceil(left.resetMs / 1000))),
+        ...rateLimitHeaders({ name: 'create', ...left }),
+      });
+    };
+    const at = Date.now();
+    hold.hold(req.ip ?? '', refusal.resetMs, (listener) => res.once('close', listener), answer);
     return true;
   };
 }
