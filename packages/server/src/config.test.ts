@@ -100,6 +100,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ MORGAN_CREATE_RATE_LIMIT: 'off' })).toEqual({ createRateLimit: false });
   });
 
+  it('reads MORGAN_CAPACITY_MODE as static or adaptive', () => {
+    expect(loadConfig({ MORGAN_CAPACITY_MODE: 'adaptive' })).toEqual({
+      capacity: { mode: 'adaptive' },
+    });
+    expect(loadConfig({ MORGAN_CAPACITY_MODE: ' static ' })).toEqual({
+      capacity: { mode: 'static' },
+    });
+    const error = configError({ MORGAN_CAPACITY_MODE: 'fast' });
+    expect(error.variable).toBe('MORGAN_CAPACITY_MODE');
+    expect(new SessionManager(loadConfig({ MORGAN_CAPACITY_MODE: 'adaptive' })).capacity.mode).toBe(
+      'adaptive',
+    );
+  });
+
   it('converts units to milliseconds', () => {
     expect(
       loadConfig({

@@ -1,4 +1,5 @@
 import proxyaddr from 'proxy-addr';
+import type { CapacityOptions } from './capacity.js';
 import { ConfigError } from './errors.js';
 import type { RateLimitPolicy } from './rate-limit.js';
 
@@ -7,6 +8,8 @@ export interface MorganConfig {
   sessionTimeoutMs?: number;
   cleanupIntervalMs?: number;
   maxConcurrentRequests?: number;
+  /** `MORGAN_CAPACITY_MODE`: `static` (`maxConcurrentRequests`) or `adaptive` (a limit that follows latency). */
+  capacity?: CapacityOptions;
   maxMetadataBytes?: number;
   /** Sessions per minute per client address (`MORGAN_CREATE_RATE_LIMIT`, or `off`). */
   createRateLimit?: RateLimitPolicy | false;
@@ -56,7 +59,8 @@ export const configVariables: readonly Variable[] = [
 /**
  * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`;
  * `MORGAN_REDIS_PREFIX` is 1 to 64 letters, digits and `:_.-`;
- * `MORGAN_CREATE_RATE_LIMIT` is sessions per minute per address, or `off`).
+ * `MORGAN_CREATE_RATE_LIMIT` is sessions per minute per address, or `off`;
+ * `MORGAN_CAPACITY_MODE` is `static` or `adaptive`).
  * Unset or empty variables are left out so that option defaults apply.
  *
  * @throws ConfigError naming the variable and the bad value.
@@ -84,6 +88,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         | 'createRateLimit'
         | 'requestRateLimit'
         | 'trustProxy'
+        | 'capacity'
       >
     ] = value * (variable.scale ?? 1);
   }
@@ -91,6 +96,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (createLimit !== undefined) config.createRateLimit = createLimit;
   const requestLimit = perMinute(env, 'MORGAN_REQUEST_RATE_LIMIT', 'requests');
   if (requestLimit !== undefined) config.requestRateLimit = requestLimit;
+  const mode = env.MORGAN_CAPACITY_MODE?.trim();
+  if (mode !== undefined && mode !== '') {
+    if (mode !== 'static' && mode !== 'adaptive') {
+      throw new ConfigError('MORGAN_CAPACITY_MODE', mode, 'static or adaptive');
+    }
+    config.capacity = { mode };
+  }
   const redisUrl = env.REDIS_URL;
   if (redisUrl !== undefined && redisUrl.trim() !== '') {
     if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {

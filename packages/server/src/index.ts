@@ -6,9 +6,19 @@
  *
  * @module \@morgan/session-server
  */
+
+export {
+  GradientLimit,
+  type GradientLimitClock,
+  type GradientLimitOptions,
+  gradientLimitDefaults,
+} from './capacity/gradient-limit.js';
+export type { RequestClass } from './capacity/request-class.js';
 export {
   CapacityLimiter,
   type CapacityLimiterOptions,
+  type CapacityOptions,
+  capacityDefaults,
   capacityLimiterDefaults,
 } from './capacity.js';
 export { configVariables, loadConfig, type MorganConfig } from './config.js';

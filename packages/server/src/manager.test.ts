@@ -349,6 +349,7 @@ describe('counts and metrics', () => {
       maxConcurrentRequests: 7,
       activeRequests: 1,
       inFlightRequests: 1,
+      capacityLimit: 7,
       totalRequestsShed: 1,
     });
     await request.end();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { CapacityLimiter } from './capacity.js';
+import { type CapacityLimiter, type CapacityOptions, createCapacityLimiter } from './capacity.js';
 import {
   CapacityError,
   ErrorCode,
@@ -53,6 +53,13 @@ export interface SessionManagerOptions {
   maxQueuedRequests?: number;
   /** Longest wait in that queue before a request is shed, in ms. @default 0 */
   maxQueueWaitMs?: number;
+  /**
+   * How many requests the node admits at once: `'static'` mode uses
+   * `maxConcurrentRequests`; `{ mode: 'adaptive', minLimit, maxLimit, … }` a
+   * limit that follows measured latency. Either way session control gets a
+   * small headroom past the limit (`controlHeadroom`). @default { mode: 'static' }
+   */
+  capacity?: CapacityOptions;
   /** Largest serialised metadata, in bytes. @default 16_384 */
   maxMetadataBytes?: number;
   /** Deepest nesting of objects and arrays in metadata; deeper answers 400 `INVALID_METADATA`. @default 16 */
@@ -123,7 +130,7 @@ export const sessionManagerDefaults = {
   drainTimeoutMs: 10_000,
 } as const satisfies Omit<
   Required<SessionManagerOptions>,
-  'store' | 'eventLog' | 'now' | 'createRateLimit' | 'requestRateLimit'
+  'store' | 'eventLog' | 'now' | 'createRateLimit' | 'requestRateLimit' | 'capacity'
 > & { createRateLimit: RateLimitPolicy; requestRateLimit: RateLimitPolicy };
 
 /** The options that are positive counts, checked the same way. */
@@ -179,6 +186,8 @@ export interface SessionMetrics {
   activeRequests: number;
   /** Requests holding a capacity slot on this node now. */
   inFlightRequests: number;
+  /** Requests app traffic may have in flight now: `maxConcurrentRequests`, or the adaptive limit. */
+  capacityLimit: number;
   /** Requests shed with 503 since start. */
   totalRequestsShed: number;
 }
@@ -278,11 +287,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     });
     this.events = options.eventLog ?? new MemoryEventLog();
     this.events.configure?.({ sessionTimeoutMs: this.sessionTimeoutMs });
-    this.capacity = new CapacityLimiter({
-      maxConcurrent: this.maxConcurrentRequests,
-      maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,
-      maxQueueWaitMs: options.maxQueueWaitMs ?? sessionManagerDefaults.maxQueueWaitMs,
-    });
+    this.capacity = createCapacityLimiter(
+      {
+        maxConcurrent: this.maxConcurrentRequests,
+        maxQueue: options.maxQueuedRequests ?? sessionManagerDefaults.maxQueuedRequests,
+        maxQueueWaitMs: options.maxQueueWaitMs ?? sessionManagerDefaults.maxQueueWaitMs,
+      },
+      options.capacity,
+    );
     const createPolicy = options.createRateLimit ?? sessionManagerDefaults.createRateLimit;
     this.#createLimiter =
       createPolicy === false
@@ -791,6 +803,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       maxConcurrentRequests: this.maxConcurrentRequests,
       activeRequests: this.#activeRequests,
       inFlightRequests: this.capacity.inFlight,
+      capacityLimit: this.capacity.limit,
       totalRequestsShed: this.capacity.shedCount,
     };
   }
