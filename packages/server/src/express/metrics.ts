@@ -24,8 +24,8 @@ type Figure = (metrics: SessionMetrics) => number;
  * Prometheus metrics of one `SessionManager` in a registry of its own (not
  * prom-client's global one, so two servers in a process never clash):
  * sessions active, created / expired / deleted totals, requests in flight,
- * requests tracked on sessions, requests shed, and a request duration
- * histogram fed by `requestTimer()`.
+ * requests tracked on sessions, the live capacity limit, requests shed, and
+ * a request duration histogram fed by `requestTimer()`.
  *
  * @example
  * const metrics = new MorganMetrics(manager);
@@ -85,6 +85,11 @@ export class MorganMetrics {
     gauge('requests_in_flight', 'Requests holding a capacity slot now', (m) => m.inFlightRequests);
     gauge('session_requests_active', 'Requests tracked on sessions now', (m) => m.activeRequests);
     gauge('requests_max_concurrent', 'Capacity of this node', (m) => m.maxConcurrentRequests);
+    gauge(
+      'capacity_limit',
+      'Requests app traffic may have in flight now: the adaptive limit, or maxConcurrentRequests',
+      (m) => m.capacityLimit,
+    );
     counter('requests_shed_total', 'Requests answered 503 at capacity', (m) => m.totalRequestsShed);
     this.#duration = new Histogram({
       name: `${prefix}http_request_duration_seconds`,

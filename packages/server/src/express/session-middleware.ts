@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { batchPathClass, type RequestClass } from '../capacity/request-class.js';
 import {
   CapacityError,
   ErrorCode,
@@ -47,6 +48,15 @@ export interface SessionMiddlewareOptions {
   deferErrorPaths?: readonly string[];
   /** `Retry-After` sent with 503 `SERVER_AT_CAPACITY`, in seconds. @default 1 */
   retryAfterSeconds?: number;
+  /**
+   * Path prefixes (matched against `req.path`) whose requests are session
+   * control, admitted before app traffic at the edge of capacity (an app's
+   * login route, say). Morgan's own tRPC calls under `deferErrorPaths` are
+   * session control without being listed when every call of the request is
+   * a `session.*` procedure (`/trpc/session.heartbeat`).
+   * @default []
+   */
+  controlPaths?: readonly string[];
 }
 
 export const sessionMiddlewareDefaults = {
@@ -54,6 +64,7 @@ export const sessionMiddlewareDefaults = {
   exemptPaths: ['/health', '/ready', '/metrics'],
   deferErrorPaths: ['/trpc'],
   retryAfterSeconds: 1,
+  controlPaths: [],
 } as const satisfies Required<SessionMiddlewareOptions>;
 
 const NO_SESSION: MorganRequestState = Object.freeze({});
@@ -62,7 +73,8 @@ const NO_SESSION: MorganRequestState = Object.freeze({});
  * Express middleware that admits, identifies and tracks each request.
  *
  * In order: exempt paths pass through; a request past the node's capacity
- * (`manager.maxConcurrentRequests`, plus the manager's optional short queue)
+ * (`manager.capacity`: `maxConcurrentRequests` or the adaptive limit, plus a
+ * headroom for session control and the manager's optional short queue)
  * gets 503 `SERVER_AT_CAPACITY` with `Retry-After`, without touching the
  * store; a request without `X-Session-Id` passes with `req.morgan.session`
  * undefined; a malformed id gets 400 `INVALID_SESSION_ID`, an unknown or
@@ -82,7 +94,7 @@ export function sessionMiddleware(
   manager: SessionManager,
   options: SessionMiddlewareOptions = {},
 ): RequestHandler {
-  const { headerName, exemptPaths, deferErrorPaths, retryAfterSeconds } = {
+  const { headerName, exemptPaths, deferErrorPaths, retryAfterSeconds, controlPaths } = {
     ...sessionMiddlewareDefaults,
     ...options,
   };
@@ -109,6 +121,18 @@ export function sessionMiddleware(
     return false;
   };
 
+  /** Session control or app traffic, from the path alone (no query, no body). */
+  const classOf = (path: string): RequestClass => {
+    for (const prefix of deferred) {
+      const end = prefix.length;
+      if (path.length > end + 1 && path.charCodeAt(end) === 47 && path.startsWith(prefix)) {
+        return batchPathClass(path, end + 1);
+      }
+    }
+    for (const prefix of controlPaths) if (path.startsWith(prefix)) return 'control';
+    return 'app';
+  };
+
   const shed = (req: Request, res: Response, next: NextFunction): void => {
     if (defers(req.path)) {
       res.setHeader('Retry-After', shedHeaders['Retry-After']);
@@ -128,10 +152,13 @@ export function sessionMiddleware(
     let tracked: TrackedRequest | undefined;
     let done = false;
     let streamOf: string | undefined | null = null;
+    const startedAt = limiter.now();
     const release = (): void => {
       if (done) return;
       done = true;
-      if (!stream) limiter.release();
+      // A finished response is a latency sample for adaptive capacity; a
+      // client that went away is not.
+      if (!stream) limiter.release(res.writableFinished ? startedAt : undefined);
       else if (streamOf !== null) streams.close(streamOf);
       if (tracked !== undefined) {
         rotations.remove(tracked.session.sessionId, req);
@@ -251,7 +278,7 @@ export function sessionMiddleware(
       admitted(req, res, next, true);
       return;
     }
-    const slot = limiter.acquire();
+    const slot = limiter.acquire(classOf(req.path));
     if (slot === true) {
       admitted(req, res, next, false);
     } else if (slot === false) {

@@ -31,9 +31,10 @@ export interface MorganContext {
   /**
    * Set by transports that account for each call themselves (WebSocket:
    * request tracking on the session, node capacity, shutdown drain). Every
-   * Morgan procedure runs through it.
+   * Morgan procedure runs through it, with its path (`session.heartbeat`),
+   * which decides its class at the edge of capacity.
    */
-  runCall?: (<T>(call: () => Promise<T>) => Promise<T>) | undefined;
+  runCall?: (<T>(call: () => Promise<T>, path: string) => Promise<T>) | undefined;
   /**
    * Set by transports that bound subscriptions per connection (WebSocket):
    * takes a slot and returns its release.

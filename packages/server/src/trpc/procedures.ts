@@ -89,7 +89,9 @@ export function createMorganProcedures<
       return result;
     })
     // Each call runs through the transport's `ctx.runCall`, when it set one.
-    .use(({ ctx, next }) => (ctx.runCall === undefined ? next() : ctx.runCall(() => next())));
+    .use(({ ctx, next, path }) =>
+      ctx.runCall === undefined ? next() : ctx.runCall(() => next(), path),
+    );
 
   const sessionProcedure = publicProcedure.use(({ ctx, next }) => {
     if (ctx.session === undefined) {

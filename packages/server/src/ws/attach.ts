@@ -4,6 +4,7 @@ import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocket, WebSocketServer } from 'ws';
+import { procedureClass } from '../capacity/request-class.js';
 import {
   CapacityError,
   ErrorCode,
@@ -302,7 +303,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       },
       transport: 'ws',
       clientAddress: this.#clientAddress(connection.req),
-      runCall: (call) => this.#runCall(connection, call),
+      runCall: (call, path) => this.#runCall(connection, call, path),
       openSubscription: () => {
         const release = connection.openSubscription();
         if (release === undefined) {
@@ -329,21 +330,26 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     }
   }
 
-  /** One call over a socket: admitted by node capacity, tracked on the session, drained on close. */
-  async #runCall<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
+  /**
+   * One call over a socket: admitted by node capacity (`session.*` calls as
+   * session control), tracked on the session, drained on close.
+   */
+  async #runCall<T>(connection: Connection, call: () => Promise<T>, path: string): Promise<T> {
     const { sessionId } = connection;
     if (this.#closing !== undefined) {
       throw new MorganError(ErrorCode.SHUTTING_DOWN);
     }
     if (sessionId === undefined)
       throw new MorganError(ErrorCode.SESSION_REQUIRED, 'Socket has no session');
-    if (!(await this.manager.capacity.acquire())) throw new CapacityError(1);
+    const capacity = this.manager.capacity;
+    if (!(await capacity.acquire(procedureClass(path)))) throw new CapacityError(1);
+    const startedAt = capacity.now();
     connection.callStarted();
     this.#inFlight += 1;
     try {
       return await this.manager.trackRequest(sessionId, call);
     } finally {
-      this.manager.capacity.release();
+      capacity.release(startedAt);
       this.#inFlight -= 1;
       // A deferred close waits for this answer, which is sent before the next macrotask.
       if (connection.callEnded()) this.#work.later(0, () => connection.flushEnd());
