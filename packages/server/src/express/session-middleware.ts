@@ -10,6 +10,7 @@ import {
 import type { SessionManager, TrackedRequest } from '../manager.js';
 import { SESSION_HEADER_LOWER } from '../protocol.js';
 import { isSessionId } from '../session.js';
+import { EarlyRetries } from './early-retries.js';
 import type { MorganRequestState } from './request.js';
 import {
   errorBody,
@@ -57,6 +58,16 @@ export interface SessionMiddlewareOptions {
    * @default []
    */
   controlPaths?: readonly string[];
+  /**
+   * Slows the 503s of clients that ignore `Retry-After`: a request shed on
+   * a connection whose previous request was shed less than
+   * `retryAfterSeconds` ago is answered only once that time has passed, so
+   * a client retrying at once costs one answer per `Retry-After` instead of
+   * a storm that takes the CPU admitted requests need. Clients that honour
+   * `Retry-After` (the SDK) never wait; at most 10,000 answers wait at once.
+   * @default false
+   */
+  slowEarlyRetries?: boolean;
 }
 
 export const sessionMiddlewareDefaults = {
@@ -65,6 +76,7 @@ export const sessionMiddlewareDefaults = {
   deferErrorPaths: ['/trpc'],
   retryAfterSeconds: 1,
   controlPaths: [],
+  slowEarlyRetries: false,
 } as const satisfies Required<SessionMiddlewareOptions>;
 
 const NO_SESSION: MorganRequestState = Object.freeze({});
@@ -94,10 +106,9 @@ export function sessionMiddleware(
   manager: SessionManager,
   options: SessionMiddlewareOptions = {},
 ): RequestHandler {
-  const { headerName, exemptPaths, deferErrorPaths, retryAfterSeconds, controlPaths } = {
-    ...sessionMiddlewareDefaults,
-    ...options,
-  };
+  const settings = { ...sessionMiddlewareDefaults, ...options };
+  const { headerName, exemptPaths, deferErrorPaths, retryAfterSeconds, controlPaths } = settings;
+  const early = settings.slowEarlyRetries ? new EarlyRetries(retryAfterSeconds * 1000) : undefined;
   const header = headerName.toLowerCase();
   const exempt = new Set(exemptPaths);
   const deferred = deferErrorPaths.map((path) => path.replace(/\/+$/, ''));
@@ -134,6 +145,12 @@ export function sessionMiddleware(
   };
 
   const shed = (req: Request, res: Response, next: NextFunction): void => {
+    const waitMs = early?.shed(req.socket) ?? 0;
+    if (waitMs > 0 && early?.hold(res, waitMs, () => shedNow(req, res, next))) return;
+    shedNow(req, res, next);
+  };
+
+  const shedNow = (req: Request, res: Response, next: NextFunction): void => {
     if (defers(req.path)) {
       res.setHeader('Retry-After', shedHeaders['Retry-After']);
       req.morgan = { rejection: shedError };
