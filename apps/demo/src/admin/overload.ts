@@ -69,7 +69,7 @@ export class OverloadSimulator {
    */
   topUp(): void {
     if (!this.#enabled) return;
-    const target = Math.max(0, this.#capacity.maxConcurrent - this.#freeSlots);
+    const target = Math.max(0, this.#capacity.limit - this.#freeSlots);
     while (this.#held < target && this.#capacity.tryAcquire()) this.#held += 1;
     while (this.#held > target) {
       this.#capacity.release();

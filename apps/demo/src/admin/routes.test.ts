@@ -99,7 +99,13 @@ describe('admin routes', () => {
     await manager.addConnection(b.sessionId);
     await using _request = await manager.trackRequest(b.sessionId);
     const body = await state(url);
-    expect(body.totals).toMatchObject({ activeSessions: 2, created: 2, connections: 1 });
+    expect(body.totals).toMatchObject({
+      activeSessions: 2,
+      created: 2,
+      connections: 1,
+      capacityLimit: 10,
+      capacityMode: 'static',
+    });
     const short = (id: string) => `${id.slice(0, 8)}…`;
     expect(body.sessions.map((s) => s.shortId).sort()).toEqual(
       [short(a.sessionId), short(b.sessionId)].sort(),

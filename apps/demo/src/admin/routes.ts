@@ -172,6 +172,8 @@ export function adminRoutes(options: AdminRoutesOptions): Router {
         inFlightRequests: Math.max(0, metrics.inFlightRequests - overload.heldSlots),
         activeRequests: metrics.activeRequests,
         maxConcurrentRequests: metrics.maxConcurrentRequests,
+        capacityLimit: metrics.capacityLimit,
+        capacityMode: manager.capacity.mode,
         shed: metrics.totalRequestsShed,
         connections: rows.reduce((sum, r) => sum + r.connectionCount, 0),
       },

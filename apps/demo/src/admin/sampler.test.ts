@@ -22,11 +22,19 @@ describe('LoadSampler', () => {
       activeSessions: 2,
       inFlightRequests: 2,
       shed: 2,
+      capacityLimit: 3,
     });
     phantom = 0;
     manager.capacity.release();
     expect(await sampler.sample()).toMatchObject({ inFlightRequests: 2, shed: 0 });
     expect(sampler.samples()).toHaveLength(2);
+    await manager.stop();
+  });
+
+  it('records the live limit of adaptive capacity', async () => {
+    const manager = new SessionManager({ capacity: { mode: 'adaptive', initialLimit: 30 } });
+    const sampler = new LoadSampler(manager);
+    expect(await sampler.sample()).toMatchObject({ capacityLimit: 30 });
     await manager.stop();
   });
 

@@ -19,8 +19,8 @@ export const loadSamplerDefaults = {
 } as const;
 
 /**
- * Samples active sessions, requests in flight and shed requests of this node
- * once per interval and keeps a bounded window of them for the chart.
+ * Samples active sessions, requests in flight, shed requests and the
+ * capacity limit of this node once per interval and keeps a bounded window of them for the chart.
  *
  * @example
  * const sampler = new LoadSampler(manager).start();
@@ -80,6 +80,7 @@ export class LoadSampler {
         activeSessions,
         inFlightRequests: Math.max(0, capacity.inFlight - this.#phantomSlots()),
         shed: shedCount - this.#lastShed,
+        capacityLimit: capacity.limit,
       };
       this.#lastShed = shedCount;
       this.#samples.push(sample);

@@ -10,6 +10,8 @@ export interface LoadSample {
   inFlightRequests: number;
   /** Requests shed with 503 since the previous sample. */
   shed: number;
+  /** The node's capacity limit at that moment (it moves in adaptive mode). */
+  capacityLimit: number;
 }
 
 /** What the dashboard shows about the simulation. */
@@ -55,6 +57,9 @@ export interface AdminState {
     /** Requests tracked on sessions of this node. */
     activeRequests: number;
     maxConcurrentRequests: number;
+    /** Requests app traffic may have in flight now: the adaptive limit, or `maxConcurrentRequests`. */
+    capacityLimit: number;
+    capacityMode: 'static' | 'adaptive';
     shed: number;
     /** Open connections of the listed sessions. */
     connections: number;

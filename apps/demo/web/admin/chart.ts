@@ -23,8 +23,9 @@ export function niceMax(value: number): number {
 }
 
 /**
- * Draws active sessions (line + area), requests in flight (line) and shed
- * requests per second (bars) over the last `windowMs`, ending at `now`,
+ * Draws active sessions (line + area), requests in flight (line), the
+ * capacity limit (dashed line: it moves in adaptive mode) and shed requests
+ * per second (bars) over the last `windowMs`, ending at `now`,
  * sized to the element's current width so text is never stretched.
  * Returns the time span drawn, in ms.
  */
@@ -47,7 +48,7 @@ export function drawChart(
   const start = now - spanMs;
   const visible = samples.filter((s) => s.at >= start);
   const peak = visible.reduce(
-    (max, s) => Math.max(max, s.activeSessions, s.inFlightRequests, s.shed),
+    (max, s) => Math.max(max, s.activeSessions, s.inFlightRequests, s.shed, s.capacityLimit),
     0,
   );
   const yMax = niceMax(peak);
@@ -114,6 +115,13 @@ export function drawChart(
         class: 'line-inflight',
         d: line((s) => s.inFlightRequests),
         'data-testid': 'chart-inflight',
+      }),
+    );
+    nodes.push(
+      svg('path', {
+        class: 'line-limit',
+        d: line((s) => s.capacityLimit),
+        'data-testid': 'chart-limit',
       }),
     );
   }

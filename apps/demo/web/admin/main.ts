@@ -16,6 +16,7 @@ const ui = {
   expired: byTestId('total-expired'),
   inflight: byTestId('total-inflight'),
   capacity: byTestId('capacity'),
+  capacityMode: byTestId('capacity-mode'),
   connections: byTestId('total-connections'),
   shed: byTestId('total-shed'),
   overloadState: byTestId('overload-state'),
@@ -145,14 +146,15 @@ function render(state: AdminState): void {
   setText(ui.deleted, String(totals.deleted));
   setText(ui.expired, String(totals.expired));
   setText(ui.inflight, String(totals.inFlightRequests));
-  setText(ui.capacity, String(totals.maxConcurrentRequests));
+  setText(ui.capacity, String(totals.capacityLimit));
+  setText(ui.capacityMode, totals.capacityMode);
   setText(ui.connections, String(totals.connections));
   setText(ui.shed, String(totals.shed));
   setText(ui.overloadState, overload.enabled ? 'on' : 'off');
   setText(
     ui.overloadDetail,
     overload.enabled
-      ? `${overload.freeSlots} of ${totals.maxConcurrentRequests} slots left · replies +${overload.replyDelayMs} ms`
+      ? `${overload.freeSlots} of ${totals.capacityLimit} slots left · replies +${overload.replyDelayMs} ms`
       : 'holds request slots and slows replies',
   );
   setText(ui.overloadToggle, overload.enabled ? 'Turn off' : 'Turn on');
