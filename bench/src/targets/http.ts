@@ -1,8 +1,7 @@
 // P1: GET /hello through sessionMiddleware (MemoryStore, valid X-Session-Id)
 //     vs bare Express, req/s ratio, same run.
 // P2: the same vs express-session with its MemoryStore and a session cookie.
-// P5: 10x overload past capacity: p99 of admitted requests vs unloaded p99,
-//     every request answered 200 or 503, p99 of the 503s.
+// (P5, overload, is in overload.ts.)
 //
 // Servers and load generators each run in a child process of their own
 // (node + tsx). Two cores only: throughput runs use 10 connections, 3 s per
@@ -18,20 +17,6 @@ const CONNECTIONS = 10;
 const SECONDS = 3;
 const ROUNDS = 5;
 const WARMUP_SECONDS = 1;
-
-// P5: capacity 50, each admitted request held 500 ms (a slow upstream call,
-// the case load shedding exists for), so the node admits at most 100 req/s.
-// Overload offers 10x that, 1,000 req/s arriving steadily (open loop: as many
-// requests in flight as that rate over 500 ms makes, 10x the slots); the
-// unloaded baseline offers half the capacity. A second, informational run
-// uses autocannon with 500 connections that retry the moment they get a 503
-// (a retry storm, bounded by the node's CPU rather than by its slots).
-const CAPACITY = 50;
-const WORK_MS = 500;
-const OVERLOAD_CONNECTIONS = CAPACITY * 10;
-const OVERLOAD_RATE = (CAPACITY * 1000 * 10) / WORK_MS;
-const UNLOADED_RATE = CAPACITY / 2 / (WORK_MS / 1000);
-const P5_SECONDS = 8;
 
 const fmt = (value: number, digits = 2) => value.toFixed(digits);
 
@@ -134,75 +119,6 @@ async function throughput(): Promise<BenchResult[]> {
   ];
 }
 
-async function overload(): Promise<BenchResult[]> {
-  await using server = await startChildServer('overload', {
-    maxConcurrentRequests: CAPACITY,
-    workMs: WORK_MS,
-  });
-  const sessionId = server.sessionId;
-  if (sessionId === undefined) throw new Error('overload server did not report a session');
-  const base = { url: `${server.url}/work`, headers: { 'x-session-id': sessionId } };
-
-  const unloaded = await runLoad({
-    ...base,
-    kind: 'open-loop',
-    ratePerSecond: UNLOADED_RATE,
-    durationSeconds: P5_SECONDS,
-    warmupSeconds: 2,
-  });
-  assertClean('unloaded', unloaded, 200);
-  const loaded = await runLoad({
-    ...base,
-    kind: 'open-loop',
-    ratePerSecond: OVERLOAD_RATE,
-    durationSeconds: P5_SECONDS,
-  });
-  // Without pacing: 500 connections, each retrying the moment it gets a 503.
-  const storm = await runLoad({
-    ...base,
-    kind: 'autocannon',
-    connections: OVERLOAD_CONNECTIONS,
-    durationSeconds: P5_SECONDS,
-    recordLatencies: true,
-  });
-
-  const p = (summary: LoadSummary, status: number, which: 'p50' | 'p99') =>
-    summary.latency[status]?.[which] ?? Number.NaN;
-  const unloadedP99 = p(unloaded, 200, 'p99');
-  const ratio = p(loaded, 200, 'p99') / unloadedP99;
-  const shedP99 = p(loaded, 503, 'p99');
-  const met = ratio <= 2 && answered(loaded) && shedP99 < 5;
-  return [
-    {
-      id: 'P5',
-      what: '10x overload: admitted p99 vs unloaded p99; 503 p99',
-      measured: `${fmt(ratio)}x, 503 p99 ${fmt(shedP99)} ms`,
-      target: '<= 2x, all answered, 503 p99 < 5 ms',
-      met,
-      detail: `capacity ${CAPACITY} slots, ${WORK_MS} ms per request (at most ${(CAPACITY * 1000) / WORK_MS} req/s admitted); unloaded ${UNLOADED_RATE} req/s: p99 ${fmt(unloadedP99)} ms; overload ${OVERLOAD_RATE} req/s arriving steadily: admitted p99 ${fmt(p(loaded, 200, 'p99'))} ms, 503 p50 ${fmt(p(loaded, 503, 'p50'))} ms; ${counts(loaded)}; every request answered 200 or 503: ${answered(loaded) ? 'yes' : 'NO'}`,
-    },
-    {
-      id: 'P5s',
-      what: 'retry storm (500 conn, no pacing): same figures',
-      measured: `${fmt(p(storm, 200, 'p99') / unloadedP99)}x, 503 p99 ${fmt(p(storm, 503, 'p99'))} ms`,
-      target: '- (informational)',
-      detail: `${Math.round(storm.requestsPerSecond)} req/s, CPU-bound; ${counts(storm)}; every request answered 200 or 503: ${answered(storm) ? 'yes' : 'NO'}`,
-    },
-  ];
-}
-
-function answered(summary: LoadSummary): boolean {
-  const ok = summary.statuses[200] ?? 0;
-  const shed = summary.statuses[503] ?? 0;
-  return ok + shed === summary.total && summary.errors === 0 && summary.timeouts === 0;
-}
-
-function counts(summary: LoadSummary): string {
-  const ok = summary.statuses[200] ?? 0;
-  const shed = summary.statuses[503] ?? 0;
-  return `${ok} x 200, ${shed} x 503, ${summary.total - ok - shed} other, ${summary.errors} socket errors, ${summary.timeouts} timeouts`;
-}
-
 function assertClean(name: string, summary: LoadSummary, status: number): void {
   const ok = summary.statuses[status] ?? 0;
   if (summary.errors > 0 || summary.timeouts > 0 || ok !== summary.total || ok === 0) {
@@ -212,16 +128,6 @@ function assertClean(name: string, summary: LoadSummary, status: number): void {
   }
 }
 
-const target: BenchTarget = {
-  ids: ['P1', 'P2', 'P5'],
-  async run() {
-    const wanted = new Set(process.argv.slice(2).map((id) => id.toUpperCase()));
-    const all = wanted.size === 0;
-    const rows: BenchResult[] = [];
-    if (all || wanted.has('P1') || wanted.has('P2')) rows.push(...(await throughput()));
-    if (all || wanted.has('P5')) rows.push(...(await overload()));
-    return rows;
-  },
-};
+const target: BenchTarget = { ids: ['P1', 'P2'], run: throughput };
 
 export default target;
