@@ -1,12 +1,24 @@
-// Closed-loop throughput rounds against one Redis, with what Redis itself
-// counted during each round: its CPU time and the commands it ran (also
-// those run inside Lua scripts, which INFO commandstats counts as well), and
-// how busy the whole machine was (Linux /proc/stat), so that a run on a
-// machine shared with other work says how much of it the others took.
+// Closed-loop throughput rounds against one Redis (or every master of a
+// Redis Cluster), with what Redis itself counted during each round: its CPU
+// time and the commands it ran (also those run inside Lua scripts, which INFO
+// commandstats counts as well), summed over the servers, and how busy the
+// whole machine was (Linux /proc/stat), so that a run on a machine shared
+// with other work says how much of it the others took.
 import { readFileSync } from 'node:fs';
 
 /** Sends one command to Redis and returns its reply as text (a node-redis `sendCommand`). */
 export type RedisCommand = (args: string[]) => Promise<unknown>;
+
+/**
+ * The servers a figure covers: one Redis, or each master of a Redis Cluster
+ * (one `RedisCommand` per master); figures are summed over them.
+ */
+export type RedisNodes = RedisCommand | readonly RedisCommand[];
+
+/** Each server of `nodes`. */
+export function eachNode(nodes: RedisNodes): readonly RedisCommand[] {
+  return typeof nodes === 'function' ? [nodes] : nodes;
+}
 
 /** One path under test and its figures over the rounds. */
 export interface Variant {
@@ -19,10 +31,11 @@ export interface Variant {
   /** Wall time of the rounds, in µs. */
   wallUs: number;
   nodeCpuUs: number;
+  /** CPU time of the Redis servers (all of them), in µs. */
   redisCpuUs: number;
   /** CPU time every process of the machine used during the rounds, in µs (NaN off Linux). */
   machineCpuUs: number;
-  /** Commands Redis ran while this variant ran (name → calls), INFO excluded. */
+  /** Commands Redis ran while this variant ran (name → calls, every server), INFO excluded. */
   readonly commands: Record<string, number>;
 }
 
@@ -64,30 +77,38 @@ interface RedisStats {
   calls: Record<string, number>;
 }
 
-async function redisStats(send: RedisCommand): Promise<RedisStats> {
-  const info = String(await send(['INFO', 'cpu', 'commandstats']));
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
-  const calls: Record<string, number> = {};
-  for (const [, name, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (name !== undefined && name !== 'info') calls[name] = Number(count);
+/** CPU time and command calls so far, summed over the servers. */
+async function redisStats(nodes: RedisNodes): Promise<RedisStats> {
+  const infos = await Promise.all(
+    eachNode(nodes).map(async (send) => String(await send(['INFO', 'cpu', 'commandstats']))),
+  );
+  const total: RedisStats = { cpuUs: 0, calls: {} };
+  for (const info of infos) {
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
+    total.cpuUs += (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+    for (const [, name, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (name !== undefined && name !== 'info') {
+        total.calls[name] = (total.calls[name] ?? 0) + Number(count);
+      }
+    }
   }
-  return { cpuUs: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6, calls };
+  return total;
 }
 
-/** Runs one round of `v` (`count` operations) and adds its figures. */
+/** Runs one round of `v` (`count` operations) and adds its figures (Redis's: over `nodes`). */
 export async function measureRound(
   v: Variant,
-  send: RedisCommand,
+  nodes: RedisNodes,
   count: number,
   inFlight: number,
 ): Promise<void> {
-  const before = await redisStats(send);
+  const before = await redisStats(nodes);
   const machineBefore = machineCpuUs();
   const nodeBefore = process.cpuUsage();
   const opsPerSecond = await throughput(count, inFlight, v.operation);
   const node = process.cpuUsage(nodeBefore);
   const machine = machineCpuUs() - machineBefore;
-  const after = await redisStats(send);
+  const after = await redisStats(nodes);
   v.rounds.push(opsPerSecond);
   v.ops += count;
   v.wallUs += (count / opsPerSecond) * 1e6;
@@ -116,8 +137,9 @@ function machineCpuUs(): number {
 }
 
 /**
- * Cores' worth of CPU that processes other than this one and redis-server
- * used while `v` ran (0.5 = half a core), from /proc/stat; NaN off Linux.
+ * Cores' worth of CPU that processes other than this one and the measured
+ * redis-server(s) used while `v` ran (0.5 = half a core), from /proc/stat;
+ * NaN off Linux.
  */
 export function othersCores(v: Variant): number {
   return Math.max(0, v.machineCpuUs - v.nodeCpuUs - v.redisCpuUs) / v.wallUs;
