@@ -122,7 +122,13 @@ test('each options table in README.md lists every option of its type, and nothin
       nested: { reconnect: 'ReconnectOptions', http: 'HttpRetryOptions' },
     },
     // The configuration table adds the demo's settings from loadConfig().
-    { header: 'option', of: server, type: 'SessionManagerOptions', extra: 'MorganConfig' },
+    {
+      header: 'option',
+      of: server,
+      type: 'SessionManagerOptions',
+      nested: { capacity: 'CapacityOptions' },
+      extra: 'MorganConfig',
+    },
   ];
   for (const { header, of, type, nested = {}, extra } of tables) {
     const expected = membersOf(of, type).flatMap((name) =>
