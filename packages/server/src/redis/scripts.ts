@@ -108,19 +108,27 @@ local was = pinned(f)
 `;
 
 /**
- * KEYS = [hash, idle, pinned]; ARGV = [id, now, timeoutMs, ttlMs] →
- * fields or nil. Its own code rather than the helpers: the cheapest script, as most
- * scripted operations are touches. Writes nothing when lastActivity would
- * not move (a touch with an older `now`); a pinned session keeps no idle
- * entry and no TTL.
+ * KEYS = [hash, idle, pinned]; ARGV = [id, now, timeoutMs, ttlMs, ...]: reads
+ * the session into `f` (and `now`, `la`, `pinned`); returns nil unless it
+ * lives. Inline, without the helpers: touches are most scripted operations.
  */
-const touch = `
+const READ_LIVE = `
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
 if not f[3] then return nil end
 local now, la = tonumber(ARGV[2]), tonumber(f[4])
 local pinned = f[6] ~= '0' or f[7] ~= '[]'
 if not pinned and now - la > tonumber(ARGV[3]) then return nil end
+`;
+
+/**
+ * KEYS = [hash, idle, pinned]; ARGV = [id, now, timeoutMs, ttlMs] →
+ * fields or nil. Its own code rather than the helpers: the cheapest script, as most
+ * scripted operations are touches. Writes nothing when lastActivity would
+ * not move (a touch with an older `now`); a pinned session keeps no idle
+ * entry and no TTL.
+ */
+const touch = `${READ_LIVE}
 if now > la then
   f[4] = ARGV[2]
   redis.call('HSET', key, 'la', ARGV[2])
@@ -311,13 +319,7 @@ return out`;
  * → fields (version one more, touched), 'conflict' when the version is not
  * ifVersion, nil when the session is gone or expired.
  */
-const replaceMetadata = `
-local key = KEYS[1]
-local f = redis.call('HMGET', key, 'u', 'c', 'ca', 'la', 'm', 'cc', 'r', 'mv')
-if not f[3] then return nil end
-local now, la = tonumber(ARGV[2]), tonumber(f[4])
-local pinned = f[6] ~= '0' or f[7] ~= '[]'
-if not pinned and now - la > tonumber(ARGV[3]) then return nil end
+const replaceMetadata = `${READ_LIVE}
 if (f[8] or '1') ~= ARGV[6] then return 'conflict' end
 f[5] = ARGV[5]
 f[8] = tostring(tonumber(ARGV[6]) + 1)
