@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { addPrintedRows, takeWritten } from './results.js';
 import type { BenchResult, BenchTarget } from './target.js';
 
 const wanted = new Set(process.argv.slice(2).map((id) => id.toUpperCase()));
@@ -19,11 +20,14 @@ for (const file of files) {
   if (wanted.size > 0 && !target.ids.some((id) => wanted.has(id.toUpperCase()))) continue;
   process.stdout.write(`\n== ${file} (${target.ids.join(', ')})\n`);
   try {
+    takeWritten();
     const rows = await target.run();
     for (const row of rows) {
       results.push(row);
       process.stdout.write(`${formatRow(row)}\n`);
     }
+    // The rows as printed go into the results file(s) the target wrote.
+    for (const written of takeWritten()) addPrintedRows(written, rows);
   } catch (error) {
     const row: BenchResult = {
       id: target.ids.join('/'),

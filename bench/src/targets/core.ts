@@ -11,6 +11,7 @@
 // the records, its indexes, and the id strings it shares with the originals).
 import { MemoryStore, SessionManager, type SessionRecord } from '@morgan/session-server';
 import { newSessionId } from '../../../packages/server/src/session.js';
+import { gitCommit, writeResults } from '../results.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 
 const SESSIONS = 1_000_000;
@@ -104,7 +105,7 @@ async function memoryAndSweep(): Promise<BenchResult[]> {
   if ((await store.count()) !== SESSIONS) throw new Error('sessions went missing');
   const sweepMs = median(sweepTimes);
 
-  return [
+  const rows: BenchResult[] = [
     {
       id: 'P3',
       what: 'heap per idle session, 1,000,000 in MemoryStore',
@@ -122,6 +123,28 @@ async function memoryAndSweep(): Promise<BenchResult[]> {
       detail: `max ${Math.max(...sweepTimes).toFixed(4)} ms; a full scan of a plain Map of the same sessions takes ${median(scanTimes).toFixed(1)} ms`,
     },
   ];
+  const commit = gitCommit();
+  writeResults('P3', {
+    commit,
+    target: 'P3',
+    sessions: SESSIONS,
+    heapUsedBytes: { base, withMap, withStore },
+    mapBytesPerSession: mapBytes,
+    storeBytesPerSession: storeBytes,
+    overheadBytesPerSession: overhead,
+    printed: rows.filter((row) => row.id === 'P3'),
+  });
+  writeResults('P4', {
+    commit,
+    target: 'P4',
+    sessions: SESSIONS,
+    sweepRuns: SWEEP_RUNS,
+    sweepMedianMs: sweepMs,
+    sweepMs: sweepTimes,
+    mapScanMs: scanTimes,
+    printed: rows.filter((row) => row.id === 'P4'),
+  });
+  return rows;
 }
 
 async function operations(): Promise<BenchResult[]> {
@@ -140,11 +163,18 @@ async function operations(): Promise<BenchResult[]> {
     measured: `${Math.round(value).toLocaleString('en-US')} ops/s`,
     target: '-',
   });
-  return [
+  const rows = [
     row('createSession (memory store)', create),
     row('getSession (memory store)', get),
     row('trackRequest, callback form (memory store)', track),
   ];
+  writeResults('ops', {
+    commit: gitCommit(),
+    secondsEach: OPS_SECONDS,
+    opsPerSecond: { createSession: create, getSession: get, trackRequest: track },
+    printed: rows,
+  });
+  return rows;
 }
 
 const target: BenchTarget = {

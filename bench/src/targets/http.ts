@@ -11,6 +11,7 @@
 // next()) that shows what any middleware costs and how noisy the run was.
 import { type ChildServer, runLoad, startChildServer } from '../http/children.js';
 import { type LoadSummary, median } from '../http/load.js';
+import { gitCommit, writeResults } from '../results.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 
 const CONNECTIONS = 10;
@@ -99,7 +100,7 @@ async function throughput(): Promise<BenchResult[]> {
     samples[name].map((s) => Math.round(s.requestsPerSecond)).join('/');
   const p1 = ratio('morgan', 'bare');
   const p2 = ratio('morgan', 'express-session');
-  return [
+  const rows: BenchResult[] = [
     {
       id: 'P1',
       what: 'GET /hello via sessionMiddleware vs bare Express (req/s)',
@@ -117,6 +118,24 @@ async function throughput(): Promise<BenchResult[]> {
       detail: `req/s per round: express-session + MemoryStore + cookie ${rps('express-session')}; by server CPU per request ${cpuRatio('morgan', 'express-session')}`,
     },
   ];
+  // Both files hold every round's load summary of every variant.
+  const raw = {
+    commit: gitCommit(),
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    rounds: ROUNDS,
+    ratios: {
+      morganVsBare: p1,
+      morganVsExpressSession: p2,
+      noopVsBare: ratio('noop', 'bare'),
+      cpuMorganVsBare: cpuRatio('morgan', 'bare'),
+      cpuMorganVsExpressSession: cpuRatio('morgan', 'express-session'),
+    },
+    samples,
+  };
+  for (const row of rows) writeResults(row.id, { target: row.id, ...raw, printed: [row] });
+  return rows;
 }
 
 function assertClean(name: string, summary: LoadSummary, status: number): void {

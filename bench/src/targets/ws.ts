@@ -15,6 +15,7 @@
 // the SDK opens once the app listens to events. Sessions are created before
 // the baseline (socket.io has none), so only the connection is measured. A bare `ws` server with one ping
 // interval is shown for reference (the transport alone).
+import { gitCommit, writeResults } from '../results.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 import {
   type IdleClient,
@@ -106,7 +107,7 @@ async function run(): Promise<BenchResult[]> {
 
     const ratio = (ours: Measured) => (ours.heapPerClient / theirs.heapPerClient).toFixed(2);
     const pinged = `clients that answered a server ping: morgan ${ours.pinged}, socket.io ${theirs.pinged}, ws ${transport.pinged} of ${CLIENTS}`;
-    return [
+    const rows: BenchResult[] = [
       {
         id: 'P6',
         what: `heap per idle WebSocket client, ${CLIENTS} clients`,
@@ -135,6 +136,16 @@ async function run(): Promise<BenchResult[]> {
           '(measured right after subscribing, without the idle wait)',
       },
     ];
+    writeResults('P6', {
+      commit: gitCommit(),
+      target: 'P6',
+      clients: CLIENTS,
+      idleMs: IDLE_MS,
+      baseline,
+      perClient: { morgan: ours, socketio: theirs, ws: transport, morganSubscribed: subscribed },
+      printed: rows,
+    });
+    return rows;
   } finally {
     for (const client of clients) client.close();
     await Promise.all([morgan.stop(), socketio.stop(), bare.stop()]);
