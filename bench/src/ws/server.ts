@@ -42,7 +42,13 @@ switch (variant) {
       maxConcurrentRequests: 10_000,
       requestRateLimit: COUNT_WITHOUT_LIMIT,
     }).start();
-    const ws = attachWebSocket(server, { manager, router: createSessionRouter() });
+    // Every bench client connects from 127.0.0.1, BATCH (100) at a time: the
+    // per-address limit of sockets not yet authenticated (32) would refuse them.
+    const ws = attachWebSocket(server, {
+      manager,
+      router: createSessionRouter(),
+      maxPendingSocketsPerAddress: 10_000,
+    });
     connections = () => ws.connectionCount;
     break;
   }
