@@ -42,8 +42,8 @@ export const TARGETS = [
   ],
   [
     'P6',
-    'heap per idle WebSocket client with heartbeats, 2,000 clients',
-    '≤ socket.io per client, same run',
+    'heap per idle WebSocket client with heartbeats and one `session.events` subscription, 2,000 clients',
+    "≤ socket.io's per client in one room, same run",
   ],
   [
     'P7',
@@ -168,15 +168,24 @@ const legacy = {
   },
 };
 
+/** Informational rows shown beside a target's own, where SPEC's wording asks for them. */
+const alongside = { P6: ['P6+ev'] };
+
 /** measured and met of a SPEC target from its printed rows: those with a target (met set). */
 function fromPrinted(id, printed) {
   const mine = printed.filter((row) => row.id === id);
   const judged = mine.filter((row) => row.met !== undefined);
   const rows = judged.length > 0 ? judged : mine;
   if (rows.length === 0) return undefined;
+  const extra = printed
+    .filter((row) => alongside[id]?.includes(row.id))
+    .map((row) => `; ${row.what} (informational, not judged by the run): ${row.measured}`)
+    .join('');
   return {
     measured:
-      rows.length === 1 ? rows[0].measured : rows.map((r) => `${r.what}: ${r.measured}`).join('; '),
+      (rows.length === 1
+        ? rows[0].measured
+        : rows.map((r) => `${r.what}: ${r.measured}`).join('; ')) + extra,
     met: judged.length === 0 ? undefined : judged.every((row) => row.met),
   };
 }
