@@ -33,10 +33,19 @@ export class MemoryStore implements Store {
   }
 
   async create(record: SessionRecord): Promise<void> {
-    // Every record has the same fields (one hidden class); the window ones
-    // stay undefined until the session's first counted request.
+    // Every record has the same fields in the same order (one hidden class,
+    // properties in the object: a spread with added fields made V8 keep them
+    // in a dictionary, 2.6x the heap, bench P3); the window ones stay
+    // undefined until the session's first counted request.
     const stored: MemoryRecord = {
-      ...record,
+      sessionId: record.sessionId,
+      userId: record.userId,
+      conversationId: record.conversationId,
+      createdAt: record.createdAt,
+      lastActivity: record.lastActivity,
+      metadata: record.metadata,
+      metadataVersion: record.metadataVersion,
+      connectionCount: record.connectionCount,
       activeRequests: NO_REQUESTS,
       requestWindow: undefined,
       requestsInWindow: undefined,
