@@ -54,7 +54,10 @@ switch (variant) {
   }
   case 'socket.io': {
     const io = new SocketIOServer(server, { serveClient: false });
-    io.on('connection', () => undefined);
+    // One room per client, as an app that sends each client its own events does.
+    io.on('connection', (socket) => {
+      void socket.join(`client:${socket.id}`);
+    });
     connections = () => io.engine.clientsCount;
     break;
   }
