@@ -36,7 +36,6 @@
 // 2 round trips, to the master holding the slot. Redis's CPU and command
 // counts are summed over the masters, and so is memory: every master is
 // SCANned for the prefix and its keys' `MEMORY USAGE` added up.
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { type CreateSessionInput, SessionManager } from '@morgan/session-server';
@@ -57,7 +56,7 @@ import {
   type Variant,
   variant,
 } from '../redis/rounds.js';
-import { writeResults } from '../results.js';
+import { gitCommit, writeResults } from '../results.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 
 const SESSIONS = 1_000;
@@ -129,21 +128,6 @@ function morganManager(d: Deployment, keyPrefix: string): SessionManager {
     createRateLimit: false,
     requestRateLimit: COUNT_WITHOUT_LIMIT,
   });
-}
-
-/** The commit this run measured, `+dirty` when tracked files (results aside) had changes. */
-function commit(): string {
-  const git = (args: string[]) => spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
-  const changed = git([
-    'status',
-    '--porcelain',
-    '--untracked-files=no',
-    '--',
-    ':(top)',
-    ':(top,exclude)bench/results',
-  ]);
-  const dirty = changed !== '';
-  return `${git(['rev-parse', 'HEAD'])}${dirty ? '+dirty' : ''}`;
 }
 
 const others = (v: Variant) => othersCores(v).toFixed(2);
@@ -399,7 +383,7 @@ async function run(): Promise<BenchResult[]> {
   const single = await onOneRedis();
   const cluster = await onRedisCluster();
   writeResults('P7', {
-    commit: commit(),
+    commit: gitCommit(),
     redis: single.facts,
     cluster: cluster.facts,
     figures: { ...single.figures, ...cluster.figures },
