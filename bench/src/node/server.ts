@@ -17,9 +17,7 @@
 // dearer than under plain node.
 process.setSourceMapsEnabled(false);
 
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SessionManager, type SessionManagerOptions } from '@morgan/session-server';
 import {
   errorHandler,
@@ -33,6 +31,7 @@ import { createSessionRouter } from '@morgan/session-server/trpc';
 import { attachWebSocket } from '@morgan/session-server/ws';
 import express from 'express';
 import { collectGarbage } from '../gc.js';
+import { listenAndReport } from '../ipc-ready.js';
 import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 
 /** What the scenario must set; everything else keeps the library's default. */
@@ -118,8 +117,4 @@ process.on('message', async (request: NodeServerRequest) => {
   }
 });
 
-process.on('SIGTERM', () => process.exit(0));
-process.on('disconnect', () => process.exit(0));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-process.send?.({ ready: (server.address() as AddressInfo).port });
+await listenAndReport(server);

@@ -15,13 +15,12 @@
 //   { id, cmd: 'stats' }     answers OverloadStats and starts a new trace
 process.setSourceMapsEnabled(false);
 
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type CapacityOptions, SessionManager } from '@morgan/session-server';
 import { sessionMiddleware } from '@morgan/session-server/express';
 import express from 'express';
+import { listenAndReport } from '../ipc-ready.js';
 import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 
 export interface OverloadServerSpec {
@@ -131,8 +130,4 @@ process.on('message', (request: OverloadServerRequest) => {
 
 const server = createServer(app);
 server.keepAliveTimeout = 30_000;
-process.on('SIGTERM', () => process.exit(0));
-process.on('disconnect', () => process.exit(0));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-process.send?.({ ready: (server.address() as AddressInfo).port });
+await listenAndReport(server);

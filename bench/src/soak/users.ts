@@ -9,41 +9,15 @@
 // over HTTP. Prints `RESULT <SoakResult json>`.
 import { WebSocket } from 'ws';
 
-export interface SoakSpec {
-  url: string;
-  users: number;
-  durationSeconds: number;
-}
+import { emptySoakResult, type SoakSpec } from './result.js';
 
-export interface SoakResult {
-  cycles: number;
-  sessionsCreated: number;
-  sessionsEnded: number;
-  httpRequests: number;
-  wsSockets: number;
-  wsCalls: number;
-  /** Failures by kind (status, close code, timeout). */
-  errors: Record<string, number>;
-  /** Close codes the sockets saw. */
-  closeCodes: Record<string, number>;
-  elapsedSeconds: number;
-}
+export type { SoakResult, SoakSpec } from './result.js';
 
 const TIMEOUT_MS = 10_000;
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as SoakSpec;
 const wsUrl = `${spec.url.replace('http', 'ws')}/trpc?connectionParams=1`;
-const result: SoakResult = {
-  cycles: 0,
-  sessionsCreated: 0,
-  sessionsEnded: 0,
-  httpRequests: 0,
-  wsSockets: 0,
-  wsCalls: 0,
-  errors: {},
-  closeCodes: {},
-  elapsedSeconds: 0,
-};
+const result = emptySoakResult();
 
 class Failure extends Error {}
 

@@ -19,7 +19,7 @@
 import { kib, mib, type NodeServer, startLoadChild, startNodeServer } from '../node/children.js';
 import type { NodeCounts } from '../node/server.js';
 import { writeResults } from '../results.js';
-import type { SoakResult, SoakSpec } from '../soak/users.js';
+import { emptySoakResult, type SoakResult, type SoakSpec } from '../soak/result.js';
 import type { BenchResult, BenchTarget } from '../target.js';
 
 const SHORT = process.env.BENCH_SHORT === '1';
@@ -61,17 +61,7 @@ async function idle(server: NodeServer): Promise<NodeCounts> {
 
 /** The rounds' figures added up. */
 function sumRounds(rounds: readonly SoakResult[]): SoakResult {
-  const sum: SoakResult = {
-    cycles: 0,
-    sessionsCreated: 0,
-    sessionsEnded: 0,
-    httpRequests: 0,
-    wsSockets: 0,
-    wsCalls: 0,
-    errors: {},
-    closeCodes: {},
-    elapsedSeconds: 0,
-  };
+  const sum = emptySoakResult();
   for (const round of rounds) {
     for (const key of [
       'cycles',

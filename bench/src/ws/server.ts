@@ -10,15 +10,14 @@
 //   { id, cmd: 'sessions', count }  creates sessions (morgan), answers { ids }
 //   { id, cmd: 'count' }            answers { connections }
 //   { id, cmd: 'measure' }          collects garbage, answers { heapUsed, rss, external, connections }
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SessionManager } from '@morgan/session-server';
 import { createSessionRouter } from '@morgan/session-server/trpc';
 import { attachWebSocket } from '@morgan/session-server/ws';
 import { Server as SocketIOServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import { collectGarbage } from '../gc.js';
+import { listenAndReport } from '../ipc-ready.js';
 import { COUNT_WITHOUT_LIMIT } from '../rate-limits.js';
 
 export type WsServerVariant = 'morgan' | 'socket.io' | 'ws';
@@ -105,8 +104,4 @@ process.on('message', async (request: WsServerRequest) => {
   }
 });
 
-process.on('SIGTERM', () => process.exit(0));
-process.on('disconnect', () => process.exit(0));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-process.send?.({ ready: (server.address() as AddressInfo).port });
+await listenAndReport(server);
