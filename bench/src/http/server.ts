@@ -5,7 +5,8 @@
 //   bare            plain Express
 //   noop            Express + one middleware that only calls next() (the cost of any middleware)
 //   morgan          Express + sessionMiddleware (MemoryStore); a session is created at start
-//   express-session Express + express-session with its MemoryStore; `GET /login` sets the cookie
+//   express-session Express + express-session with its MemoryStore; `GET /login` sets the cookie,
+//                   and every request changes one session field (so the session is saved)
 //   overload        Express + sessionMiddleware with a small capacity; `GET /work` holds each
 //                   request `workMs` (a timer, so the node is limited by slots, not CPU)
 // Prints one line `READY {"port":…,"sessionId":…}` once listening; exits on SIGTERM.
@@ -63,6 +64,13 @@ switch (variant) {
     app.get('/login', (req, res) => {
       (req.session as unknown as { userId: string }).userId = 'bench';
       res.send('ok');
+    });
+    // SPEC P2: the handler changes one session field per request, so
+    // express-session writes the session back to its store every time.
+    app.use((req, _res, next) => {
+      const fields = req.session as unknown as { hits?: number };
+      fields.hits = (fields.hits ?? 0) + 1;
+      next();
     });
     break;
   }

@@ -236,6 +236,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly #now: () => number;
   readonly #requestPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
+  /** What a tracked request needs to end itself (one object per manager, not per request). */
+  readonly #requestEnds: RequestEnds = {
+    store: () => this.store,
+    now: () => this.#now(),
+    ended: () => this.#requestEnded(),
+    failed: (error) => this.#emitError(error),
+  };
   #activeRequests = 0;
   #created = 0;
   #expired = 0;
@@ -699,35 +706,19 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       this.#requestEnded();
       throw new SessionNotFoundError(sessionId);
     }
-    let ending: Promise<void> | undefined;
-    const end = (): Promise<void> => {
-      if (ending !== undefined) return ending;
-      if (syncEnd) {
-        ending = DONE;
-        try {
-          this.store.removeRequestSync?.(sessionId, requestId, this.#now());
-        } catch (error) {
-          this.#emitError(error);
-        }
-        this.#requestEnded();
-        return ending;
-      }
-      // One promise per end: this runs once for every HTTP request.
-      ending = this.store.removeRequest(sessionId, requestId, this.#now()).then(
-        () => this.#requestEnded(),
-        (error: unknown) => {
-          this.#requestEnded();
-          this.#emitError(error);
-        },
-      );
-      return ending;
-    };
+    const request = new Tracked(
+      this.#requestEnds,
+      sessionId,
+      requestId,
+      toSession(record),
+      syncEnd,
+    );
     const over = this.#overRequestLimit(sessionId, record);
     if (over !== undefined) {
-      void end();
+      void request.end();
       throw over;
     }
-    return { requestId, session: toSession(record), end, [Symbol.asyncDispose]: end };
+    return request;
   }
 
   /** Throws the refusal this node remembers for the session's current window, if any. */
@@ -846,6 +837,70 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+
+/** The manager's side of ending a tracked request. */
+interface RequestEnds {
+  store(): Store;
+  now(): number;
+  ended(): void;
+  failed(error: unknown): void;
+}
+
+/**
+ * A request in flight on its session: one object per request, its `end`
+ * a method (this runs for every HTTP request, so no closures).
+ */
+class Tracked implements TrackedRequest {
+  readonly requestId: string;
+  readonly session: Session;
+  readonly #ends: RequestEnds;
+  readonly #sessionId: string;
+  readonly #syncEnd: boolean;
+  #ending: Promise<void> | undefined;
+
+  constructor(
+    ends: RequestEnds,
+    sessionId: string,
+    requestId: string,
+    session: Session,
+    syncEnd: boolean,
+  ) {
+    this.#ends = ends;
+    this.#sessionId = sessionId;
+    this.requestId = requestId;
+    this.session = session;
+    this.#syncEnd = syncEnd;
+  }
+
+  end(): Promise<void> {
+    if (this.#ending !== undefined) return this.#ending;
+    const ends = this.#ends;
+    const store = ends.store();
+    if (this.#syncEnd) {
+      this.#ending = DONE;
+      try {
+        store.removeRequestSync?.(this.#sessionId, this.requestId, ends.now());
+      } catch (error) {
+        ends.failed(error);
+      }
+      ends.ended();
+      return DONE;
+    }
+    // One promise per end: this runs once for every HTTP request.
+    this.#ending = store.removeRequest(this.#sessionId, this.requestId, ends.now()).then(
+      () => ends.ended(),
+      (error: unknown) => {
+        ends.ended();
+        ends.failed(error);
+      },
+    );
+    return this.#ending;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.end();
+  }
+}
 
 function ended(
   sessionId: string,

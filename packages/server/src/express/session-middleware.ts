@@ -10,15 +10,10 @@ import {
 import type { SessionManager, TrackedRequest } from '../manager.js';
 import { SESSION_HEADER_LOWER } from '../protocol.js';
 import { isSessionId } from '../session.js';
+import { type Admission, AdmittedRequest } from './admitted-request.js';
 import { EarlyRetries } from './early-retries.js';
 import type { MorganRequestState } from './request.js';
-import {
-  errorBody,
-  prepareJsonResponse,
-  retryAfterHeaders,
-  sendError,
-  sendMorganError,
-} from './respond.js';
+import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
 import { RotationNotices } from './rotations.js';
 
 /** Options of `sessionMiddleware`. */
@@ -120,7 +115,6 @@ export function sessionMiddleware(
     'This session has too many open streams',
     retryAfterSeconds,
   );
-  const streams = manager.streams;
   const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
   const rotations = new RotationNotices();
   rotations.listen(manager);
@@ -160,61 +154,24 @@ export function sessionMiddleware(
     sendShed(res);
   };
 
+  const admission: Admission = {
+    limiter,
+    streams: manager.streams,
+    rotations,
+    shedError,
+    tooManyStreams,
+  };
+
   /**
    * Identifies and tracks a request. A stream holds no capacity slot (it was
    * admitted without one) but a place in the node's stream budget.
    */
   const admitted = (req: Request, res: Response, next: NextFunction, asStream: boolean): void => {
-    let stream = asStream;
-    let tracked: TrackedRequest | undefined;
-    let done = false;
-    let streamOf: string | undefined | null = null;
-    const startedAt = limiter.now();
-    const release = (): void => {
-      if (done) return;
-      done = true;
-      // A finished response is a latency sample for adaptive capacity; a
-      // client that went away is not.
-      if (!stream) limiter.release(res.writableFinished ? startedAt : undefined);
-      else if (streamOf !== null) streams.close(streamOf);
-      if (tracked !== undefined) {
-        rotations.remove(tracked.session.sessionId, req);
-        void tracked.end();
-      }
-    };
-    // 'close' follows 'finish' on every response and also fires when the
-    // client goes away first: one listener covers both ends of a request.
-    res.on('close', release);
-
-    /** Takes the stream's place in the budget; false (and answered) when it is refused. */
-    const openStream = (sessionId: string | undefined): boolean => {
-      const refusal = streams.tryOpen(sessionId);
-      if (refusal === undefined) {
-        streamOf = sessionId;
-        // Proxies that buffer responses (nginx by default) must pass events on at once.
-        res.setHeader('X-Accel-Buffering', 'no');
-        return true;
-      }
-      // Answered here even under deferErrorPaths: an SSE client (EventSource,
-      // tRPC's httpSubscriptionLink) reads a refused stream by its status.
-      sendMorganError(res, refusal === 'node' ? shedError : tooManyStreams);
-      return false;
-    };
-
-    /** A request that turned out to be a stream leaves its slot for the stream budget. */
-    const toStream = (): void => {
-      if (stream || done) return;
-      stream = true;
-      limiter.release();
-      const sessionId = tracked?.session.sessionId;
-      if (streams.tryOpen(sessionId) === undefined) streamOf = sessionId;
-      else res.destroy();
-    };
-
+    const admittedRequest = new AdmittedRequest(admission, req, res, asStream);
     const id = req.headers[header];
     if (id === undefined || id === '') {
-      if (stream && !openStream(undefined)) return;
-      req.morgan = stream ? NO_SESSION : { toStream };
+      if (asStream && !admittedRequest.openStream(undefined)) return;
+      req.morgan = asStream ? NO_SESSION : admittedRequest;
       next();
       return;
     }
@@ -230,32 +187,27 @@ export function sessionMiddleware(
       return;
     }
     if (request !== undefined) {
-      tracked = request;
-      if (stream && !openStream(id)) return;
-      attach(req, request, toStream);
+      admittedRequest.track(request);
+      if (asStream && !admittedRequest.openStream(id)) return;
+      req.morgan = admittedRequest;
       next();
       return;
     }
     manager.beginRequest(id).then(
       (request) => {
-        if (done) {
+        if (admittedRequest.done) {
           void request.end();
           return;
         }
-        tracked = request;
-        if (stream && !openStream(id)) return;
-        attach(req, request, toStream);
+        admittedRequest.track(request);
+        if (asStream && !admittedRequest.openStream(id)) return;
+        req.morgan = admittedRequest;
         next();
       },
       (error: unknown) => {
-        if (!done) failed(req, res, next, error);
+        if (!admittedRequest.done) failed(req, res, next, error);
       },
     );
-  };
-
-  const attach = (req: Request, request: TrackedRequest, toStream: () => void): void => {
-    rotations.add(request.session.sessionId, req);
-    req.morgan = { session: request.session, requestId: request.requestId, toStream };
   };
 
   const failed = (req: Request, res: Response, next: NextFunction, error: unknown): void => {

@@ -153,12 +153,12 @@ export function trpcHandler<TRouter extends AnyRouter>(
  * budget counts it instead, so no client can hold request slots with streams.
  */
 function watchForStream(req: Request, res: Response): void {
-  const toStream = (req.morgan as MorganRequestState | undefined)?.toStream;
-  if (toStream === undefined) return;
+  const state = req.morgan as MorganRequestState | undefined;
+  if (state?.toStream === undefined) return;
   const setHeader = res.setHeader.bind(res);
   res.setHeader = (name, value) => {
     if (name.toLowerCase() === 'content-type' && String(value).startsWith('text/event-stream')) {
-      toStream();
+      state.toStream?.();
     }
     return setHeader(name, value);
   };

@@ -1,0 +1,120 @@
+import type { Request, Response } from 'express';
+import type { CapacityLimiter } from '../capacity.js';
+import type { MorganError } from '../errors.js';
+import type { TrackedRequest } from '../manager.js';
+import type { Session } from '../session.js';
+import type { StreamBudget } from '../streams.js';
+import type { MorganRequestState } from './request.js';
+import { sendMorganError } from './respond.js';
+import type { RotationNotices } from './rotations.js';
+
+/** What every admitted request of one `sessionMiddleware` shares. */
+export interface Admission {
+  readonly limiter: CapacityLimiter;
+  readonly streams: StreamBudget;
+  readonly rotations: RotationNotices;
+  /** Answers a stream the node has no room for. */
+  readonly shedError: MorganError;
+  /** Answers a stream its session has no room for. */
+  readonly tooManyStreams: MorganError;
+}
+
+const ADMITTED = Symbol('morgan.admitted');
+
+interface HoldsAdmitted {
+  [ADMITTED]?: AdmittedRequest;
+}
+
+/**
+ * One admitted request, from its capacity slot (or its place in the stream
+ * budget) to its release: it is also the request's `req.morgan`. One object
+ * per request and one shared `'close'` listener, not a set of closures:
+ * this runs for every request the node serves.
+ *
+ * 'close' follows 'finish' on every response and also fires when the client
+ * goes away first, so one listener covers both ends of a request; the slot
+ * and the tracked request are released exactly once.
+ */
+export class AdmittedRequest implements MorganRequestState {
+  session: Session | undefined = undefined;
+  requestId: string | undefined = undefined;
+  readonly #admission: Admission;
+  readonly #req: Request;
+  readonly #res: Response;
+  readonly #startedAt: number;
+  #stream: boolean;
+  #tracked: TrackedRequest | undefined = undefined;
+  #done = false;
+  /** The session whose stream budget this stream holds a place of; null when none. */
+  #streamOf: string | undefined | null = null;
+
+  constructor(admission: Admission, req: Request, res: Response, asStream: boolean) {
+    this.#admission = admission;
+    this.#req = req;
+    this.#res = res;
+    this.#stream = asStream;
+    this.#startedAt = admission.limiter.now();
+    (res as HoldsAdmitted)[ADMITTED] = this;
+    res.on('close', releaseOnClose);
+  }
+
+  /** True once released (the response closed). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The request is tracked on its session: `req.morgan.session` from now on. */
+  track(request: TrackedRequest): void {
+    this.#tracked = request;
+    this.session = request.session;
+    this.requestId = request.requestId;
+    this.#admission.rotations.add(request.session.sessionId, this.#req);
+  }
+
+  /** Takes the stream's place in the budget; false (and answered) when it is refused. */
+  openStream(sessionId: string | undefined): boolean {
+    const { streams, shedError, tooManyStreams } = this.#admission;
+    const refusal = streams.tryOpen(sessionId);
+    if (refusal === undefined) {
+      this.#streamOf = sessionId;
+      // Proxies that buffer responses (nginx by default) must pass events on at once.
+      this.#res.setHeader('X-Accel-Buffering', 'no');
+      return true;
+    }
+    // Answered here even under deferErrorPaths: an SSE client (EventSource,
+    // tRPC's httpSubscriptionLink) reads a refused stream by its status.
+    sendMorganError(this.#res, refusal === 'node' ? shedError : tooManyStreams);
+    return false;
+  }
+
+  /** A request that turned out to be a stream leaves its slot for the stream budget. */
+  toStream(): void {
+    if (this.#stream || this.#done) return;
+    this.#stream = true;
+    const { limiter, streams } = this.#admission;
+    limiter.release();
+    const sessionId = this.#tracked?.session.sessionId;
+    if (streams.tryOpen(sessionId) === undefined) this.#streamOf = sessionId;
+    else this.#res.destroy();
+  }
+
+  /** Gives back the slot (or stream place) and ends the tracked request; once. */
+  release(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const { limiter, streams, rotations } = this.#admission;
+    // A finished response is a latency sample for adaptive capacity; a
+    // client that went away is not.
+    if (!this.#stream) limiter.release(this.#res.writableFinished ? this.#startedAt : undefined);
+    else if (this.#streamOf !== null) streams.close(this.#streamOf);
+    const tracked = this.#tracked;
+    if (tracked !== undefined) {
+      rotations.remove(tracked.session.sessionId, this.#req);
+      void tracked.end();
+    }
+  }
+}
+
+function releaseOnClose(this: Response): void {
+  (this as HoldsAdmitted)[ADMITTED]?.release();
+}
