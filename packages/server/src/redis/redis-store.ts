@@ -170,7 +170,9 @@ export class RedisStore implements Store {
     this.#timeoutMs = settings.sessionTimeoutMs;
     this.#ttlMs = Math.ceil(settings.sessionTimeoutMs + this.#ttlGraceMs);
     this.#requestWindowMs = settings.requestWindowMs ?? 0;
-    this.#idempotencyWindowMs = settings.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
+    this.#idempotencyWindowMs = Math.ceil(
+      settings.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS,
+    );
   }
 
   /**
