@@ -46,6 +46,12 @@ function createTestRouter(counters: ServerCounters) {
           counters.countRuns += 1;
           return counters.countRuns;
         }),
+        /** Ends the caller's session, then fails as a call whose session ended under it does. */
+        endSession: sessionProcedure.mutation(async ({ ctx }) => {
+          counters.countRuns += 1;
+          await ctx.manager.deleteSession(ctx.session.sessionId);
+          throw toTRPCError(new MorganError(ErrorCode.SESSION_NOT_FOUND));
+        }),
         /** Rotates the caller's session (`manager.rotateSession`); answers the new id. */
         rotate: sessionProcedure.mutation(
           async ({ ctx }) => (await ctx.manager.rotateSession(ctx.session.sessionId)).sessionId,
@@ -89,6 +95,8 @@ export class TestServer implements AsyncDisposable {
   readonly requests: string[] = [];
   /** When each of `requests` arrived (`performance.now()`), to check the gaps between retries. */
   readonly requestTimes: number[] = [];
+  /** The `Idempotency-Key` header of each of `requests` (undefined when it had none). */
+  readonly idempotencyKeys: (string | undefined)[] = [];
   /** WebSocket upgrade requests received, across restarts: how often clients (re)connected. */
   upgrades = 0;
   manager: SessionManager;
@@ -238,6 +246,7 @@ export class TestServer implements AsyncDisposable {
     app.use((req, _res, next) => {
       this.requests.push(`${req.method} ${req.path}`);
       this.requestTimes.push(performance.now());
+      this.idempotencyKeys.push(req.headers['idempotency-key'] as string | undefined);
       if (this.#releaseOn === `${req.method} ${req.path}`) {
         this.#releaseOn = undefined;
         this.releaseHold();
