@@ -15,7 +15,8 @@ export function idempotencyKeyOf(op: Partial<Pick<Operation, 'context'>>): strin
 }
 
 /**
- * Stamps every mutation but `session.create` with an idempotency key, made
+ * Stamps every mutation but `session.create` and calls marked
+ * `context.idempotent` (such as the client's heartbeats) with an idempotency key, made
  * once per operation (`crypto.randomUUID()`, or the caller's
  * `context.idempotencyKey`), so every retry and replay of the operation
  * carries the same key and the server runs it once. Off when `enabled` is
@@ -26,7 +27,10 @@ export function idempotencyLink<TRouter extends AnyRouter>(enabled: boolean): TR
     ({ op, next }) => {
       if (op.type !== 'mutation' || op.path === SESSION_CREATE_PATH) return next(op);
       const given = op.context.idempotencyKey;
-      const key = typeof given === 'string' ? given : enabled ? randomKey() : undefined;
+      // A call marked idempotent (the client's heartbeats) may run twice
+      // anyway: a key would only cost the server a record per call.
+      const stamp = enabled && op.context.idempotent !== true;
+      const key = typeof given === 'string' ? given : stamp ? randomKey() : undefined;
       if (key === undefined) return next(op);
       return next({ ...op, context: { ...op.context, morganIdempotencyKey: key } });
     };

@@ -125,7 +125,8 @@ export interface SessionClientOptions {
    */
   onlineEvents?: boolean | OnlineEventSource;
   /**
-   * Stamp every mutation but `session.create` with an idempotency key
+   * Stamp every mutation but `session.create` and calls marked
+   * `context.idempotent` (the client's heartbeats) with an idempotency key
    * (`Idempotency-Key` over HTTP, `params.idempotencyKey` over WebSocket),
    * made once per call and kept by its retries, so the server runs it once
    * however often it is resent: after a dropped connection, a network

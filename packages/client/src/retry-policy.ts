@@ -1,5 +1,5 @@
 import { fullJitterBackoff, parseRetryAfter } from './backoff.js';
-import { isNetworkError, isStaleConnectionError } from './errors.js';
+import { ClientErrorCode, isStaleConnectionError } from './errors.js';
 import type { HttpRetryOptions } from './options.js';
 import { code } from './protocol.js';
 
@@ -130,8 +130,10 @@ export class CallRetries {
         this.#resent = true;
         return { action: 'resend' };
       }
-      // A keyed call lost on the way (either way) is resent: the server runs it once.
-      if (this.#keyed && isNetworkError(outcome.error)) return this.#wait(undefined);
+      // A keyed call lost on the way (either way: a failed fetch, a socket
+      // closed under it) is resent: the server runs it once. Not after the
+      // client itself was closed.
+      if (this.#keyed && !closedByClient(outcome.error)) return this.#wait(undefined);
       return GIVE_UP;
     }
     const inProgress = this.#keyed && outcome.errorCode === code('REQUEST_IN_PROGRESS');
@@ -158,6 +160,16 @@ export class CallRetries {
     this.#retries += 1;
     return { action: 'wait', delayMs };
   }
+}
+
+/** True when `error` (or a cause of it) is the client's own `CLIENT_CLOSED`. */
+function closedByClient(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth += 1) {
+    if ((current as { code?: unknown }).code === ClientErrorCode.CLIENT_CLOSED) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 const GIVE_UP: RetryDecision = Object.freeze({ action: 'give-up' });

@@ -33,6 +33,8 @@ export interface ServerCounters {
   limitedFailures: number;
   /** `GET /api/limited` answers 429 this many more times. */
   plainLimitedFailures: number;
+  /** When set, `test.count` waits for it after counting (to cut a connection mid-call). */
+  countGate?: Promise<void> | undefined;
 }
 
 function createTestRouter(counters: ServerCounters) {
@@ -42,9 +44,11 @@ function createTestRouter(counters: ServerCounters) {
     router({
       test: router({
         whoami: sessionProcedure.query(({ ctx }) => ctx.session.sessionId),
-        count: sessionProcedure.mutation(() => {
+        count: sessionProcedure.mutation(async () => {
           counters.countRuns += 1;
-          return counters.countRuns;
+          const runs = counters.countRuns;
+          await counters.countGate;
+          return runs;
         }),
         /** Ends the caller's session, then fails as a call whose session ended under it does. */
         endSession: sessionProcedure.mutation(async ({ ctx }) => {
