@@ -131,6 +131,9 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 /**
  * A call with the same idempotency key is still running (on this node or
  * another): 409 `REQUEST_IN_PROGRESS` with `Retry-After`; the SDK retries.
+ *
+ * @example
+ * if (claim.state === 'pending') throw new RequestInProgressError();
  */
 export class RequestInProgressError extends MorganError {
   /** Seconds after which a retry is worth trying. */

@@ -24,6 +24,9 @@ export const SESSION_HEADER_LOWER = 'x-session-id';
  * HTTP request header that carries a mutation's idempotency key. Over
  * WebSocket the same key travels as `params.idempotencyKey` of the tRPC
  * mutation message.
+ *
+ * @example
+ * fetch('/trpc/order.place', { method: 'POST', headers: { [IDEMPOTENCY_HEADER]: crypto.randomUUID() }, body });
  */
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 

@@ -13,6 +13,10 @@ import { errorCodeOf, toTRPCError } from './errors.js';
  * with superjson, or its error), in characters. A repeat of a call whose
  * result was larger answers 422 `IDEMPOTENCY_KEY_REUSED` (it ran once; its
  * answer is not kept).
+ *
+ * @example
+ * // Keep keyed results small: answer an id, and let the client read the rest.
+ * superjson.stringify(result).length <= MAX_STORED_OUTCOME_CHARS;
  */
 export const MAX_STORED_OUTCOME_CHARS = 64 * 1024;
 
