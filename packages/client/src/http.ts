@@ -56,11 +56,14 @@ export interface RetryLinkDeps {
 }
 
 /**
- * A tRPC link for queries and mutations over HTTP that follows the client's
- * retry policy ({@link CallRetries}): a broken keep-alive connection is
- * tried once more, 503/429 are retried after `Retry-After` for replayable
- * calls, and `SESSION_NOT_FOUND` for the id sent replaces the session and
- * sends the call once more.
+ * A tRPC link for queries and mutations that follows the client's retry
+ * policy ({@link CallRetries}): a broken keep-alive connection is tried
+ * once more, 503/429 are retried after `Retry-After` for replayable calls,
+ * mutations with an idempotency key also after a lost attempt and 409
+ * `REQUEST_IN_PROGRESS`, and `SESSION_NOT_FOUND` for the id sent replaces
+ * the session and sends the call once more when the call had not started.
+ * Over HTTP it takes every call; over the socket only those `applies`
+ * accepts (keyed mutations), with no session replacement.
  */
 export function httpRetryLink<TRouter extends AnyRouter>(
   deps: RetryLinkDeps,
