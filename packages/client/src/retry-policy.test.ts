@@ -130,7 +130,13 @@ describe('CallRetries of keyed mutations', () => {
       action: 'give-up',
       sessionLost: true,
     });
-    const notStarted: AttemptOutcome = { ...answered(404, 'SESSION_NOT_FOUND'), notStarted: true };
+    const notStarted: AttemptOutcome = {
+      kind: 'answered',
+      status: 404,
+      retryAfter: undefined,
+      errorCode: 'SESSION_NOT_FOUND',
+      notStarted: true,
+    };
     expect(keyed().next(notStarted, ID)).toEqual({ action: 'replace', sessionId: ID });
     // Queries may always be sent again under a new session.
     const query = new CallRetries({ options: httpRetryDefaults, replayable: true });
