@@ -115,6 +115,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       replaceSession,
       rotateSession,
       wsClient: () => this.#socketClient(),
+      idempotencyKeys: options.idempotencyKeys ?? sessionClientDefaults.idempotencyKeys,
     };
     this.trpc = createTRPCClient<TRouter>({ links: this.links() });
     const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<

@@ -51,9 +51,9 @@ describe('HTTP retries against a real server', () => {
     expect(second! - first!).toBeGreaterThanOrEqual(1_000);
   });
 
-  it('does not replay a mutation turned away with 503; the caller gets SERVER_AT_CAPACITY', async () => {
+  it('without idempotency keys, does not replay a mutation turned away with 503; the caller gets SERVER_AT_CAPACITY', async () => {
     await using server = await startTestServer({ manager: { maxConcurrentRequests: 1 } });
-    await using rec = recordedClient(server);
+    await using rec = recordedClient(server, { idempotencyKeys: false });
     await rec.client.connect();
     await rec.until(() => rec.log.heartbeat.length === 1, 'the first heartbeat');
     const { held } = await fillCapacity(server);
@@ -69,7 +69,10 @@ describe('HTTP retries against a real server', () => {
 
   it('replays a mutation marked idempotent, by call context or by path', async () => {
     await using server = await startTestServer({ manager: { maxConcurrentRequests: 1 } });
-    await using rec = recordedClient(server, { http: { idempotentPaths: ['test.count'] } });
+    await using rec = recordedClient(server, {
+      idempotencyKeys: false,
+      http: { idempotentPaths: ['test.count'] },
+    });
     await rec.client.connect();
     await rec.until(() => rec.log.heartbeat.length === 1, 'the first heartbeat');
 
@@ -80,7 +83,7 @@ describe('HTTP retries against a real server', () => {
     expect(await byPath).toBe(1);
     expect(count(server, 'POST /trpc/test.count')).toBe(2);
 
-    await using plain = recordedClient(server);
+    await using plain = recordedClient(server, { idempotencyKeys: false });
     await plain.client.connect();
     await plain.until(() => plain.log.heartbeat.length === 1, 'the first heartbeat');
     ({ held } = await fillCapacity(server));

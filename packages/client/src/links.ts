@@ -13,6 +13,12 @@ import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import { ClientErrorCode, SessionClientError } from './errors.js';
 import { httpRetryLink, type RetryLinkDeps, SESSION_HEADER } from './http.js';
+import {
+  IDEMPOTENCY_HEADER,
+  idempotencyKeyOf,
+  idempotencyLink,
+  keyedWsClient,
+} from './idempotency.js';
 import type { FetchLike } from './options.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
 
@@ -28,12 +34,16 @@ export interface SessionLinkDeps extends RetryLinkDeps {
    * when needed. Throws once the client is closed.
    */
   wsClient: () => TRPCWebSocketClient;
+  /** Stamp mutations with idempotency keys (`idempotencyKeys`). */
+  idempotencyKeys: boolean;
 }
 
 /**
- * The client's link chain: subscriptions over the WebSocket (whose
- * `connectionParams` carry the session id), queries and mutations over
- * batched HTTP with `X-Session-Id`, 503/429 retries and session replacement,
+ * The client's link chain: an idempotency key on every mutation but
+ * `session.create`; subscriptions over the WebSocket (whose
+ * `connectionParams` carry the session id), queries over batched HTTP and
+ * keyed mutations over unbatched HTTP (`Idempotency-Key`) with
+ * `X-Session-Id`, 503/429 retries and session replacement,
  * and a new id in an answer's `X-Session-Id` followed as a rotation;
  * superjson both ways. Each call returns fresh links over the same client
  * state, so several tRPC clients can share one session and one socket.
@@ -43,21 +53,37 @@ export function createSessionLinks<TRouter extends AnyRouter>(
 ): TRPCLink<TRouter>[] {
   const fetch = rotationAwareFetch(deps.fetch, deps.rotateSession);
   return [
+    idempotencyLink<TRouter>(deps.idempotencyKeys),
     splitLink<TRouter>({
       // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
       condition: (op) => op.type === 'subscription' || op.context.morganTransport === 'ws',
-      true: lazyWsLink<TRouter>(deps.wsClient),
+      true: [
+        // A keyed mutation is resent after the socket dropped or while its first try runs.
+        httpRetryLink<TRouter>(
+          { ...deps, replaceSession: async () => false },
+          (op) => idempotencyKeyOf(op) !== undefined,
+        ),
+        lazyWsLink<TRouter>(deps.wsClient),
+      ],
       false: [
         httpRetryLink<TRouter>(deps),
         splitLink<TRouter>({
-          // The client's own calls carry exactly the id they name, unbatched.
-          condition: (op) => op.context.morganSessionId !== undefined,
+          // The client's own calls carry exactly the id they name, and keyed
+          // mutations their key: one call per request, unbatched.
+          condition: (op) =>
+            op.context.morganSessionId !== undefined || idempotencyKeyOf(op) !== undefined,
           true: httpLink<TRouter>({
             url: deps.httpUrl,
             transformer: superjson,
             fetch,
-            headers: ({ op }: { op: Operation }) =>
-              sessionHeader(op.context.morganSessionId as string | null),
+            headers: ({ op }: { op: Operation }) => ({
+              ...sessionHeader(
+                op.context.morganSessionId === undefined
+                  ? deps.sessionId()
+                  : (op.context.morganSessionId as string | null),
+              ),
+              ...keyHeader(idempotencyKeyOf(op)),
+            }),
           } as unknown as Parameters<typeof httpLink<TRouter>>[0]),
           false: httpBatchLink<TRouter>({
             url: deps.httpUrl,
@@ -69,6 +95,10 @@ export function createSessionLinks<TRouter extends AnyRouter>(
       ],
     }),
   ];
+}
+
+function keyHeader(key: string | undefined): Record<string, string> {
+  return key === undefined ? {} : { [IDEMPOTENCY_HEADER]: key };
 }
 
 function sessionHeader(sessionId: string | null | undefined): Record<string, string> {
@@ -96,9 +126,10 @@ function lazyWsLink<TRouter extends AnyRouter>(
           observer.error(TRPCClientError.from(cause));
           return () => {};
         }
-        link ??= wsLink<TRouter>({ client, transformer: superjson } as unknown as Parameters<
-          typeof wsLink<TRouter>
-        >[0])(runtime);
+        link ??= wsLink<TRouter>({
+          client: keyedWsClient(client),
+          transformer: superjson,
+        } as unknown as Parameters<typeof wsLink<TRouter>>[0])(runtime);
         return link(props).subscribe(observer);
       });
   };

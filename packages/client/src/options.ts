@@ -58,8 +58,10 @@ export interface HttpRetryOptions {
    */
   statuses: readonly number[];
   /**
-   * Mutation paths that are safe to send twice (e.g. `'cart.setQuantity'`).
-   * Queries are always retried; other mutations only when called with
+   * Mutation paths that are safe to send twice (e.g. `'cart.setQuantity'`),
+   * for apps that turn `idempotencyKeys` off: with keys on, every mutation
+   * is safe to resend (the server runs each key once). Queries are always
+   * retried; other mutations only when called with
    * `{ context: { idempotent: true } }`.
    * @default []
    */
@@ -122,6 +124,17 @@ export interface SessionClientOptions {
    * @default true
    */
   onlineEvents?: boolean | OnlineEventSource;
+  /**
+   * Stamp every mutation but `session.create` and calls marked
+   * `context.idempotent` (the client's heartbeats) with an idempotency key
+   * (`Idempotency-Key` over HTTP, `params.idempotencyKey` over WebSocket),
+   * made once per call and kept by its retries, so the server runs it once
+   * however often it is resent: after a dropped connection, a network
+   * failure or a 409 `REQUEST_IN_PROGRESS`. Keyed mutations go unbatched.
+   * `false` sends keys only for calls that pass `context.idempotencyKey`.
+   * @default true
+   */
+  idempotencyKeys?: boolean;
 }
 
 /** Defaults of {@link ReconnectOptions}. */
@@ -145,6 +158,7 @@ export const sessionClientDefaults = {
   storageKey: 'morgan.sessionId',
   heartbeatIntervalMs: 60_000,
   onlineEvents: true,
+  idempotencyKeys: true,
   reconnect: reconnectDefaults,
   http: httpRetryDefaults,
 } as const;

@@ -89,3 +89,60 @@ describe('httpRetryDelay', () => {
     expect(httpRetryDelay(0, 10_000, httpRetryDefaults, () => 0.999)).toBe(10_000);
   });
 });
+
+describe('CallRetries of keyed mutations', () => {
+  const keyed = () =>
+    new CallRetries({
+      options: httpRetryDefaults,
+      replayable: false,
+      keyed: true,
+      mayHaveRun: true,
+    });
+
+  it('resends after a connection that broke, one that could not open, and a socket closed under it', () => {
+    const retries = keyed();
+    expect(retries.next({ kind: 'failed', error: reset }, ID)).toEqual({ action: 'resend' });
+    const closed = { name: 'TRPCClientError', message: 'Unknown error', cause: {} };
+    for (const error of [refused, reset, closed]) {
+      expect(retries.next({ kind: 'failed', error }, ID).action).toBe('wait');
+    }
+    // Within maxRetries: the fourth lost attempt gives up.
+    expect(retries.next({ kind: 'failed', error: refused }, ID).action).toBe('give-up');
+  });
+
+  it('never resends after the client itself was closed', () => {
+    const error = { message: 'closed', cause: { code: 'CLIENT_CLOSED' } };
+    expect(keyed().next({ kind: 'failed', error }, ID).action).toBe('give-up');
+  });
+
+  it('waits at least a second on 409 REQUEST_IN_PROGRESS, and retries 503 like a replayable call', () => {
+    const retries = keyed();
+    const decision = retries.next(answered(409, 'REQUEST_IN_PROGRESS'), ID);
+    expect(decision.action).toBe('wait');
+    expect((decision as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(1_000);
+    expect(retries.next(answered(503, 'SERVER_AT_CAPACITY', '1'), ID).action).toBe('wait');
+    // Another 409 is the app's: reported.
+    expect(keyed().next(answered(409, 'CONFLICT'), ID).action).toBe('give-up');
+  });
+
+  it('replaces the session only when the server says the mutation never started', () => {
+    expect(keyed().next(answered(404, 'SESSION_NOT_FOUND'), ID)).toEqual({
+      action: 'give-up',
+      sessionLost: true,
+    });
+    const notStarted: AttemptOutcome = {
+      kind: 'answered',
+      status: 404,
+      retryAfter: undefined,
+      errorCode: 'SESSION_NOT_FOUND',
+      notStarted: true,
+    };
+    expect(keyed().next(notStarted, ID)).toEqual({ action: 'replace', sessionId: ID });
+    // Queries may always be sent again under a new session.
+    const query = new CallRetries({ options: httpRetryDefaults, replayable: true });
+    expect(query.next(answered(404, 'SESSION_NOT_FOUND'), ID)).toEqual({
+      action: 'replace',
+      sessionId: ID,
+    });
+  });
+});

@@ -5,6 +5,7 @@ import {
   SessionClientError,
   toSessionClientError,
 } from './errors.js';
+import { idempotencyEncoder } from './idempotency.js';
 import type { SessionInfo } from './protocol.js';
 import { CloseCode, code as serverCode } from './protocol.js';
 import type { ReconnectScheduler } from './reconnect.js';
@@ -72,6 +73,8 @@ export class SessionSocket {
         return { sessionId: deps.keeper.id ?? '' };
       },
       WebSocket: deps.WebSocket as typeof WebSocket,
+      // Adds each keyed mutation's idempotency key to its message.
+      experimental_encoder: idempotencyEncoder,
       retryDelayMs: () => 0,
       onOpen: () => this.#onOpen(),
       onClose: (cause) => this.#onClose(cause?.code),

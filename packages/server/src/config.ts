@@ -11,6 +11,8 @@ export interface MorganConfig {
   /** `MORGAN_CAPACITY_MODE`: `static` (`maxConcurrentRequests`) or `adaptive` (a limit that follows latency). */
   capacity?: CapacityOptions;
   maxMetadataBytes?: number;
+  /** How long a keyed mutation's outcome is kept (`MORGAN_IDEMPOTENCY_WINDOW_MS`, milliseconds). */
+  idempotencyWindowMs?: number;
   /** Sessions per minute per client address (`MORGAN_CREATE_RATE_LIMIT`, or `off`). */
   createRateLimit?: RateLimitPolicy | false;
   /** Requests per minute per session (`MORGAN_REQUEST_RATE_LIMIT`, or `off`). */
@@ -53,6 +55,12 @@ export const configVariables: readonly Variable[] = [
   },
   { name: 'MORGAN_MAX_CONCURRENT', key: 'maxConcurrentRequests', unit: 'requests' },
   { name: 'MORGAN_MAX_METADATA_BYTES', key: 'maxMetadataBytes', unit: 'bytes' },
+  {
+    name: 'MORGAN_IDEMPOTENCY_WINDOW_MS',
+    key: 'idempotencyWindowMs',
+    unit: 'milliseconds',
+    max: 2_147_483_647,
+  },
   { name: 'PORT', key: 'port', unit: 'port' },
 ];
 

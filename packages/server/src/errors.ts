@@ -127,3 +127,19 @@ export function toMorganError(thrown: unknown): MorganError {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ErrorCode, value);
 }
+
+/**
+ * A call with the same idempotency key is still running (on this node or
+ * another): 409 `REQUEST_IN_PROGRESS` with `Retry-After`; the SDK retries.
+ *
+ * @example
+ * if (claim.state === 'pending') throw new RequestInProgressError();
+ */
+export class RequestInProgressError extends MorganError {
+  /** Seconds after which a retry is worth trying. */
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds = 1) {
+    super(ErrorCode.REQUEST_IN_PROGRESS);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

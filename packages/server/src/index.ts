@@ -33,6 +33,7 @@ export {
   MorganError,
   RateLimitedError,
   type RateLimitState,
+  RequestInProgressError,
   SessionNotFoundError,
   StoreUnavailableError,
   toMorganError,
@@ -86,6 +87,8 @@ export {
   errorMessage,
   type GapEvent,
   type HeartbeatResult,
+  IDEMPOTENCY_HEADER,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
   type MorganErrorData,
   RESERVED_EVENT_TYPES,
   RETRYABLE_STATUSES,
@@ -111,7 +114,13 @@ export {
   toSession,
 } from './session.js';
 export { MemoryStore } from './store/memory.js';
-export type { RotateChanges, Store, StoreEvent, StoreSettings } from './store/store.js';
+export type {
+  IdempotencyClaim,
+  RotateChanges,
+  Store,
+  StoreEvent,
+  StoreSettings,
+} from './store/store.js';
 export {
   StreamBudget,
   type StreamBudgetOptions,

@@ -74,17 +74,17 @@ describe('SessionManager options', () => {
     expect(manager.capacity).toMatchObject({ maxConcurrent: 3, maxQueue: 4, maxQueueWaitMs: 5 });
   });
 
-  it('configures its store with the session timeout and the request-rate window', () => {
+  it('configures its store with the session timeout, the request-rate window and the idempotency window', () => {
     const store = new MemoryStore();
     const settings: unknown[] = [];
     store.configure = (value) => settings.push(value);
     new SessionManager({ store, sessionTimeoutMs: 1234 });
     new SessionManager({ store, requestRateLimit: { limit: 5, windowMs: 30_000 } });
-    new SessionManager({ store, requestRateLimit: false });
+    new SessionManager({ store, requestRateLimit: false, idempotencyWindowMs: 1_000 });
     expect(settings).toEqual([
-      { sessionTimeoutMs: 1234, requestWindowMs: 60_000 },
-      { sessionTimeoutMs: 60 * 60 * 1000, requestWindowMs: 30_000 },
-      { sessionTimeoutMs: 60 * 60 * 1000, requestWindowMs: undefined },
+      { sessionTimeoutMs: 1234, requestWindowMs: 60_000, idempotencyWindowMs: 300_000 },
+      { sessionTimeoutMs: 60 * 60 * 1000, requestWindowMs: 30_000, idempotencyWindowMs: 300_000 },
+      { sessionTimeoutMs: 60 * 60 * 1000, requestWindowMs: undefined, idempotencyWindowMs: 1_000 },
     ]);
   });
 

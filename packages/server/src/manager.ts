@@ -35,7 +35,7 @@ import {
   toSession,
 } from './session.js';
 import { MemoryStore } from './store/memory.js';
-import type { RotateChanges, Store, StoreEvent } from './store/store.js';
+import type { IdempotencyClaim, RotateChanges, Store, StoreEvent } from './store/store.js';
 import { StreamBudget, streamBudgetDefaults } from './streams.js';
 
 /** Options of a `SessionManager`. Each has a `MORGAN_*` variable (see `loadConfig`). */
@@ -101,6 +101,15 @@ export interface SessionManagerOptions {
   requestRateLimit?: RateLimitPolicy | false;
   /** Longest wait for in-flight requests in `stop()`, in ms. @default 10_000 */
   drainTimeoutMs?: number;
+  /**
+   * How long the outcome of a mutation sent with an idempotency key (the
+   * `Idempotency-Key` header, or `params.idempotencyKey` over WebSocket) is
+   * kept in the store for its session, in ms: a repeat within it, on any
+   * node, answers the first outcome instead of running again. Counted from
+   * the call's start while it runs, and again from its end.
+   * @default 300_000 (5 min)
+   */
+  idempotencyWindowMs?: number;
   /** Where sessions live. The manager owns it and closes it in `stop()`. @default new MemoryStore() */
   store?: Store;
   /**
@@ -128,6 +137,7 @@ export const sessionManagerDefaults = {
   createRateLimit: { limit: 60, windowMs: 60_000 },
   requestRateLimit: { limit: 600, windowMs: 60_000 },
   drainTimeoutMs: 10_000,
+  idempotencyWindowMs: 5 * 60 * 1000,
 } as const satisfies Omit<
   Required<SessionManagerOptions>,
   'store' | 'eventLog' | 'now' | 'createRateLimit' | 'requestRateLimit' | 'capacity'
@@ -220,6 +230,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly maxSessions: number;
   readonly maxSessionsPerUser: number;
   readonly drainTimeoutMs: number;
+  /** How long a keyed mutation's outcome is kept (`idempotencyWindowMs`), in ms. */
+  readonly idempotencyWindowMs: number;
   readonly store: Store;
   /** Per-session event streams; write with `publish`. */
   readonly events: EventLog;
@@ -278,6 +290,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       'drainTimeoutMs',
       options.drainTimeoutMs ?? sessionManagerDefaults.drainTimeoutMs,
     );
+    this.idempotencyWindowMs = timerDelay(
+      'idempotencyWindowMs',
+      positive(
+        'idempotencyWindowMs',
+        options.idempotencyWindowMs ?? sessionManagerDefaults.idempotencyWindowMs,
+      ),
+    );
     this.#now = options.now ?? Date.now;
     this.store = options.store ?? new MemoryStore();
     const requestPolicy = options.requestRateLimit ?? sessionManagerDefaults.requestRateLimit;
@@ -291,6 +310,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.store.configure({
       sessionTimeoutMs: this.sessionTimeoutMs,
       requestWindowMs: this.#requestPolicy?.windowMs,
+      idempotencyWindowMs: this.idempotencyWindowMs,
     });
     this.events = options.eventLog ?? new MemoryEventLog();
     this.events.configure?.({ sessionTimeoutMs: this.sessionTimeoutMs });
@@ -465,6 +485,30 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     }
     // Updated by others this many times in a row while this one tried.
     throw new VersionConflictError();
+  }
+
+  /**
+   * Claims idempotency key `key` of a session for a call with
+   * `fingerprint` (see `Store.claimIdempotencyKey`): `new` when this call
+   * holds it now, else the record another call left. Morgan's tRPC
+   * procedures use it for every mutation sent with a key.
+   */
+  claimIdempotencyKey(
+    sessionId: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<IdempotencyClaim> {
+    return this.store.claimIdempotencyKey(sessionId, key, fingerprint, this.#now());
+  }
+
+  /** Stores the outcome of the call that claimed `key`, for `idempotencyWindowMs`. */
+  completeIdempotencyKey(sessionId: string, key: string, outcome: string): Promise<void> {
+    return this.store.completeIdempotencyKey(sessionId, key, outcome, this.#now());
+  }
+
+  /** Drops a pending claim of `key`, so the call may run again (it failed transiently). */
+  releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
+    return this.store.releaseIdempotencyKey(sessionId, key);
   }
 
   /** The session, or undefined when absent or expired. Does not touch it. */

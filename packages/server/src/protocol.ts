@@ -20,6 +20,19 @@ export const SESSION_HEADER = 'X-Session-Id';
 /** `SESSION_HEADER` in the lower case Node gives header names. */
 export const SESSION_HEADER_LOWER = 'x-session-id';
 
+/**
+ * HTTP request header that carries a mutation's idempotency key. Over
+ * WebSocket the same key travels as `params.idempotencyKey` of the tRPC
+ * mutation message.
+ *
+ * @example
+ * fetch('/trpc/order.place', { method: 'POST', headers: { [IDEMPOTENCY_HEADER]: crypto.randomUUID() }, body });
+ */
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+
+/** Longest idempotency key, in characters (keys are 1 to 255 visible ASCII characters). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
 /** What a client sends as tRPC `connectionParams` when it opens a WebSocket. */
 export interface ConnectionParams {
   /** The session the socket belongs to. */
@@ -47,6 +60,9 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   CONFLICT: 'CONFLICT',
   VERSION_CONFLICT: 'VERSION_CONFLICT',
+  INVALID_IDEMPOTENCY_KEY: 'INVALID_IDEMPOTENCY_KEY',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  REQUEST_IN_PROGRESS: 'REQUEST_IN_PROGRESS',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 
@@ -189,6 +205,21 @@ export const errorCodeInfo = {
     wsCloseCode: CloseCode.POLICY_VIOLATION,
     message: 'The session metadata changed since that version; read it again and retry',
   },
+  INVALID_IDEMPOTENCY_KEY: {
+    httpStatus: 400,
+    wsCloseCode: CloseCode.INVALID_PAYLOAD,
+    message: 'Idempotency-Key must be 1 to 255 visible ASCII characters, on one call',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    httpStatus: 422,
+    wsCloseCode: CloseCode.POLICY_VIOLATION,
+    message: 'This idempotency key was used for another call (another path or input)',
+  },
+  REQUEST_IN_PROGRESS: {
+    httpStatus: 409,
+    wsCloseCode: CloseCode.TRY_AGAIN_LATER,
+    message: 'A call with this idempotency key is still running; retry after Retry-After',
+  },
   INTERNAL_ERROR: {
     httpStatus: 500,
     wsCloseCode: CloseCode.INTERNAL_ERROR,
@@ -213,6 +244,12 @@ export interface ErrorBody {
 export interface MorganErrorData {
   /** The stable code, also for errors tRPC itself raised (bad input, unknown path). */
   errorCode: ErrorCode;
+  /**
+   * `true` when the call was turned away before its procedure ran (its
+   * session was unknown when the call arrived), so sending it again under a
+   * new session cannot run it twice. Absent otherwise.
+   */
+  notStarted?: true;
 }
 
 /** Statuses a client may retry after `Retry-After`: the node is busy, not the request wrong. */

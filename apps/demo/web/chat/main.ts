@@ -5,7 +5,7 @@ import {
   type SessionEvent,
   type StorageOption,
 } from '@morgan/session-client';
-import type { AnyRouter } from '@trpc/server';
+import type { AppRouter } from '../../src/router.js';
 import { banner, byTestId } from '../shared/dom.js';
 import { duration, shortId } from '../shared/format.js';
 import { ActivityLog } from './activity.js';
@@ -31,7 +31,7 @@ function guestName(): string {
   return name;
 }
 
-const client = createSessionClient<AnyRouter>({
+const client = createSessionClient<AppRouter>({
   url: location.origin,
   storage,
   heartbeatIntervalMs: 5_000,
@@ -184,12 +184,8 @@ function showEventReply(event: SessionEvent): void {
 // ---- sending ----------------------------------------------------------------
 
 const sender = new ChatSender({
-  post: (message) =>
-    client.fetch('/api/chat', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message }),
-    }),
+  // Through the SDK's tRPC client (`chat.send`), whose retries keep the key.
+  post: (message, idempotencyKey) => sendOverTrpc(message, idempotencyKey),
   hooks: {
     onAttempt: () => {},
     onShed: ({ status: code, attempt, delayMs }) => {
@@ -207,6 +203,31 @@ const sender = new ChatSender({
     },
   },
 });
+
+/**
+ * One attempt of `chat.send`, as the sender reads answers: the reply as a
+ * 200, a server error as its status and `{ error: { code, message } }`; a
+ * failure to reach the server rejects (the sender retries it, same key).
+ */
+async function sendOverTrpc(message: string, idempotencyKey: string): Promise<Response> {
+  try {
+    const answer = await client.trpc.chat.send.mutate({ message }, { context: { idempotencyKey } });
+    return Response.json(answer);
+  } catch (error) {
+    const failure = error as {
+      message?: string;
+      data?: { httpStatus?: number; errorCode?: string } | null;
+      meta?: { response?: { headers?: Headers } };
+    };
+    const status = failure.data?.httpStatus;
+    if (status === undefined) throw error;
+    const retryAfter = failure.meta?.response?.headers?.get('retry-after');
+    return Response.json(
+      { error: { code: failure.data?.errorCode, message: failure.message } },
+      { status, headers: retryAfter ? { 'retry-after': retryAfter } : {} },
+    );
+  }
+}
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();

@@ -20,6 +20,28 @@ function recorder() {
 }
 
 describe('ChatSender', () => {
+  it('sends every attempt of one message with one idempotency key, and each message with its own', async () => {
+    vi.useFakeTimers();
+    const keys: [string, string][] = [];
+    let fail = true;
+    const post = vi.fn(async (message: string, key: string) => {
+      keys.push([message, key]);
+      if (fail) {
+        fail = false;
+        throw new TypeError('Failed to fetch');
+      }
+      return json(200, { reply: 're', sessionId: 's', messageCount: keys.length });
+    });
+    const sender = new ChatSender({ post, hooks: recorder().hooks });
+    const first = sender.send('one');
+    const second = sender.send('two');
+    await vi.advanceTimersByTimeAsync(10_000);
+    await Promise.all([first, second]);
+    expect(keys.map(([message]) => message)).toEqual(['one', 'one', 'two']);
+    expect(keys[1]?.[1]).toBe(keys[0]?.[1]);
+    expect(keys[2]?.[1]).not.toBe(keys[0]?.[1]);
+  });
+
   afterEach(() => {
     vi.useRealTimers();
   });

@@ -17,8 +17,11 @@ export interface SenderHooks {
 
 /** Options of `ChatSender`. */
 export interface ChatSenderOptions {
-  /** Sends one attempt (the session client's `fetch`). */
-  post: (message: string) => Promise<Response>;
+  /**
+   * Sends one attempt of `message`; every attempt of one message carries the
+   * same `idempotencyKey`, so the server runs it once however many arrive.
+   */
+  post: (message: string, idempotencyKey: string) => Promise<Response>;
   hooks: SenderHooks;
   /** Longest wait between attempts, in ms. @default 5000 */
   maxDelayMs?: number;
@@ -32,7 +35,10 @@ export interface ChatSenderOptions {
  * - 503 `SERVER_AT_CAPACITY` / 429: the server refused the request before
  *   reading it, so sending it again cannot duplicate it; wait `Retry-After`
  *   plus jitter (doubling, capped) and retry;
- * - network errors (server restarting): wait and retry, the same way.
+ * - network errors (server restarting, a connection cut while the answer
+ *   was on its way): wait and retry, the same way; each message has one
+ *   idempotency key for all its attempts, so the server answers a repeat
+ *   with the first reply instead of sending it twice.
  * An unknown session (404) is handled by the session client, which replaces
  * the session and resends once.
  */
@@ -61,11 +67,12 @@ export class ChatSender {
     const { post, hooks } = this.#options;
     const maxDelayMs = this.#options.maxDelayMs ?? 5000;
     const maxAttempts = this.#options.maxAttempts ?? 40;
+    const idempotencyKey = globalThis.crypto.randomUUID();
     for (let attempt = 1; ; attempt += 1) {
       hooks.onAttempt(attempt);
       let response: Response;
       try {
-        response = await post(message);
+        response = await post(message, idempotencyKey);
       } catch (error) {
         if (isClosed(error) || attempt >= maxAttempts) throw error;
         const delayMs = backoff(attempt, 0, maxDelayMs);

@@ -33,6 +33,8 @@ export interface ServerCounters {
   limitedFailures: number;
   /** `GET /api/limited` answers 429 this many more times. */
   plainLimitedFailures: number;
+  /** When set, `test.count` waits for it after counting (to cut a connection mid-call). */
+  countGate?: Promise<void> | undefined;
 }
 
 function createTestRouter(counters: ServerCounters) {
@@ -42,9 +44,17 @@ function createTestRouter(counters: ServerCounters) {
     router({
       test: router({
         whoami: sessionProcedure.query(({ ctx }) => ctx.session.sessionId),
-        count: sessionProcedure.mutation(() => {
+        count: sessionProcedure.mutation(async () => {
           counters.countRuns += 1;
-          return counters.countRuns;
+          const runs = counters.countRuns;
+          await counters.countGate;
+          return runs;
+        }),
+        /** Ends the caller's session, then fails as a call whose session ended under it does. */
+        endSession: sessionProcedure.mutation(async ({ ctx }) => {
+          counters.countRuns += 1;
+          await ctx.manager.deleteSession(ctx.session.sessionId);
+          throw toTRPCError(new MorganError(ErrorCode.SESSION_NOT_FOUND));
         }),
         /** Rotates the caller's session (`manager.rotateSession`); answers the new id. */
         rotate: sessionProcedure.mutation(
@@ -89,6 +99,8 @@ export class TestServer implements AsyncDisposable {
   readonly requests: string[] = [];
   /** When each of `requests` arrived (`performance.now()`), to check the gaps between retries. */
   readonly requestTimes: number[] = [];
+  /** The `Idempotency-Key` header of each of `requests` (undefined when it had none). */
+  readonly idempotencyKeys: (string | undefined)[] = [];
   /** WebSocket upgrade requests received, across restarts: how often clients (re)connected. */
   upgrades = 0;
   manager: SessionManager;
@@ -238,6 +250,7 @@ export class TestServer implements AsyncDisposable {
     app.use((req, _res, next) => {
       this.requests.push(`${req.method} ${req.path}`);
       this.requestTimes.push(performance.now());
+      this.idempotencyKeys.push(req.headers['idempotency-key'] as string | undefined);
       if (this.#releaseOn === `${req.method} ${req.path}`) {
         this.#releaseOn = undefined;
         this.releaseHold();

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import {
-  type ErrorCode,
+  ErrorCode,
   errorCodeInfo,
   type MorganError,
   RateLimitedError,
@@ -42,13 +42,16 @@ export function sendMorganError(res: ServerResponse, error: MorganError): void {
 }
 
 /**
- * `{ 'Retry-After': seconds }` for an error answered with 503 or 429, plus
+ * `{ 'Retry-After': seconds }` for an error answered with 503 or 429 (or
+ * 409 `REQUEST_IN_PROGRESS`), plus
  * the IETF `RateLimit` and `RateLimit-Policy` headers when a rate limit
  * refused; otherwise undefined.
  */
 export function retryAfterHeaders(error: MorganError): Record<string, string> | undefined {
   const status = errorCodeInfo[error.code].httpStatus;
-  if (status !== 503 && status !== 429) return undefined;
+  if (status !== 503 && status !== 429 && error.code !== ErrorCode.REQUEST_IN_PROGRESS) {
+    return undefined;
+  }
   const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
   const headers: Record<string, string> = {
     'Retry-After': String(typeof seconds === 'number' ? seconds : 1),

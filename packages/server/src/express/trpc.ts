@@ -89,8 +89,9 @@ export function trpcHandler<TRouter extends AnyRouter>(
     onError({ error, path }) {
       if (errorCodeOf(error) === ErrorCode.INTERNAL_ERROR) settings.onInternalError(error, path);
     },
-    // A 503 (store outage, capacity, shutdown) or 429 tells clients when to
-    // retry; a rate limit also says which one (IETF RateLimit headers).
+    // A 503 (store outage, capacity, shutdown), 429 or 409 REQUEST_IN_PROGRESS
+    // tells clients when to retry; a rate limit also says which one (IETF
+    // RateLimit headers).
     responseMeta({ errors, eagerGeneration }) {
       let seconds: number | undefined;
       // tRPC sends errors raised before any call ran (a bad content type,
@@ -98,8 +99,9 @@ export function trpcHandler<TRouter extends AnyRouter>(
       // answer with a whole JSON body says it is JSON. Streams keep theirs.
       const headers: Record<string, string> = eagerGeneration ? {} : { 'Content-Type': JSON_TYPE };
       for (const error of errors) {
-        const status = errorCodeInfo[errorCodeOf(error)].httpStatus;
-        if (status !== 503 && status !== 429) continue;
+        const code = errorCodeOf(error);
+        const status = errorCodeInfo[code].httpStatus;
+        if (status !== 503 && status !== 429 && code !== ErrorCode.REQUEST_IN_PROGRESS) continue;
         const cause = error.cause instanceof MorganError ? error.cause : undefined;
         const own = cause === undefined ? undefined : retryAfterHeaders(cause);
         seconds = Math.max(seconds ?? 0, Number(own?.['Retry-After']) || 1);

@@ -204,6 +204,10 @@ function headersArb(sessionId: fc.Arbitrary<string>) {
       ),
       'x-forwarded-for': optional(fc.constantFrom('10.0.0.1', '127.0.0.2, 10.0.0.1', 'garbage')),
       'last-event-id': optional(junkText),
+      'idempotency-key': optional(
+        fc.oneof(fc.uuid(), fc.constantFrom('', 'k', 'x'.repeat(300), 'a b'), junkText),
+        70,
+      ),
       origin: optional(fc.constantFrom('http://evil.example', 'null', '')),
       host: optional(
         fc.oneof(fc.constantFrom('a b', '[::1', ':99999', '', 'ex ample:80'), junkText),

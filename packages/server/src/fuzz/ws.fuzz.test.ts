@@ -124,6 +124,15 @@ const trpcMessageArb = fc
               undefined,
               fc.oneof(junkText, fc.jsonValue({ maxDepth: 1 })),
             ),
+            idempotencyKey: mostly<unknown>(
+              undefined,
+              fc.oneof(
+                fc.uuid(),
+                junkText,
+                fc.jsonValue({ maxDepth: 1 }),
+                fc.constant('x'.repeat(300)),
+              ),
+            ),
           }),
         },
         { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },

@@ -73,6 +73,11 @@ export class KeyLayout {
     return `${this.prefix}{s${shardOf(sessionId)}}s:${sessionId}`;
   }
 
+  /** string: the record of a session's idempotency key (in the session's shard). */
+  idempotencyKey(sessionId: string, key: string): string {
+    return `${this.prefix}{s${shardOf(sessionId)}}k:${sessionId}:${key}`;
+  }
+
   /** The keys of the session's shard. */
   shardOf(sessionId: string): ShardKeys {
     return this.#shards[shardOf(sessionId)] as ShardKeys;

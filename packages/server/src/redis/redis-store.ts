@@ -9,7 +9,14 @@ import {
   seconds,
 } from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
-import type { RotateChanges, Store, StoreEvent, StoreSettings } from '../store/store.js';
+import { DEFAULT_IDEMPOTENCY_WINDOW_MS } from '../store/idempotency-records.js';
+import type {
+  IdempotencyClaim,
+  RotateChanges,
+  Store,
+  StoreEvent,
+  StoreSettings,
+} from '../store/store.js';
 import { type RedisClient, StoreConnection, withTimeout } from './connection.js';
 import { KeyLayout, type ShardKeys, shardOf } from './key-layout.js';
 import { NodeLease } from './node-lease.js';
@@ -129,6 +136,7 @@ export class RedisStore implements Store {
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #requestWindowMs = 0;
+  #idempotencyWindowMs = DEFAULT_IDEMPOTENCY_WINDOW_MS;
   #subscriber: EventSubscriber | undefined;
   #closed = false;
 
@@ -162,6 +170,9 @@ export class RedisStore implements Store {
     this.#timeoutMs = settings.sessionTimeoutMs;
     this.#ttlMs = Math.ceil(settings.sessionTimeoutMs + this.#ttlGraceMs);
     this.#requestWindowMs = settings.requestWindowMs ?? 0;
+    this.#idempotencyWindowMs = Math.ceil(
+      settings.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS,
+    );
   }
 
   /**
@@ -349,6 +360,47 @@ export class RedisStore implements Store {
 
   async removeConnection(sessionId: string, now: number): Promise<void> {
     await this.#update('morganRemoveConnection', sessionId, now, true);
+  }
+
+  /**
+   * One script on the key's record and the session's hash (one slot): the
+   * record, or a new pending claim for a live session. See
+   * `idempotency-scripts.ts` for the record's format.
+   */
+  async claimIdempotencyKey(
+    sessionId: string,
+    key: string,
+    fingerprint: string,
+    now: number,
+  ): Promise<IdempotencyClaim> {
+    const reply = await this.#run(
+      'morganIdemClaim',
+      this.#keys.idempotencyKey(sessionId, key),
+      this.#keys.session(sessionId),
+      fingerprint,
+      this.#idempotencyWindowMs,
+      now,
+      this.#timeoutMs,
+    );
+    return typeof reply === 'string' ? parseIdempotencyRecord(reply) : { state: 'new' };
+  }
+
+  async completeIdempotencyKey(
+    sessionId: string,
+    key: string,
+    outcome: string,
+    _now: number,
+  ): Promise<void> {
+    await this.#run(
+      'morganIdemComplete',
+      this.#keys.idempotencyKey(sessionId, key),
+      outcome,
+      this.#idempotencyWindowMs,
+    );
+  }
+
+  async releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
+    await this.#run('morganIdemRelease', this.#keys.idempotencyKey(sessionId, key));
   }
 
   /**
@@ -621,6 +673,13 @@ export class RedisStore implements Store {
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     return this.#connection.run(name, ...args);
   }
+}
+
+/** A key's record: `p<fingerprint>` (pending) or `d<fingerprint>\n<outcome>` (done). */
+function parseIdempotencyRecord(value: string): IdempotencyClaim {
+  if (value.startsWith('p')) return { state: 'pending', fingerprint: value.slice(1) };
+  const end = value.indexOf('\n');
+  return { state: 'done', fingerprint: value.slice(1, end), outcome: value.slice(end + 1) };
 }
 
 /** A pinned session lives; an idle one while it is no older than the timeout. */

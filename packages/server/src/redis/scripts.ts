@@ -24,6 +24,7 @@
 // even when no node sweeps; a pinned one has none (PERSIST). The pins of a
 // node whose lease expired (killed, frozen) are undone by the next sweep.
 
+import { idempotencyScripts } from './idempotency-scripts.js';
 import { reap } from './lease-scripts.js';
 
 /** Fields of the session hash, in the order every script returns them. */
@@ -344,6 +345,7 @@ export const scripts = {
   morganReplaceMetadata: { numberOfKeys: 3, lua: replaceMetadata },
   morganExpire: { numberOfKeys: undefined, lua: expire },
   morganReap: { numberOfKeys: undefined, lua: reap },
+  ...idempotencyScripts,
 } as const;
 
 export type ScriptName = keyof typeof scripts;

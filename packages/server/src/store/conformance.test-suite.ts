@@ -588,6 +588,90 @@ export function describeStoreConformance(
       });
     });
 
+    describe('idempotency keys', () => {
+      const FP = 'a'.repeat(64);
+
+      it('claims a new key once, then answers it pending, then done with its outcome', async () => {
+        const { sessionId } = await created(t0);
+        expect(await store.claimIdempotencyKey(sessionId, 'k1', FP, t0)).toEqual({ state: 'new' });
+        expect(await store.claimIdempotencyKey(sessionId, 'k1', 'other', t0 + 1)).toEqual({
+          state: 'pending',
+          fingerprint: FP,
+        });
+        const outcome = '{"ok":{"json":{"n":1,"text":"héllo\\n✓"}}}\nsecond line';
+        await store.completeIdempotencyKey(sessionId, 'k1', outcome, t0 + 2);
+        expect(await store.claimIdempotencyKey(sessionId, 'k1', FP, t0 + 3)).toEqual({
+          state: 'done',
+          fingerprint: FP,
+          outcome,
+        });
+      });
+
+      it('keeps keys of different sessions and different keys apart', async () => {
+        const a = await created(t0);
+        const b = await created(t0);
+        await store.claimIdempotencyKey(a.sessionId, 'same', FP, t0);
+        await store.completeIdempotencyKey(a.sessionId, 'same', 'A', t0);
+        expect(await store.claimIdempotencyKey(b.sessionId, 'same', FP, t0)).toEqual({
+          state: 'new',
+        });
+        expect(await store.claimIdempotencyKey(a.sessionId, 'other', FP, t0)).toEqual({
+          state: 'new',
+        });
+      });
+
+      it('forgets a released claim, so the call runs afresh; a done record stays', async () => {
+        const { sessionId } = await created(t0);
+        await store.claimIdempotencyKey(sessionId, 'k', FP, t0);
+        await store.releaseIdempotencyKey(sessionId, 'k');
+        expect(await store.claimIdempotencyKey(sessionId, 'k', FP, t0)).toEqual({ state: 'new' });
+        await store.completeIdempotencyKey(sessionId, 'k', 'out', t0);
+        await store.releaseIdempotencyKey(sessionId, 'k');
+        expect((await store.claimIdempotencyKey(sessionId, 'k', FP, t0)).state).toBe('done');
+      });
+
+      it('records nothing for an absent, expired or deleted session', async () => {
+        const unknown = randomUUID();
+        expect(await store.claimIdempotencyKey(unknown, 'k', FP, t0)).toEqual({ state: 'new' });
+        expect(await store.claimIdempotencyKey(unknown, 'k', FP, t0)).toEqual({ state: 'new' });
+        await store.completeIdempotencyKey(unknown, 'k', 'out', t0);
+        expect(await store.claimIdempotencyKey(unknown, 'k', FP, t0)).toEqual({ state: 'new' });
+
+        const idle = await created(t0);
+        const late = t0 + TIMEOUT_MS + 1;
+        expect(await store.claimIdempotencyKey(idle.sessionId, 'k', FP, late)).toEqual({
+          state: 'new',
+        });
+
+        const ended = await created(t0);
+        await store.claimIdempotencyKey(ended.sessionId, 'k', FP, t0);
+        await store.completeIdempotencyKey(ended.sessionId, 'k', 'out', t0);
+        await store.delete(ended.sessionId);
+        expect(await store.claimIdempotencyKey(ended.sessionId, 'k', FP, t0)).toEqual({
+          state: 'new',
+        });
+      });
+
+      it('lets a record expire after idempotencyWindowMs', async () => {
+        // Memory stores count by `now`, Redis by its own clock (PX): the
+        // window is 50 ms, and both have seen far more when asked again.
+        store.configure({ sessionTimeoutMs: TIMEOUT_MS, idempotencyWindowMs: 50 });
+        const { sessionId } = await created(t0);
+        await store.claimIdempotencyKey(sessionId, 'pending', FP, t0);
+        await store.claimIdempotencyKey(sessionId, 'done', FP, t0);
+        await store.completeIdempotencyKey(sessionId, 'done', 'out', t0);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const later = t0 + 5_000;
+        await store.touch(sessionId, later);
+        expect(await store.claimIdempotencyKey(sessionId, 'pending', FP, later)).toEqual({
+          state: 'new',
+        });
+        expect(await store.claimIdempotencyKey(sessionId, 'done', FP, later)).toEqual({
+          state: 'new',
+        });
+      });
+    });
+
     describe('count, ping and close', () => {
       it('counts stored sessions', async () => {
         const before = await store.count();

@@ -1,5 +1,6 @@
 import { isPinned, type SessionRecord } from '../session.js';
-import type { RotateChanges, Store, StoreSettings } from './store.js';
+import { DEFAULT_IDEMPOTENCY_WINDOW_MS, IdempotencyRecords } from './idempotency-records.js';
+import type { IdempotencyClaim, RotateChanges, Store, StoreSettings } from './store.js';
 
 const NO_REQUESTS: readonly string[] = Object.freeze([]);
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
@@ -26,10 +27,13 @@ export class MemoryStore implements Store {
   readonly #sessions = new Map<string, MemoryRecord>();
   readonly #idle = new Map<string, MemoryRecord>();
   readonly #byUser = new Map<string, Set<string>>();
+  /** Idempotency keys, apart from the records: sessions that never use one cost nothing. */
+  readonly #keys = new IdempotencyRecords();
 
   configure(settings: StoreSettings): void {
     this.#timeoutMs = settings.sessionTimeoutMs;
     this.#requestWindowMs = settings.requestWindowMs;
+    this.#keys.windowMs = settings.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
   }
 
   async create(record: SessionRecord): Promise<void> {
@@ -180,6 +184,39 @@ export class MemoryStore implements Store {
     this.#markActive(record, now);
   }
 
+  async claimIdempotencyKey(
+    sessionId: string,
+    key: string,
+    fingerprint: string,
+    now: number,
+  ): Promise<IdempotencyClaim> {
+    if (this.#live(sessionId, now) === undefined) return { state: 'new' };
+    return this.#keys.claim(sessionId, key, fingerprint, now);
+  }
+
+  async completeIdempotencyKey(
+    sessionId: string,
+    key: string,
+    outcome: string,
+    now: number,
+  ): Promise<void> {
+    this.#keys.complete(sessionId, key, outcome, now);
+  }
+
+  async releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
+    this.#keys.release(sessionId, key);
+  }
+
+  /** Sessions holding idempotency records (for tests of the bounds). */
+  get idempotencySessionCount(): number {
+    return this.#keys.sessionCount;
+  }
+
+  /** Idempotency records one session holds (for tests of the bounds). */
+  idempotencyKeyCount(sessionId: string): number {
+    return this.#keys.keyCount(sessionId);
+  }
+
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     const ids = this.#byUser.get(userId);
     if (ids === undefined) return [];
@@ -235,6 +272,7 @@ export class MemoryStore implements Store {
 
   #remove(record: MemoryRecord): void {
     this.#sessions.delete(record.sessionId);
+    this.#keys.drop(record.sessionId);
     this.#idle.delete(record.sessionId);
     if (record.userId === undefined) return;
     const ids = this.#byUser.get(record.userId);

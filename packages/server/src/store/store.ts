@@ -12,7 +12,24 @@ export interface StoreSettings {
    * manager's per-session rate limit costs no extra round trip. @default undefined (no counting)
    */
   requestWindowMs?: number | undefined;
+  /**
+   * How long an idempotency key's record is kept, in ms: from its claim
+   * while the call runs, and again from its completion. @default 300_000 (5 min)
+   */
+  idempotencyWindowMs?: number | undefined;
 }
+
+/**
+ * What `claimIdempotencyKey` found: `new` (the caller holds the key now and
+ * runs the call), `pending` (another call with this key is running), or
+ * `done` with the first call's stored outcome. `fingerprint` is what the
+ * claiming call gave (its path and input, hashed), so a different call
+ * under the same key can be told apart.
+ */
+export type IdempotencyClaim =
+  | { readonly state: 'new' }
+  | { readonly state: 'pending'; readonly fingerprint: string }
+  | { readonly state: 'done'; readonly fingerprint: string; readonly outcome: string };
 
 /** What a rotation may change besides the id. */
 export interface RotateChanges {
@@ -127,6 +144,35 @@ export interface Store {
    * manager counts on this node only.
    */
   rateLimiter?(name: string, policy: RateLimitPolicy): RateLimiter;
+  /**
+   * Claims idempotency key `key` of a live session for a call with
+   * `fingerprint`, in one atomic step: when the session has no live record
+   * of the key, records it as pending (for `idempotencyWindowMs`) and answers
+   * `new`; otherwise answers the record (`pending`, or `done` with its
+   * outcome). Keys of different sessions never meet. For a session that is
+   * absent or expired it answers `new` and records nothing. Records end with
+   * the window, and with their session (a store may keep them until the
+   * window ends, as long as no call can reach them).
+   */
+  claimIdempotencyKey(
+    sessionId: string,
+    key: string,
+    fingerprint: string,
+    now: number,
+  ): Promise<IdempotencyClaim>;
+  /**
+   * Stores the outcome (opaque text) of the call that claimed `key`; the
+   * record then lives `idempotencyWindowMs` from `now`. A no-op when there is
+   * no record (expired, or the session ended).
+   */
+  completeIdempotencyKey(
+    sessionId: string,
+    key: string,
+    outcome: string,
+    now: number,
+  ): Promise<void>;
+  /** Drops a pending claim, so a call sent again with `key` runs afresh (the first failed transiently). */
+  releaseIdempotencyKey(sessionId: string, key: string): Promise<void>;
   /** Sessions ended on other nodes. Returns the unsubscribe function. */
   subscribe?(listener: (event: StoreEvent) => void): () => void;
 }

@@ -6,7 +6,8 @@ import type { SessionManager } from '../manager.js';
 import { SESSION_HEADER } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
-import { toTRPCError } from './errors.js';
+import { notStarted, toTRPCError } from './errors.js';
+import { BATCHED_KEY } from './idempotency.js';
 
 /**
  * What Morgan puts in every procedure's `ctx`, over HTTP and WebSocket. An
@@ -20,6 +21,12 @@ export interface MorganContext {
   session?: Session | undefined;
   /** Why `session` is missing although an id was sent. */
   sessionError?: MorganRequestState['error'];
+  /**
+   * The request's `Idempotency-Key` header over HTTP, as sent (checked by
+   * the idempotency middleware; `BATCHED_KEY` when the request carried
+   * several calls). Over WebSocket each message carries its own.
+   */
+  idempotencyKey?: string | typeof BATCHED_KEY | undefined;
   /** `http` for Express requests, `ws` for WebSocket calls. */
   transport: 'http' | 'ws';
   /**
@@ -80,18 +87,28 @@ export function createHttpContext<TAppContext extends object = object>(
 
 async function morganHttpContext(manager: SessionManager, req: Request): Promise<MorganContext> {
   const state: MorganRequestState | undefined = req.morgan;
+  const idempotencyKey = idempotencyKeyOf(req);
   if (state !== undefined) {
-    if (state.rejection !== undefined) throw toTRPCError(state.rejection);
+    if (state.rejection !== undefined) throw notStarted(toTRPCError(state.rejection));
     return {
       manager,
       session: state.session,
       sessionError: state.error,
+      idempotencyKey,
       transport: 'http',
       clientAddress: req.ip,
     };
   }
   const context = await resolveSessionContext(manager, req.header(SESSION_HEADER), 'http');
-  return { ...context, clientAddress: req.ip };
+  return { ...context, idempotencyKey, clientAddress: req.ip };
+}
+
+/** The `Idempotency-Key` header; `BATCHED_KEY` on a request of several calls (`/a,b`). */
+function idempotencyKeyOf(req: Request): MorganContext['idempotencyKey'] {
+  const key = req.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (req.path.includes(',')) return BATCHED_KEY;
+  return Array.isArray(key) ? key.join(', ') : key;
 }
 
 /** Looks a session id up and builds the context; shared by HTTP and WebSocket. */

@@ -51,6 +51,21 @@ export function toTRPCError(error: MorganError): TRPCError {
   });
 }
 
+/** Errors raised before a call's procedure ran, and their causes. */
+const notStartedErrors = new WeakSet<object>();
+
+/**
+ * Marks `error` as raised before the call's procedure ran (its session was
+ * unknown, or the request was turned away): its `data` says
+ * `notStarted: true`, so a client may send the call again under a new
+ * session without running it twice.
+ */
+export function notStarted<T extends TRPCError>(error: T): T {
+  notStartedErrors.add(error);
+  if (typeof error.cause === 'object' && error.cause !== null) notStartedErrors.add(error.cause);
+  return error;
+}
+
 /** The stable Morgan code for any error tRPC reports. */
 export function errorCodeOf(error: TRPCError): ErrorCode {
   const cause = error.cause;
@@ -75,5 +90,10 @@ export function errorCodeOf(error: TRPCError): ErrorCode {
  * });
  */
 export function morganErrorData(error: TRPCError): MorganErrorData {
-  return { errorCode: errorCodeOf(error) };
+  const errorCode = errorCodeOf(error);
+  const cause = error.cause;
+  if (notStartedErrors.has(error) || (cause !== undefined && notStartedErrors.has(cause))) {
+    return { errorCode, notStarted: true };
+  }
+  return { errorCode };
 }

@@ -14,6 +14,7 @@ export {
   resolveSessionContext,
 } from './context.js';
 export { errorCodeOf, morganErrorData, toTRPCError } from './errors.js';
+export { BATCHED_KEY, MAX_STORED_OUTCOME_CHARS } from './idempotency.js';
 export {
   mergeRouters,
   morganSseOptions,

@@ -1,10 +1,12 @@
 import type { TRPCRootObject, TRPCRuntimeConfigOptions } from '@trpc/server';
+import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import { z } from 'zod';
 import { ErrorCode, MorganError } from '../errors.js';
 import type { HeartbeatResult } from '../protocol.js';
 import type { MorganContext } from './context.js';
-import { toTRPCError } from './errors.js';
+import { notStarted, toTRPCError } from './errors.js';
 import { sessionEvents, sessionEventsInput } from './events.js';
+import { idempotentCall } from './idempotency.js';
 
 /** Options of `createMorganProcedures` and `createSessionRouter`. */
 export interface MorganProceduresOptions<TContext extends MorganContext = MorganContext> {
@@ -59,7 +61,9 @@ export function isSessionCreateProcedure(procedure: unknown): boolean {
  * {@link MorganContext} (what `trpcHandler` and `attachWebSocket` provide);
  * its `errorFormatter` should spread `morganErrorData(error)` into `data`.
  *
- * - `publicProcedure`: any caller; Morgan errors map to their HTTP status.
+ * - `publicProcedure`: any caller; Morgan errors map to their HTTP status;
+ *   a mutation sent with an idempotency key runs once per key and session
+ *   (`idempotentCall`).
  * - `sessionProcedure`: requires a session; `ctx.session` is typed.
  * - `sessionEventsProcedure`: the `session.events` subscription.
  * - `sessionRouter`: `create`, `get`, `heartbeat`, `updateMetadata`,
@@ -91,11 +95,25 @@ export function createMorganProcedures<
     // Each call runs through the transport's `ctx.runCall`, when it set one.
     .use(({ ctx, next, path }) =>
       ctx.runCall === undefined ? next() : ctx.runCall(() => next(), path),
+    )
+    // A mutation sent with an idempotency key runs once per key and session.
+    .use(
+      ({ ctx, next, path, type, getRawInput, batchIndex }) =>
+        idempotentCall({
+          ctx,
+          type,
+          path,
+          batchIndex,
+          getRawInput,
+          next: next as () => Promise<MiddlewareResult<object>>,
+        }) as ReturnType<typeof next>,
     );
 
   const sessionProcedure = publicProcedure.use(({ ctx, next }) => {
     if (ctx.session === undefined) {
-      throw toTRPCError(new MorganError(ctx.sessionError ?? ErrorCode.SESSION_REQUIRED));
+      throw notStarted(
+        toTRPCError(new MorganError(ctx.sessionError ?? ErrorCode.SESSION_REQUIRED)),
+      );
     }
     return next({ ctx: { session: ctx.session } });
   });

@@ -18,6 +18,7 @@ import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
+import { withMessageIdempotencyKeys } from './idempotency-keys.js';
 import {
   type AttachWebSocketOptions,
   type CloseWebSocketOptions,
@@ -214,7 +215,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
     this.#byWs.set(ws, connection);
-    this.wss.emit('connection', ws, req);
+    withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
     for (const [data, isBinary] of buffered) ws.emit('message', data, isBinary);
   }
 
