@@ -11,7 +11,9 @@ import { Emitter } from './emitter.js';
 import {
   ClientErrorCode,
   clientClosedError,
-  type SessionClientError,
+  httpStatusOf,
+  isNetworkError,
+  SessionClientError,
   serverErrorCode,
   toSessionClientError,
 } from './errors.js';
@@ -32,9 +34,16 @@ import { ReconnectScheduler } from './reconnect.js';
 import { SessionApi } from './session-api.js';
 import type { SessionClientEvents } from './session-events.js';
 import { SessionKeeper } from './session-keeper.js';
-import { SessionSocket } from './socket.js';
+import { SessionSocket, type SessionSocketHooks } from './socket.js';
+import { SseTransport } from './sse.js';
 import { type ConnectionState, ConnectionStateMachine, type ConnectionStatus } from './state.js';
 import { defaultStorageOption, openSessionIdStore, type SessionIdStore } from './storage.js';
+import {
+  TransportController,
+  type TransportEvent,
+  type TransportKind,
+  transportFallbackDefaults,
+} from './transport.js';
 import { type ClientUrls, resolveUrls } from './urls.js';
 
 /** Options of `close()`. */
@@ -82,6 +91,8 @@ export class SessionClient<TRouter extends AnyRouter> {
   readonly #lifetime = new AbortController();
   readonly #keeper: SessionKeeper;
   readonly #linkDeps: SessionLinkDeps;
+  readonly #transport: TransportController;
+  readonly #sse: SseTransport;
   #socket: SessionSocket | undefined;
   #closing: Promise<void> | undefined;
   #waiters = new Set<Waiter>();
@@ -116,6 +127,48 @@ export class SessionClient<TRouter extends AnyRouter> {
       rotateSession,
       wsClient: () => this.#socketClient(),
     };
+    this.#transport = new TransportController(
+      options.transport ?? sessionClientDefaults.transport,
+      { ...transportFallbackDefaults, ...options.transportFallback },
+      this.#webSocketImpl() !== undefined,
+      {
+        httpWorks: () => this.#httpWorks(),
+        onChange: (event) => this.#onTransportChange(event),
+        tryWebSocket: () => void this.#socketClient(),
+        dropTrialSocket: () => this.#retireSocket(),
+        closed: () => this.#closing !== undefined,
+      },
+    );
+    this.#sse = new SseTransport({
+      url: this.#urls.trpcHttp,
+      fetch: fetchImpl,
+      scheduler: this.#scheduler,
+      // The keeper needs the tRPC client, which needs this transport's link.
+      keeper: () => this.#keeper,
+      signal: this.#lifetime.signal,
+      hooks: {
+        onConnected: () => this.#onSseConnected(),
+        onLost: (error) => {
+          if (this.#transport.current === 'sse') this.#onConnectionLost(error);
+        },
+        onFatal: (error) => {
+          if (this.#transport.current === 'sse') void this.#fail(error);
+        },
+        onIdle: () => {
+          if (this.#transport.current === 'sse' && this.#machine.status !== 'connected') {
+            this.#sse.connect();
+          }
+        },
+        closed: () => this.#closing !== undefined,
+      },
+    });
+    if (this.#transport.mode !== 'websocket') {
+      this.#linkDeps.subscriptions = {
+        current: () => this.#transport.current,
+        onSwitch: (listener) => this.#transport.onSwitch(listener),
+        sseLink: () => this.#sse.link(),
+      };
+    }
     this.trpc = createTRPCClient<TRouter>({ links: this.links() });
     const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<
       typeof SessionApi
@@ -215,6 +268,15 @@ export class SessionClient<TRouter extends AnyRouter> {
     return this.#machine.state;
   }
 
+  /**
+   * The transport subscriptions use now: `'websocket'`, or `'sse'` (with
+   * `transport: 'sse'`, or `'auto'` after WebSocket upgrades failed while
+   * HTTP worked); `on('transport')` announces changes.
+   */
+  get transport(): TransportKind {
+    return this.#transport.current;
+  }
+
   /** Which storage keeps the session id, after fallbacks (`'memory'` where Web Storage is missing). */
   get storageKind(): SessionIdStore['kind'] {
     return this.#ids.kind;
@@ -241,7 +303,11 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (status === 'closed') return Promise.reject(clientClosedError());
     const session = this.#keeper.session;
     if (status === 'connected' && session !== undefined) return Promise.resolve(session);
-    if (status === 'idle' && this.#webSocketImpl() === undefined) {
+    if (
+      status === 'idle' &&
+      this.#transport.mode === 'websocket' &&
+      this.#webSocketImpl() === undefined
+    ) {
       return Promise.reject(new TypeError(NO_WEBSOCKET));
     }
     const waiting = new Promise<SessionInfo>((resolve, reject) => {
@@ -250,7 +316,7 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (status === 'idle') {
       this.#machine.transition({ status: 'connecting' });
       this.#online.attach();
-      this.#socketClient();
+      this.#openConnection();
     }
     return waiting;
   }
@@ -292,40 +358,110 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   // ---- connection ---------------------------------------------------------
 
+  /** Opens the connection over the transport in use (the first `connect()`). */
+  #openConnection(): void {
+    if (this.#transport.current === 'sse') {
+      this.#sse.connect();
+      return;
+    }
+    this.#transport.socketStarted();
+    this.#socketClient();
+  }
+
   /** The WebSocket, created by the first `connect()` (or subscription). */
   #socketClient(): TRPCWebSocketClient {
     if (this.#closing !== undefined) throw clientClosedError();
     if (this.#socket === undefined && this.#machine.status === 'idle')
       void this.connect().catch(() => {});
     if (this.#socket !== undefined) return this.#socket.client;
+    if (this.#transport.current === 'sse' && !this.#transport.trying) {
+      throw new SessionClientError(
+        ClientErrorCode.NETWORK_ERROR,
+        'The WebSocket is not in use: the client is on SSE',
+      );
+    }
     const WebSocketImpl = this.#webSocketImpl();
     if (WebSocketImpl === undefined) throw new TypeError(NO_WEBSOCKET);
-    this.#socket = new SessionSocket({
+    let socket: SessionSocket | undefined;
+    const hooks: SessionSocketHooks = {
+      onConnected: (session) => {
+        if (this.#machine.status !== 'connected') {
+          this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
+        }
+      },
+      onLost: (error) => this.#onConnectionLost(error),
+      onFatal: (error) => void this.#fail(error),
+      // A socket the client retired (it moved to SSE) stops where it is.
+      closed: () =>
+        this.#closing !== undefined || (socket !== undefined && this.#socket !== socket),
+    };
+    socket = new SessionSocket({
       url: this.#urls.trpcWs,
       WebSocket: WebSocketImpl,
       scheduler: this.#scheduler,
       keeper: this.#keeper,
       api: this.#api,
-      hooks: {
-        onConnected: (session) => {
-          if (this.#machine.status !== 'connected') {
-            this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
-          }
-        },
-        onLost: (error) => {
-          this.#events.connectionLost();
-          if (this.#machine.status !== 'connected') return;
-          this.#machine.transition({
-            status: 'reconnecting',
-            attempt: this.#scheduler.attempt,
-            error,
-          });
-        },
-        onFatal: (error) => void this.#fail(error),
-        closed: () => this.#closing !== undefined,
-      },
+      hooks: this.#transport.socketHooks(hooks),
     });
-    return this.#socket.client;
+    this.#socket = socket;
+    return socket.client;
+  }
+
+  /** The socket or the session's SSE stream was lost. */
+  #onConnectionLost(error: SessionClientError): void {
+    this.#events.connectionLost();
+    if (this.#machine.status !== 'connected') return;
+    this.#machine.transition({
+      status: 'reconnecting',
+      attempt: this.#scheduler.attempt,
+      error,
+    });
+  }
+
+  #onSseConnected(): void {
+    const sessionId = this.#keeper.id;
+    if (this.#transport.current !== 'sse' || sessionId === undefined) return;
+    if (this.#machine.status !== 'connected') {
+      this.#machine.tryTransition({ status: 'connected', sessionId });
+    }
+  }
+
+  /** `transport: 'auto'` moved: subscriptions have moved already; retire what carried them. */
+  #onTransportChange(event: TransportEvent): void {
+    if (event.transport === 'sse') {
+      this.#retireSocket();
+      this.#sse.connect();
+    } else {
+      this.#sse.close();
+    }
+    this.#emitter.emit('transport', event);
+  }
+
+  #retireSocket(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    void socket?.close().catch(() => {});
+  }
+
+  /** True when the server answers HTTP now (any answer: only a network failure says no). */
+  async #httpWorks(): Promise<boolean> {
+    const id = this.#keeper.id;
+    try {
+      if (id === undefined) await this.#keeper.ensure();
+      else await this.#api.get(id);
+      return true;
+    } catch (error) {
+      return !isNetworkError(error) && httpStatusOf(error) !== undefined;
+    }
+  }
+
+  /** True while the socket, or the session's SSE stream, is open. */
+  #connectionOpen(): boolean {
+    return this.#transport.current === 'sse' ? this.#sse.open : this.#socket?.open === true;
+  }
+
+  #lastConnectionError(): SessionClientError | undefined {
+    return this.#transport.current === 'sse' ? this.#sse.lastError : this.#socket?.lastError;
   }
 
   #webSocketImpl(): unknown {
@@ -344,7 +480,7 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#machine.tryTransition({
       status: 'reconnecting',
       attempt,
-      error: this.#socket?.lastError,
+      error: this.#lastConnectionError(),
     });
   }
 
@@ -359,13 +495,13 @@ export class SessionClient<TRouter extends AnyRouter> {
     const status = this.#machine.status;
     const sessionId = this.#keeper.id;
     if (status === 'offline') {
-      if (this.#socket?.open === true && sessionId !== undefined) {
+      if (this.#connectionOpen() && sessionId !== undefined) {
         this.#machine.transition({ status: 'connected', sessionId });
       } else {
         this.#machine.transition({
           status: 'reconnecting',
           attempt: 0,
-          error: this.#socket?.lastError,
+          error: this.#lastConnectionError(),
         });
       }
     }
@@ -438,6 +574,8 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#heartbeat.stop();
     this.#online.detach();
     this.#events.stop();
+    this.#transport.close();
+    this.#sse.close();
     // `close()` stops tRPC's reconnect loop first (synchronously), so that
     // rejecting the pending backoff below cannot start another attempt.
     const socketClosed = this.#socket?.close();

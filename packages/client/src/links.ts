@@ -15,6 +15,7 @@ import { ClientErrorCode, SessionClientError } from './errors.js';
 import { httpRetryLink, type RetryLinkDeps, SESSION_HEADER } from './http.js';
 import type { FetchLike } from './options.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
+import { type TransportKind, transportSwitchLink } from './transport.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {
@@ -28,6 +29,18 @@ export interface SessionLinkDeps extends RetryLinkDeps {
    * when needed. Throws once the client is closed.
    */
   wsClient: () => TRPCWebSocketClient;
+  /**
+   * Where subscriptions go when the client may use SSE (`transport` not
+   * `'websocket'`): the transport in use, its changes and the SSE link.
+   */
+  subscriptions?: SubscriptionTransport | undefined;
+}
+
+/** The SSE side of {@link SessionLinkDeps.subscriptions}. */
+export interface SubscriptionTransport {
+  current: () => TransportKind;
+  onSwitch: (listener: () => void) => () => void;
+  sseLink: <TRouter extends AnyRouter>() => TRPCLink<TRouter>;
 }
 
 /**
@@ -42,11 +55,26 @@ export function createSessionLinks<TRouter extends AnyRouter>(
   deps: SessionLinkDeps,
 ): TRPCLink<TRouter>[] {
   const fetch = rotationAwareFetch(deps.fetch, deps.rotateSession);
+  const ws = lazyWsLink<TRouter>(deps.wsClient);
+  const subscriptions = deps.subscriptions;
   return [
     splitLink<TRouter>({
       // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
       condition: (op) => op.type === 'subscription' || op.context.morganTransport === 'ws',
-      true: lazyWsLink<TRouter>(deps.wsClient),
+      true:
+        subscriptions === undefined
+          ? ws
+          : splitLink<TRouter>({
+              // Over the transport in use, moving when it changes.
+              condition: (op) => op.type === 'subscription',
+              true: transportSwitchLink<TRouter>({
+                current: subscriptions.current,
+                onSwitch: subscriptions.onSwitch,
+                websocket: ws,
+                sse: subscriptions.sseLink<TRouter>(),
+              }),
+              false: ws,
+            }),
       false: [
         httpRetryLink<TRouter>(deps),
         splitLink<TRouter>({

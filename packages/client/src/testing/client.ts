@@ -44,6 +44,7 @@ export function recordedClient(
     gap: [],
     heartbeat: [],
     reconnect: [],
+    transport: [],
   } as unknown as RecordedClient['log'];
   const checks = new Set<() => void>();
   for (const name of Object.keys(log) as (keyof SessionClientEvents)[]) {

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { isGapEvent, type SessionEvent } from './events.js';
+import { recordedClient } from './testing/client.js';
+import { startTestServer } from './testing/server.js';
+
+function ns(events: SessionEvent[]): number[] {
+  return events
+    .filter((event) => !isGapEvent(event))
+    .map((event) => (event.data as { n: number }).n);
+}
+
+describe("transport: 'sse' against a real server", () => {
+  it('connects without a socket, receives events, and resumes from the last id after the server cuts the stream', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { transport: 'sse', WebSocket: undefined });
+    const { sessionId } = await rec.client.connect();
+    expect(rec.client.transport).toBe('sse');
+    expect(rec.states).toEqual(['idle', 'connecting', 'connected']);
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    await rec.until(() => server.streamCount === 1, 'the stream');
+    for (const n of [1, 2, 3]) await server.publish(sessionId, 'tick', { n });
+    await rec.until(() => received.length === 3, 'three live events');
+
+    server.cutStreams();
+    await rec.until(() => rec.client.state === 'reconnecting', 'reconnecting');
+    for (const n of [4, 5]) await server.publish(sessionId, 'tick', { n });
+    await rec.until(() => rec.client.state === 'connected', 'connected again');
+    await server.publish(sessionId, 'tick', { n: 6 });
+    await rec.until(() => received.length === 6, 'all six events');
+
+    expect(ns(received)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(received.some(isGapEvent)).toBe(false);
+    expect(server.socketCount).toBe(0);
+    expect(server.upgrades).toBe(0);
+    expect(rec.client.sessionId).toBe(sessionId);
+    expect(rec.states.slice(0, 4)).toEqual(['idle', 'connecting', 'connected', 'reconnecting']);
+    expect(rec.log.transport).toHaveLength(0);
+    // The stream carried the session in its header, never in the URL.
+    const streams = server.requests.filter((request) => request.includes('session.events'));
+    expect(streams.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('resumes the same session after a restart that keeps sessions, and replaces one the restart lost (with a gap)', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { transport: 'sse' });
+    const { sessionId } = await rec.client.connect();
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    await rec.until(() => server.streamCount === 1, 'the stream');
+    await server.publish(sessionId, 'tick', { n: 1 });
+    await rec.until(() => received.length === 1, 'a live event');
+
+    await server.stop();
+    await rec.until(() => rec.client.state === 'reconnecting', 'reconnecting');
+    await server.publish(sessionId, 'tick', { n: 2 });
+    await server.listen();
+    await rec.until(() => ns(received).includes(2), 'the event missed while down');
+    expect(rec.client.state).toBe('connected');
+    expect(rec.client.sessionId).toBe(sessionId);
+
+    await server.restart({ freshManager: true });
+    await rec.until(() => rec.log['session-replaced'].length === 1, 'the replacement');
+    await rec.until(() => rec.log.gap.length === 1, 'the gap');
+    const newId = rec.client.sessionId ?? '';
+    expect(newId).not.toBe(sessionId);
+    await rec.until(() => server.streamCount === 1, 'the new stream');
+    await server.publish(newId, 'tick', { n: 3 });
+    await rec.until(() => ns(received).includes(3), 'an event of the new session');
+    expect(received.map((event) => event.type)).toEqual(['tick', 'tick', 'gap', 'tick']);
+    expect(server.upgrades).toBe(0);
+  });
+
+  it('follows a rotation over SSE without losing or repeating an event', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { transport: 'sse' });
+    const { sessionId } = await rec.client.connect();
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    await rec.until(() => server.streamCount === 1, 'the stream');
+    await server.publish(sessionId, 'tick', { n: 1 });
+    await rec.until(() => received.length === 1, 'a live event');
+
+    const response = await rec.client.fetch('/api/rotate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ before: [2, 3], after: [4, 5] }),
+    });
+    const { sessionId: rotated } = (await response.json()) as { sessionId: string };
+    expect(rec.client.sessionId).toBe(rotated);
+    await rec.until(() => received.length === 5, 'the events around the rotation');
+    await server.publish(rotated, 'tick', { n: 6 });
+    await rec.until(() => received.length === 6, 'an event after the rotation');
+    expect(ns(received)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(rec.log['session-rotated']).toHaveLength(1);
+    expect(rec.client.state).toBe('connected');
+  });
+
+  it('honours Retry-After of a refused stream and connects once the server takes it', async () => {
+    await using server = await startTestServer({ manager: { maxStreamsPerSession: 1 } });
+    await using rec = recordedClient(server, { transport: 'sse' });
+    const { sessionId } = await rec.client.connect();
+    // Another stream of the same session takes the session's only place.
+    const abort = new AbortController();
+    const other = await fetch(`${server.url}/trpc/session.events`, {
+      headers: { accept: 'text/event-stream', 'x-session-id': sessionId },
+      signal: abort.signal,
+    });
+    expect(other.status).toBe(200);
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    await rec.until(() => rec.log.reconnect.length >= 1, 'a refused attempt');
+    const refusedAt = performance.now();
+    abort.abort();
+    await rec.until(
+      () => server.streamCount === 1 && rec.client.lastEventId === undefined,
+      'the stream',
+    );
+    await server.publish(sessionId, 'tick', { n: 1 });
+    await rec.until(() => received.length === 1, 'an event');
+    // The 429 said Retry-After: 1 (s); the backoff alone is at most 200 ms.
+    const stream = server.requestTimes.filter(
+      (_, i) => server.requests[i] === 'GET /trpc/session.events',
+    );
+    const gaps = stream.slice(1).map((at, i) => at - (stream[i] ?? 0));
+    expect(gaps.length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...gaps.slice(1))).toBeGreaterThanOrEqual(900);
+    expect(refusedAt).toBeGreaterThan(0);
+  });
+});
