@@ -42,6 +42,7 @@ import {
   TransportController,
   type TransportEvent,
   type TransportKind,
+  TrialScheduler,
   transportFallbackDefaults,
 } from './transport.js';
 import { type ClientUrls, resolveUrls } from './urls.js';
@@ -94,6 +95,7 @@ export class SessionClient<TRouter extends AnyRouter> {
   readonly #transport: TransportController;
   readonly #sse: SseTransport;
   #socket: SessionSocket | undefined;
+  #trialScheduler: TrialScheduler | undefined;
   #closing: Promise<void> | undefined;
   #waiters = new Set<Waiter>();
 
@@ -383,8 +385,12 @@ export class SessionClient<TRouter extends AnyRouter> {
     const WebSocketImpl = this.#webSocketImpl();
     if (WebSocketImpl === undefined) throw new TypeError(NO_WEBSOCKET);
     let socket: SessionSocket | undefined;
+    // A socket that tries the WebSocket again (on SSE) reconnects by no one's backoff until confirmed.
+    const trial = this.#transport.trying ? new TrialScheduler(this.#scheduler) : undefined;
+    this.#trialScheduler = trial;
     const hooks: SessionSocketHooks = {
       onConnected: (session) => {
+        trial?.promote();
         if (this.#machine.status !== 'connected') {
           this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
         }
@@ -398,7 +404,7 @@ export class SessionClient<TRouter extends AnyRouter> {
     socket = new SessionSocket({
       url: this.#urls.trpcWs,
       WebSocket: WebSocketImpl,
-      scheduler: this.#scheduler,
+      scheduler: trial ?? this.#scheduler,
       keeper: this.#keeper,
       api: this.#api,
       hooks: this.#transport.socketHooks(hooks),
@@ -441,6 +447,8 @@ export class SessionClient<TRouter extends AnyRouter> {
     const socket = this.#socket;
     this.#socket = undefined;
     void socket?.close().catch(() => {});
+    this.#trialScheduler?.end();
+    this.#trialScheduler = undefined;
   }
 
   /** True when the server answers HTTP now (any answer: only a network failure says no). */

@@ -109,6 +109,7 @@ function lazyWsLink<TRouter extends AnyRouter>(
 ): TRPCLink<TRouter> {
   return (runtime) => {
     let link: ReturnType<TRPCLink<TRouter>> | undefined;
+    let linkClient: TRPCWebSocketClient | undefined;
     return (props) =>
       observable((observer) => {
         let client: TRPCWebSocketClient;
@@ -124,9 +125,13 @@ function lazyWsLink<TRouter extends AnyRouter>(
           observer.error(TRPCClientError.from(cause));
           return () => {};
         }
-        link ??= wsLink<TRouter>({ client, transformer: superjson } as unknown as Parameters<
-          typeof wsLink<TRouter>
-        >[0])(runtime);
+        // One link per socket client: `transport: 'auto'` replaces the client.
+        if (link === undefined || linkClient !== client) {
+          linkClient = client;
+          link = wsLink<TRouter>({ client, transformer: superjson } as unknown as Parameters<
+            typeof wsLink<TRouter>
+          >[0])(runtime);
+        }
         return link(props).subscribe(observer);
       });
   };

@@ -12,7 +12,7 @@ function ns(events: SessionEvent[]): number[] {
 describe("transport: 'sse' against a real server", () => {
   it('connects without a socket, receives events, and resumes from the last id after the server cuts the stream', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { transport: 'sse', WebSocket: undefined });
+    await using rec = recordedClient(server, { transport: 'sse', noWebSocket: true });
     const { sessionId } = await rec.client.connect();
     expect(rec.client.transport).toBe('sse');
     expect(rec.states).toEqual(['idle', 'connecting', 'connected']);
@@ -126,5 +126,97 @@ describe("transport: 'sse' against a real server", () => {
     expect(gaps.length).toBeGreaterThanOrEqual(2);
     expect(Math.min(...gaps.slice(1))).toBeGreaterThanOrEqual(900);
     expect(refusedAt).toBeGreaterThan(0);
+  });
+});
+
+describe("transport: 'auto' against a real server", () => {
+  const fallback = { failures: 2, timeoutMs: 5_000, retryWebSocketMs: 200 };
+
+  it('falls back to SSE when upgrades are refused, and moves back to the WebSocket once they pass, without losing or repeating an event', async () => {
+    await using server = await startTestServer();
+    server.refuseUpgrades = true;
+    await using rec = recordedClient(server, { transportFallback: fallback });
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    const { sessionId } = await rec.client.connect();
+    expect(rec.client.transport).toBe('sse');
+    expect(rec.log.transport.map(([event]) => event)).toEqual([
+      { transport: 'sse', previous: 'websocket', reason: 'websocket-refused' },
+    ]);
+    expect(server.upgrades).toBeGreaterThanOrEqual(2);
+    await rec.until(() => server.streamCount === 1, 'the SSE stream');
+    for (const n of [1, 2]) await server.publish(sessionId, 'tick', { n });
+    await rec.until(() => received.length === 2, 'events over SSE');
+    // Trials keep failing while upgrades are refused; the client stays connected over SSE.
+    const refusedTrials = server.upgrades;
+    await rec.until(() => server.upgrades >= refusedTrials + 2, 'two more refused trials');
+    expect(rec.client.state).toBe('connected');
+    expect(server.socketCount).toBe(0);
+
+    server.refuseUpgrades = false;
+    await rec.until(() => rec.client.transport === 'websocket', 'back on the WebSocket');
+    await rec.until(() => server.socketCount === 1 && server.streamCount === 0, 'the socket alone');
+    for (const n of [3, 4]) await server.publish(sessionId, 'tick', { n });
+    await rec.until(() => received.length === 4, 'events over the WebSocket');
+    expect(ns(received)).toEqual([1, 2, 3, 4]);
+    expect(received.some(isGapEvent)).toBe(false);
+    expect(rec.log.transport.at(-1)?.[0]).toEqual({
+      transport: 'websocket',
+      previous: 'sse',
+      reason: 'websocket-restored',
+    });
+    expect(rec.client.sessionId).toBe(sessionId);
+    // Connected once over SSE, and never left since: neither the refused
+    // trials nor the move back are reconnects.
+    expect(rec.states.slice(0, 2)).toEqual(['idle', 'connecting']);
+    expect(rec.states.filter((state) => state === 'connected')).toHaveLength(1);
+    expect(rec.states.at(-1)).toBe('connected');
+  });
+
+  it('moves the stream to the WebSocket while events are being published, none lost or repeated', async () => {
+    await using server = await startTestServer();
+    server.refuseUpgrades = true;
+    await using rec = recordedClient(server, { transportFallback: fallback });
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    const { sessionId } = await rec.client.connect();
+    await rec.until(() => server.streamCount === 1, 'the SSE stream');
+    server.refuseUpgrades = false;
+    let n = 0;
+    while (rec.client.transport === 'sse') {
+      n += 1;
+      await server.publish(sessionId, 'tick', { n });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (let i = 0; i < 5; i += 1) {
+      n += 1;
+      await server.publish(sessionId, 'tick', { n });
+    }
+    await rec.until(() => received.length === n, `all ${n} events`);
+    expect(ns(received)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  });
+
+  it('stays on the WebSocket when the whole server is down (HTTP too), and connects over it when it is back', async () => {
+    await using server = await startTestServer();
+    await server.cut();
+    await using rec = recordedClient(server, {
+      transportFallback: { ...fallback, timeoutMs: 300 },
+    });
+    const connected = rec.client.connect();
+    await rec.until(() => rec.log.reconnect.length >= 5, 'five attempts');
+    expect(rec.client.transport).toBe('websocket');
+    await server.listen();
+    await connected;
+    expect(rec.client.transport).toBe('websocket');
+    await rec.until(() => server.socketCount === 1, 'the socket');
+    expect(rec.log.transport).toHaveLength(0);
+  });
+
+  it('uses SSE at once when there is no WebSocket implementation', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { noWebSocket: true });
+    await rec.client.connect();
+    expect(rec.client.transport).toBe('sse');
+    expect(server.upgrades).toBe(0);
   });
 });

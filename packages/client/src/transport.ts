@@ -1,7 +1,8 @@
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
-import type { SessionClientError } from './errors.js';
+import { clientClosedError, type SessionClientError } from './errors.js';
+import { ReconnectScheduler } from './reconnect.js';
 import type { SessionSocketHooks } from './socket.js';
 
 /** The `transport` option: what carries subscriptions. */
@@ -88,6 +89,8 @@ export class TransportController {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #trialTimer: ReturnType<typeof setTimeout> | undefined;
   #trial = false;
+  /** A check found HTTP down since the last confirmed socket: the server is down, not the WebSocket. */
+  #httpFailed = false;
   #closed = false;
 
   constructor(
@@ -136,6 +139,7 @@ export class TransportController {
       onConnected: (session) => {
         this.#confirmed = true;
         this.#failures = 0;
+        this.#httpFailed = false;
         this.#disarm();
         if (this.#current === 'sse') {
           this.#trial = false;
@@ -154,7 +158,7 @@ export class TransportController {
           this.#armTimeout();
         } else {
           this.#failures += 1;
-          if (this.#failures >= this.#options.failures) this.#check();
+          if (this.#failures >= this.#options.failures) this.#check('failures');
         }
         hooks.onLost(error);
       },
@@ -176,7 +180,7 @@ export class TransportController {
     this.#disarm();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (!this.#confirmed) this.#check();
+      if (!this.#confirmed) this.#check('timeout');
     }, this.#options.timeoutMs);
   }
 
@@ -185,8 +189,15 @@ export class TransportController {
     this.#timer = undefined;
   }
 
-  /** Sockets fail: when HTTP works, the WebSocket is what is blocked. */
-  #check(): void {
+  /**
+   * Sockets fail: when HTTP works, the WebSocket is what is blocked. After
+   * `failures` closed sockets, HTTP working now is enough. A timeout alone
+   * (no socket closed: one may hang, or the client may be waiting its
+   * backoff) counts only when no check found HTTP down since the last
+   * confirmed socket: a server that was down and is back would otherwise
+   * look like a blocked WebSocket before its next socket attempt.
+   */
+  #check(why: 'failures' | 'timeout'): void {
     if (this.#checking || this.#closed || this.#current === 'sse') return;
     this.#checking = true;
     this.#hooks.httpWorks().then(
@@ -194,8 +205,11 @@ export class TransportController {
         this.#checking = false;
         if (this.#closed || this.#hooks.closed() || this.#current === 'sse' || this.#confirmed)
           return;
-        if (!works) {
-          // The server is down, not the WebSocket blocked: keep trying it.
+        if (!works || (why === 'timeout' && this.#httpFailed)) {
+          // The server is (or was) down, not the WebSocket blocked: keep
+          // trying it, counting failures afresh.
+          if (!works) this.#httpFailed = true;
+          this.#failures = 0;
           this.#armTimeout();
           return;
         }
@@ -268,21 +282,28 @@ export function transportSwitchLink<TRouter extends AnyRouter>(
         let inner: Unsubscribable | undefined;
         let on: TransportKind | undefined;
         let done = false;
+        /** Counts starts: an inner subscription ended by a move reports nothing. */
+        let generation = 0;
         const start = () => {
+          const mine = ++generation;
+          const current = () => mine === generation && !done;
           on = route.current();
           const input = withLastEventId(op.input, lastEventId);
           const moved: Operation = { ...op, input };
           inner = links[on]({ op: moved, next: () => observable(() => {}) }).subscribe({
             next(envelope) {
+              if (!current()) return;
               const id = (envelope.result as { id?: unknown } | undefined)?.id;
               if (typeof id === 'string' && id !== '') lastEventId = id;
               observer.next(envelope);
             },
             error(error) {
+              if (!current()) return;
               done = true;
               observer.error(error);
             },
             complete() {
+              if (!current()) return;
               done = true;
               observer.complete();
             },
@@ -292,12 +313,14 @@ export function transportSwitchLink<TRouter extends AnyRouter>(
           if (done || route.current() === on) return;
           const previous = inner;
           inner = undefined;
+          generation += 1;
           previous?.unsubscribe();
           start();
         });
         start();
         return () => {
           done = true;
+          generation += 1;
           off();
           inner?.unsubscribe();
         };
@@ -310,4 +333,46 @@ function withLastEventId(input: unknown, lastEventId: string | undefined): unkno
   if (lastEventId === undefined) return input;
   if (input !== null && input !== undefined && typeof input !== 'object') return input;
   return { ...((input as object | null | undefined) ?? {}), lastEventId };
+}
+
+/**
+ * The scheduler of a socket opened to try the WebSocket again while on SSE:
+ * while it is a trial, its reconnects wait until it ends (`end()`, which
+ * rejects them: the trial failed and its socket is closed), so a failed
+ * trial neither schedules a reconnect nor changes the client's state. Once
+ * the server confirmed it (`promote()`), it waits the client's scheduler
+ * like any socket.
+ */
+export class TrialScheduler extends ReconnectScheduler {
+  readonly #main: ReconnectScheduler;
+  readonly #held = new Set<(error: unknown) => void>();
+  #trial = true;
+
+  constructor(main: ReconnectScheduler) {
+    super({ delayMs: () => 0, maxAttempts: Number.POSITIVE_INFINITY, onSchedule: () => {} });
+    this.#main = main;
+  }
+
+  override wait(): Promise<void> {
+    if (!this.#trial) return this.#main.wait();
+    return new Promise<void>((_resolve, reject) => {
+      this.#held.add(reject);
+    });
+  }
+
+  override reset(): void {
+    this.#main.reset();
+  }
+
+  /** The trial succeeded: the socket reconnects by the client's scheduler from now on. */
+  promote(): void {
+    this.#trial = false;
+  }
+
+  /** The trial failed: its pending reconnects end. */
+  end(): void {
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const reject of held) reject(clientClosedError());
+  }
 }

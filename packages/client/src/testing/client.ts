@@ -23,15 +23,16 @@ export interface RecordedClient extends AsyncDisposable {
  */
 export function recordedClient(
   server: TestServer,
-  options: Partial<SessionClientOptions> = {},
+  options: Partial<SessionClientOptions> & { noWebSocket?: true } = {},
 ): RecordedClient {
+  const { noWebSocket, ...rest } = options;
   const client = new SessionClient<TestRouter>({
     url: server.url,
-    WebSocket,
+    ...(noWebSocket === true ? {} : { WebSocket }),
     storage: 'memory',
     onlineEvents: false,
-    ...options,
-    reconnect: { baseDelayMs: 20, maxDelayMs: 200, ...options.reconnect },
+    ...rest,
+    reconnect: { baseDelayMs: 20, maxDelayMs: 200, ...rest.reconnect },
   });
   const states: ConnectionStatus[] = [client.state];
   const log = {
