@@ -63,6 +63,9 @@ export type SessionEventSourceClass = new (
   init?: SessionEventSourceInit,
 ) => SessionEventSource;
 
+/** A stream that ran this long and ended cleanly reconnects at once, in ms. */
+const QUICK_RECONNECT_AFTER_MS = 1_000;
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 2;
@@ -98,6 +101,8 @@ export class SessionEventSource {
   readonly #hooks: EventSourceHooks;
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #abort = new AbortController();
+  /** The stream ended cleanly and reconnects at once; a failure now is its loss. */
+  #lingering = false;
 
   constructor(
     url: string,
@@ -150,12 +155,20 @@ export class SessionEventSource {
         this.#fail(outcome.error);
         return;
       }
-      failure = outcome.kind === 'retry' ? outcome.failure : undefined;
-      if (outcome.kind === 'dropped') {
-        failure = { error: outcome.error };
-        this.#hooks.onDrop(this, outcome.error);
-      }
       this.readyState = CONNECTING;
+      if (outcome.kind === 'ended') {
+        // The server ended a stream that had run a while (its `maxDurationMs`,
+        // a proxy's limit): reconnect at once with Last-Event-ID, still
+        // connected unless that attempt fails.
+        this.#lingering = true;
+        failure = undefined;
+        continue;
+      }
+      failure = outcome.kind === 'retry' ? outcome.failure : { error: outcome.error };
+      if (outcome.kind === 'dropped' || (this.#lingering && failure !== undefined)) {
+        this.#lingering = false;
+        this.#hooks.onDrop(this, (failure as StreamFailure).error);
+      }
       // A live EventSource says so with an `error` event while it reconnects.
       this.#dispatch({
         type: 'error',
@@ -170,6 +183,7 @@ export class SessionEventSource {
   async #attempt(): Promise<
     | { kind: 'retry'; failure: StreamFailure | undefined }
     | { kind: 'dropped'; error: SessionClientError }
+    | { kind: 'ended' }
     | { kind: 'final'; error: unknown }
   > {
     const sentId = this.#hooks.sessionId();
@@ -197,14 +211,18 @@ export class SessionEventSource {
       return { kind: 'retry', failure: { error } };
     }
     this.readyState = OPEN;
+    this.#lingering = false;
     this.#hooks.onOpen(this);
     this.#dispatch({ type: 'open', data: '', lastEventId: this.lastEventId });
+    const openedAt = Date.now();
     try {
       await this.#read(response.body);
     } catch (cause) {
       if (this.readyState === CLOSED) return { kind: 'retry', failure: undefined };
       return { kind: 'dropped', error: networkError('The event stream was cut', cause) };
     }
+    // Ended cleanly; one that ends at once is not retried at once (no loop).
+    if (Date.now() - openedAt >= QUICK_RECONNECT_AFTER_MS) return { kind: 'ended' };
     return { kind: 'dropped', error: networkError('The event stream ended', undefined) };
   }
 
