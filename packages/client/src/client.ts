@@ -366,7 +366,6 @@ export class SessionClient<TRouter extends AnyRouter> {
       this.#sse.connect();
       return;
     }
-    this.#transport.socketStarted();
     this.#socketClient();
   }
 
@@ -403,7 +402,8 @@ export class SessionClient<TRouter extends AnyRouter> {
     };
     socket = new SessionSocket({
       url: this.#urls.trpcWs,
-      WebSocket: WebSocketImpl,
+      WebSocket:
+        this.#transport.mode === 'auto' ? this.#trackedWebSocket(WebSocketImpl) : WebSocketImpl,
       scheduler: trial ?? this.#scheduler,
       keeper: this.#keeper,
       api: this.#api,
@@ -411,6 +411,18 @@ export class SessionClient<TRouter extends AnyRouter> {
     });
     this.#socket = socket;
     return socket.client;
+  }
+
+  /** `WebSocketImpl` that tells the transport controller of each socket it creates. */
+  #trackedWebSocket(WebSocketImpl: unknown): unknown {
+    const transport = this.#transport;
+    const Base = WebSocketImpl as new (url: string, protocols?: string | string[]) => object;
+    return class extends Base {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        transport.socketCreated();
+      }
+    };
   }
 
   /** The socket or the session's SSE stream was lost. */

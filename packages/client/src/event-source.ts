@@ -131,6 +131,17 @@ export class SessionEventSource {
     this.#listeners.get(type)?.delete(listener);
   }
 
+  /**
+   * Ends the stream as the server ends a finished one (a `return` event,
+   * on which tRPC completes the subscription), then closes it: what the
+   * client's `close()` does to the streams still open.
+   */
+  finish(): void {
+    if (this.readyState === CLOSED) return;
+    this.#dispatch({ type: 'return', data: '', lastEventId: this.lastEventId });
+    this.close();
+  }
+
   /** Closes the stream for good; no event follows. */
   close(): void {
     if (this.readyState === CLOSED) return;

@@ -96,6 +96,26 @@ describe("transport: 'sse' against a real server", () => {
     expect(rec.client.state).toBe('connected');
   });
 
+  it("completes the app's own subscriptions over SSE when the client closes, leaving no stream open", async () => {
+    await using server = await startTestServer();
+    const rec = recordedClient(server, { transport: 'sse' });
+    await rec.client.connect();
+    let completed = 0;
+    let started = 0;
+    rec.client.trpc.session.events.subscribe(undefined, {
+      onStarted: () => {
+        started += 1;
+      },
+      onComplete: () => {
+        completed += 1;
+      },
+    });
+    await rec.until(() => started === 1 && server.streamCount === 1, 'the stream');
+    await rec.client.close();
+    await rec.until(() => completed === 1, 'the completion');
+    await rec.until(() => server.streamCount === 0, 'no stream at the server');
+  });
+
   it('honours Retry-After of a refused stream and connects once the server takes it', async () => {
     await using server = await startTestServer({ manager: { maxStreamsPerSession: 1 } });
     await using rec = recordedClient(server, { transport: 'sse' });

@@ -105,9 +105,9 @@ export class SseTransport {
     } as unknown as Parameters<typeof httpSubscriptionLink<TRouter, SessionEventSourceClass>>[0]);
   }
 
-  /** Closes every stream (their subscriptions end as the client closes). */
+  /** Ends every stream; their subscriptions complete, as over a closed WebSocket. */
   close(): void {
-    for (const source of [...this.#sources]) source.close();
+    for (const source of [...this.#sources]) source.finish();
   }
 
   /**

@@ -68,7 +68,7 @@ describe('TransportController', () => {
     const { controller, events, calls, socket } = setup();
     const switched: string[] = [];
     controller.onSwitch(() => switched.push(controller.current));
-    controller.socketStarted();
+    controller.socketCreated();
     socket.onLost(lost);
     expect(controller.current).toBe('websocket');
     socket.onLost(lost);
@@ -117,22 +117,20 @@ describe('TransportController', () => {
     controller.close();
   });
 
-  it('stays on the WebSocket while HTTP fails too (the server is down), and a timeout after that does not move it', async () => {
+  it('stays on the WebSocket while HTTP fails too (the server is down); once HTTP is back, `failures` more sockets must fail', async () => {
     let up = false;
     const { controller, events, socket } = setup(async () => up);
-    controller.socketStarted();
     socket.onLost(lost);
     socket.onLost(lost);
     await vi.advanceTimersByTimeAsync(0);
     expect(controller.current).toBe('websocket');
-    // The server is back, but the next socket waits its backoff: the timeout
-    // alone must not read that as a blocked WebSocket.
+    // The server is back: these two may have failed while it was down.
     up = true;
-    await vi.advanceTimersByTimeAsync(options.timeoutMs * 3);
-    expect(controller.current).toBe('websocket');
-    socket.onConnected(session);
-    // Once confirmed, a later refusal counts afresh.
     socket.onLost(lost);
+    socket.onLost(lost);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(controller.current).toBe('websocket');
+    // Two more with HTTP known to work: the WebSocket is what is refused.
     socket.onLost(lost);
     socket.onLost(lost);
     await vi.advanceTimersByTimeAsync(0);
@@ -141,9 +139,20 @@ describe('TransportController', () => {
     controller.close();
   });
 
-  it('moves to SSE when no socket is confirmed within timeoutMs while HTTP works (a hanging upgrade)', async () => {
+  it('a confirmed socket resets the count: one refusal after it does not move the client', async () => {
     const { controller, socket } = setup();
-    controller.socketStarted();
+    socket.onLost(lost);
+    socket.onConnected(session);
+    socket.onLost(lost); // the confirmed socket's loss
+    socket.onLost(lost); // one refused attempt
+    await vi.advanceTimersByTimeAsync(options.timeoutMs * 2);
+    expect(controller.current).toBe('websocket');
+    controller.close();
+  });
+
+  it('moves to SSE when a socket is neither confirmed nor closed within timeoutMs while HTTP works (a hanging upgrade)', async () => {
+    const { controller, socket } = setup();
+    controller.socketCreated();
     await vi.advanceTimersByTimeAsync(options.timeoutMs - 1);
     expect(controller.current).toBe('websocket');
     await vi.advanceTimersByTimeAsync(1);
@@ -154,8 +163,13 @@ describe('TransportController', () => {
 
   it('a confirmed socket before the timeout keeps the WebSocket', async () => {
     const { controller, socket } = setup();
-    controller.socketStarted();
+    controller.socketCreated();
     socket.onConnected(session);
+    await vi.advanceTimersByTimeAsync(options.timeoutMs * 2);
+    expect(controller.current).toBe('websocket');
+    // Nor does a socket that closes (it counts as one failure instead).
+    controller.socketCreated();
+    socket.onLost(lost);
     await vi.advanceTimersByTimeAsync(options.timeoutMs * 2);
     expect(controller.current).toBe('websocket');
     controller.close();

@@ -22,9 +22,9 @@ export interface TransportFallbackOptions {
    */
   failures: number;
   /**
-   * How long a socket may take to be confirmed, from the first attempt or
-   * from the loss of the last socket, before the client checks HTTP and
-   * moves to SSE.
+   * How long a socket may stay neither confirmed nor closed (an upgrade
+   * that hangs) before the client checks that HTTP works and, if so, moves
+   * to SSE.
    * @default 10000
    */
   timeoutMs: number;
@@ -122,9 +122,17 @@ export class TransportController {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The first socket starts connecting. */
-  socketStarted(): void {
-    if (this.mode === 'auto' && this.#current === 'websocket') this.#armTimeout();
+  /**
+   * A WebSocket was created (the client wraps the constructor): unless it
+   * is confirmed or closes within `timeoutMs`, it hangs, and the client
+   * checks HTTP and moves to SSE.
+   */
+  socketCreated(): void {
+    if (this.mode !== 'auto' || this.#current !== 'websocket' || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#confirmed) this.#check('timeout');
+    }, this.#options.timeoutMs);
   }
 
   /**
@@ -153,9 +161,9 @@ export class TransportController {
           this.#trialFailed();
           return;
         }
+        this.#disarm();
         if (this.#confirmed) {
           this.#confirmed = false;
-          this.#armTimeout();
         } else {
           this.#failures += 1;
           if (this.#failures >= this.#options.failures) this.#check('failures');
@@ -176,26 +184,18 @@ export class TransportController {
     clearTimeout(this.#trialTimer);
   }
 
-  #armTimeout(): void {
-    this.#disarm();
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (!this.#confirmed) this.#check('timeout');
-    }, this.#options.timeoutMs);
-  }
-
   #disarm(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   /**
-   * Sockets fail: when HTTP works, the WebSocket is what is blocked. After
-   * `failures` closed sockets, HTTP working now is enough. A timeout alone
-   * (no socket closed: one may hang, or the client may be waiting its
-   * backoff) counts only when no check found HTTP down since the last
-   * confirmed socket: a server that was down and is back would otherwise
-   * look like a blocked WebSocket before its next socket attempt.
+   * Sockets fail: when HTTP works, the WebSocket is what is blocked. A
+   * socket that hangs past `timeoutMs` while HTTP works is enough. After
+   * `failures` closed sockets, HTTP working now is enough too, unless a
+   * check found HTTP down since the last confirmed socket: then those
+   * sockets may have failed while the whole server was down, and `failures`
+   * more must fail (with HTTP known to work) first.
    */
   #check(why: 'failures' | 'timeout'): void {
     if (this.#checking || this.#closed || this.#current === 'sse') return;
@@ -205,12 +205,12 @@ export class TransportController {
         this.#checking = false;
         if (this.#closed || this.#hooks.closed() || this.#current === 'sse' || this.#confirmed)
           return;
-        if (!works || (why === 'timeout' && this.#httpFailed)) {
+        if (!works || (why === 'failures' && this.#httpFailed)) {
           // The server is (or was) down, not the WebSocket blocked: keep
-          // trying it, counting failures afresh.
-          if (!works) this.#httpFailed = true;
+          // trying it, counting failures afresh; those that fail from now
+          // on, with HTTP known to work, count.
+          this.#httpFailed = !works;
           this.#failures = 0;
-          this.#armTimeout();
           return;
         }
         this.#failures = 0;
