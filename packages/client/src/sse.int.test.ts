@@ -232,6 +232,22 @@ describe("transport: 'auto' against a real server", () => {
     expect(rec.log.transport).toHaveLength(0);
   });
 
+  it('falls back to SSE when the upgrade hangs (never answered) for timeoutMs while HTTP works', async () => {
+    await using server = await startTestServer();
+    server.holdUpgrades = true;
+    await using rec = recordedClient(server, {
+      transportFallback: { ...fallback, timeoutMs: 300, retryWebSocketMs: 60_000 },
+    });
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    const { sessionId } = await rec.client.connect();
+    expect(rec.client.transport).toBe('sse');
+    expect(server.upgrades).toBe(1);
+    await rec.until(() => server.streamCount === 1, 'the SSE stream');
+    await server.publish(sessionId, 'tick', { n: 1 });
+    await rec.until(() => received.length === 1, 'an event over SSE');
+  });
+
   it('uses SSE at once when there is no WebSocket implementation', async () => {
     await using server = await startTestServer();
     await using rec = recordedClient(server, { noWebSocket: true });

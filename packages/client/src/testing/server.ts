@@ -93,6 +93,8 @@ export class TestServer implements AsyncDisposable {
   upgrades = 0;
   /** Answer every WebSocket upgrade 403, as a proxy that passes no WebSockets does. */
   refuseUpgrades = false;
+  /** Never answer WebSocket upgrades, as a proxy that swallows them does. */
+  holdUpgrades = false;
   manager: SessionManager;
   port = 0;
   #server: Server | undefined;
@@ -188,6 +190,7 @@ export class TestServer implements AsyncDisposable {
     server.removeAllListeners('upgrade');
     server.on('upgrade', (req, socket: Socket, head) => {
       this.upgrades += 1;
+      if (this.holdUpgrades) return; // never answered; destroyed with the connections
       if (this.refuseUpgrades) {
         socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
         return;
