@@ -64,10 +64,12 @@ interface Waiter {
 /**
  * A session-aware client for one Morgan server; see `createSessionClient`.
  *
- * One WebSocket carries subscriptions, HTTP carries queries and mutations;
- * both send the session id. The connection state changes in one place
- * (`ConnectionStateMachine`), driven by the socket's open/close, the reconnect
- * scheduler, the browser's online/offline events and `close()`.
+ * One WebSocket carries subscriptions (or SSE streams, by the `transport`
+ * option: `TransportController` decides, `SseTransport` runs them), HTTP
+ * carries queries and mutations; all send the session id. The connection
+ * state changes in one place (`ConnectionStateMachine`), driven by the
+ * socket's (or the session stream's) open/close, the reconnect scheduler,
+ * the browser's online/offline events and `close()`.
  *
  * Reconnects are `SessionSocket`'s (backoff, session replacement), the
  * session id is `SessionKeeper`'s; this class wires them to the state
@@ -295,7 +297,8 @@ export class SessionClient<TRouter extends AnyRouter> {
   }
 
   /**
-   * Resumes the stored session (or creates one) and opens the WebSocket.
+   * Resumes the stored session (or creates one) and opens the WebSocket
+   * (over SSE: confirms the session over HTTP; streams open as subscribed).
    * Resolves with the session once connected, retrying with backoff while
    * the server is unreachable; rejects if the client is closed first or the
    * server refuses the session.
@@ -349,7 +352,7 @@ export class SessionClient<TRouter extends AnyRouter> {
   }
 
   /**
-   * Stops heartbeats, reconnects and the WebSocket, and with
+   * Stops heartbeats, reconnects and the WebSocket (or SSE streams), and with
    * `{ endSession: true }` deletes the session on the server and forgets the
    * stored id. Leaves no timer or socket behind. Idempotent.
    */
