@@ -158,6 +158,10 @@ export class SessionClient<TRouter extends AnyRouter> {
         onFatal: (error) => {
           if (this.#transport.current === 'sse') void this.#fail(error);
         },
+        // A subscription before `connect()` connects, as over the socket.
+        onStream: () => {
+          if (this.#machine.status === 'idle') void this.connect().catch(() => {});
+        },
         onIdle: () => {
           if (this.#transport.current === 'sse' && this.#machine.status !== 'connected') {
             this.#sse.connect();

@@ -96,6 +96,20 @@ describe("transport: 'sse' against a real server", () => {
     expect(rec.client.state).toBe('connected');
   });
 
+  it('a subscription before connect() connects the client, as over the socket', async () => {
+    await using server = await startTestServer();
+    await using rec = recordedClient(server, { transport: 'sse' });
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    await rec.until(() => rec.client.state === 'connected', 'connected');
+    await rec.until(() => server.streamCount === 1, 'the stream');
+    await server.publish(rec.client.sessionId ?? '', 'tick', { n: 1 });
+    await rec.until(() => received.length === 1, 'an event');
+    // Connected for real: heartbeats run.
+    await rec.until(() => rec.log.heartbeat.length >= 1, 'a heartbeat');
+    expect(rec.states).toEqual(['idle', 'connecting', 'connected']);
+  });
+
   it("completes the app's own subscriptions over SSE when the client closes, leaving no stream open", async () => {
     await using server = await startTestServer();
     const rec = recordedClient(server, { transport: 'sse' });

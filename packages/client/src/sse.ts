@@ -27,6 +27,8 @@ export interface SseTransportHooks {
   onLost: (error: SessionClientError) => void;
   /** The server refused the stream for good (a 4xx), or reconnects gave up. */
   onFatal: (error: SessionClientError) => void;
+  /** A stream starts (a subscription was made): the client connects if it has not yet. */
+  onStream: () => void;
   /**
    * The last session stream closed before it opened (its subscription
    * ended): call {@link SseTransport.connect} unless connected.
@@ -73,7 +75,10 @@ export class SseTransport {
   constructor(deps: SseTransportDeps) {
     this.#deps = deps;
     this.EventSource = sessionEventSourceClass(deps.fetch, {
-      onCreated: (source) => this.#sources.add(source),
+      onCreated: (source) => {
+        this.#sources.add(source);
+        deps.hooks.onStream();
+      },
       beforeConnect: (failure) => this.#beforeConnect(failure),
       sessionId: () => deps.keeper().id,
       sessionLost: (sentId, reason) => deps.keeper().replace(sentId, reason),
