@@ -530,6 +530,8 @@ export class SessionClient<TRouter extends AnyRouter> {
           attempt: 0,
           error: this.#lastConnectionError(),
         });
+        // Over SSE without an open stream nothing else would confirm the session again.
+        if (this.#transport.current === 'sse') this.#sse.connect();
       }
     }
     if (this.#machine.status !== 'closed') this.#scheduler.wake();

@@ -110,6 +110,43 @@ describe("transport: 'sse' against a real server", () => {
     expect(rec.states).toEqual(['idle', 'connecting', 'connected']);
   });
 
+  it('goes offline and back over SSE, with and without an open event stream', async () => {
+    await using server = await startTestServer();
+    const network = new EventTarget();
+    await using rec = recordedClient(server, {
+      transport: 'sse',
+      onlineEvents: network,
+      reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
+    await rec.client.connect();
+    // No stream: the session is confirmed over HTTP again.
+    network.dispatchEvent(new Event('offline'));
+    network.dispatchEvent(new Event('online'));
+    await rec.until(() => rec.client.state === 'connected', 'connected again');
+    expect(rec.states).toEqual([
+      'idle',
+      'connecting',
+      'connected',
+      'offline',
+      'reconnecting',
+      'connected',
+    ]);
+
+    // With a stream that the server cut while offline: `online` retries it at
+    // once, not after the minute-long backoff.
+    const received: SessionEvent[] = [];
+    rec.client.subscribeEvents((event) => received.push(event));
+    await rec.until(() => server.streamCount === 1, 'the stream');
+    network.dispatchEvent(new Event('offline'));
+    server.cutStreams();
+    await rec.until(() => rec.log.reconnect.length >= 1, 'an attempt held back');
+    expect(rec.client.state).toBe('offline');
+    await server.publish(rec.client.sessionId ?? '', 'tick', { n: 1 });
+    network.dispatchEvent(new Event('online'));
+    await rec.until(() => received.length === 1, 'the event missed while offline');
+    expect(rec.client.state).toBe('connected');
+  });
+
   it("completes the app's own subscriptions over SSE when the client closes, leaving no stream open", async () => {
     await using server = await startTestServer();
     const rec = recordedClient(server, { transport: 'sse' });
