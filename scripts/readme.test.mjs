@@ -119,7 +119,11 @@ test('each options table in README.md lists every option of its type, and nothin
       header: '`createSessionClient` option',
       of: client,
       type: 'SessionClientOptions',
-      nested: { reconnect: 'ReconnectOptions', http: 'HttpRetryOptions' },
+      nested: {
+        reconnect: 'ReconnectOptions',
+        http: 'HttpRetryOptions',
+        transportFallback: 'TransportFallbackOptions',
+      },
     },
     // The configuration table adds the demo's settings from loadConfig().
     {

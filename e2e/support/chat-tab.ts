@@ -8,6 +8,8 @@ export interface OpenChatOptions {
   user?: string;
   /** Wait until the tab shows `connected`. @default true */
   waitConnected?: boolean;
+  /** The SDK's `transport` (`?transport=`). @default 'auto' (the page's default) */
+  transport?: 'auto' | 'websocket' | 'sse';
 }
 
 /** One browser tab on the chat page, read and driven through `data-testid`s. */
@@ -28,6 +30,7 @@ export class ChatTab {
     const query = new URLSearchParams();
     if (options.storage === 'local') query.set('storage', 'local');
     if (options.user !== undefined) query.set('user', options.user);
+    if (options.transport !== undefined) query.set('transport', options.transport);
     const search = query.size > 0 ? `?${query}` : '';
     await page.goto(`${baseUrl}/${search}`);
     const tab = new ChatTab(page);

@@ -4,6 +4,7 @@ import {
   type NodeProcess,
   type NodeProcessOptions,
   type RedisTestServer,
+  type StartNginxOptions,
   startNginx,
   startNodeProcess,
   startRedis,
@@ -35,7 +36,10 @@ export interface Resources {
    * A real nginx in front of demo nodes: round robin without sticky
    * sessions (WebSocket upgrades take turns of their own), as in production.
    */
-  nginx(nodes: readonly NodeProcess[]): Promise<NginxServer>;
+  nginx(
+    nodes: readonly NodeProcess[],
+    options?: Omit<StartNginxOptions, 'upstreams'>,
+  ): Promise<NginxServer>;
 }
 
 export const test = base.extend<{ resources: Resources }>({
@@ -57,8 +61,9 @@ export const test = base.extend<{ resources: Resources }>({
         started.push(redis);
         return redis;
       },
-      async nginx(nodes) {
+      async nginx(nodes, options = {}) {
         const nginx = await startNginx({
+          ...options,
           upstreams: nodes.map((node) => `127.0.0.1:${node.port}`),
         });
         started.push(nginx);

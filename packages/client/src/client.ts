@@ -11,7 +11,9 @@ import { Emitter } from './emitter.js';
 import {
   ClientErrorCode,
   clientClosedError,
-  type SessionClientError,
+  httpStatusOf,
+  isNetworkError,
+  SessionClientError,
   serverErrorCode,
   toSessionClientError,
 } from './errors.js';
@@ -32,9 +34,17 @@ import { ReconnectScheduler } from './reconnect.js';
 import { SessionApi } from './session-api.js';
 import type { SessionClientEvents } from './session-events.js';
 import { SessionKeeper } from './session-keeper.js';
-import { SessionSocket } from './socket.js';
+import { SessionSocket, type SessionSocketHooks } from './socket.js';
+import { SseTransport } from './sse.js';
 import { type ConnectionState, ConnectionStateMachine, type ConnectionStatus } from './state.js';
 import { defaultStorageOption, openSessionIdStore, type SessionIdStore } from './storage.js';
+import {
+  TransportController,
+  type TransportEvent,
+  type TransportKind,
+  TrialScheduler,
+  transportFallbackDefaults,
+} from './transport.js';
 import { type ClientUrls, resolveUrls } from './urls.js';
 
 /** Options of `close()`. */
@@ -54,10 +64,12 @@ interface Waiter {
 /**
  * A session-aware client for one Morgan server; see `createSessionClient`.
  *
- * One WebSocket carries subscriptions, HTTP carries queries and mutations;
- * both send the session id. The connection state changes in one place
- * (`ConnectionStateMachine`), driven by the socket's open/close, the reconnect
- * scheduler, the browser's online/offline events and `close()`.
+ * One WebSocket carries subscriptions (or SSE streams, by the `transport`
+ * option: `TransportController` decides, `SseTransport` runs them), HTTP
+ * carries queries and mutations; all send the session id. The connection
+ * state changes in one place (`ConnectionStateMachine`), driven by the
+ * socket's (or the session stream's) open/close, the reconnect scheduler,
+ * the browser's online/offline events and `close()`.
  *
  * Reconnects are `SessionSocket`'s (backoff, session replacement), the
  * session id is `SessionKeeper`'s; this class wires them to the state
@@ -82,7 +94,10 @@ export class SessionClient<TRouter extends AnyRouter> {
   readonly #lifetime = new AbortController();
   readonly #keeper: SessionKeeper;
   readonly #linkDeps: SessionLinkDeps;
+  readonly #transport: TransportController;
+  readonly #sse: SseTransport;
   #socket: SessionSocket | undefined;
+  #trialScheduler: TrialScheduler | undefined;
   #closing: Promise<void> | undefined;
   #waiters = new Set<Waiter>();
 
@@ -117,6 +132,52 @@ export class SessionClient<TRouter extends AnyRouter> {
       wsClient: () => this.#socketClient(),
       idempotencyKeys: options.idempotencyKeys ?? sessionClientDefaults.idempotencyKeys,
     };
+    this.#transport = new TransportController(
+      options.transport ?? sessionClientDefaults.transport,
+      { ...transportFallbackDefaults, ...options.transportFallback },
+      this.#webSocketImpl() !== undefined,
+      {
+        httpWorks: () => this.#httpWorks(),
+        onChange: (event) => this.#onTransportChange(event),
+        tryWebSocket: () => void this.#socketClient(),
+        dropTrialSocket: () => this.#retireSocket(),
+        closed: () => this.#closing !== undefined,
+      },
+    );
+    this.#sse = new SseTransport({
+      url: this.#urls.trpcHttp,
+      fetch: fetchImpl,
+      scheduler: this.#scheduler,
+      // The keeper needs the tRPC client, which needs this transport's link.
+      keeper: () => this.#keeper,
+      signal: this.#lifetime.signal,
+      hooks: {
+        onConnected: () => this.#onSseConnected(),
+        onLost: (error) => {
+          if (this.#transport.current === 'sse') this.#onConnectionLost(error);
+        },
+        onFatal: (error) => {
+          if (this.#transport.current === 'sse') void this.#fail(error);
+        },
+        // A subscription before `connect()` connects, as over the socket.
+        onStream: () => {
+          if (this.#machine.status === 'idle') void this.connect().catch(() => {});
+        },
+        onIdle: () => {
+          if (this.#transport.current === 'sse' && this.#machine.status !== 'connected') {
+            this.#sse.connect();
+          }
+        },
+        closed: () => this.#closing !== undefined,
+      },
+    });
+    if (this.#transport.mode !== 'websocket') {
+      this.#linkDeps.subscriptions = {
+        current: () => this.#transport.current,
+        onSwitch: (listener) => this.#transport.onSwitch(listener),
+        sseLink: () => this.#sse.link(),
+      };
+    }
     this.trpc = createTRPCClient<TRouter>({ links: this.links() });
     const untyped = getUntypedClient(this.trpc) as unknown as ConstructorParameters<
       typeof SessionApi
@@ -216,6 +277,15 @@ export class SessionClient<TRouter extends AnyRouter> {
     return this.#machine.state;
   }
 
+  /**
+   * The transport subscriptions use now: `'websocket'`, or `'sse'` (with
+   * `transport: 'sse'`, or `'auto'` after WebSocket upgrades failed while
+   * HTTP worked); `on('transport')` announces changes.
+   */
+  get transport(): TransportKind {
+    return this.#transport.current;
+  }
+
   /** Which storage keeps the session id, after fallbacks (`'memory'` where Web Storage is missing). */
   get storageKind(): SessionIdStore['kind'] {
     return this.#ids.kind;
@@ -232,7 +302,8 @@ export class SessionClient<TRouter extends AnyRouter> {
   }
 
   /**
-   * Resumes the stored session (or creates one) and opens the WebSocket.
+   * Resumes the stored session (or creates one) and opens the WebSocket
+   * (over SSE: confirms the session over HTTP; streams open as subscribed).
    * Resolves with the session once connected, retrying with backoff while
    * the server is unreachable; rejects if the client is closed first or the
    * server refuses the session.
@@ -242,7 +313,11 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (status === 'closed') return Promise.reject(clientClosedError());
     const session = this.#keeper.session;
     if (status === 'connected' && session !== undefined) return Promise.resolve(session);
-    if (status === 'idle' && this.#webSocketImpl() === undefined) {
+    if (
+      status === 'idle' &&
+      this.#transport.mode === 'websocket' &&
+      this.#webSocketImpl() === undefined
+    ) {
       return Promise.reject(new TypeError(NO_WEBSOCKET));
     }
     const waiting = new Promise<SessionInfo>((resolve, reject) => {
@@ -251,7 +326,7 @@ export class SessionClient<TRouter extends AnyRouter> {
     if (status === 'idle') {
       this.#machine.transition({ status: 'connecting' });
       this.#online.attach();
-      this.#socketClient();
+      this.#openConnection();
     }
     return waiting;
   }
@@ -282,7 +357,7 @@ export class SessionClient<TRouter extends AnyRouter> {
   }
 
   /**
-   * Stops heartbeats, reconnects and the WebSocket, and with
+   * Stops heartbeats, reconnects and the WebSocket (or SSE streams), and with
    * `{ endSession: true }` deletes the session on the server and forgets the
    * stored id. Leaves no timer or socket behind. Idempotent.
    */
@@ -293,40 +368,128 @@ export class SessionClient<TRouter extends AnyRouter> {
 
   // ---- connection ---------------------------------------------------------
 
+  /** Opens the connection over the transport in use (the first `connect()`). */
+  #openConnection(): void {
+    if (this.#transport.current === 'sse') {
+      this.#sse.connect();
+      return;
+    }
+    this.#socketClient();
+  }
+
   /** The WebSocket, created by the first `connect()` (or subscription). */
   #socketClient(): TRPCWebSocketClient {
     if (this.#closing !== undefined) throw clientClosedError();
     if (this.#socket === undefined && this.#machine.status === 'idle')
       void this.connect().catch(() => {});
     if (this.#socket !== undefined) return this.#socket.client;
+    if (this.#transport.current === 'sse' && !this.#transport.trying) {
+      throw new SessionClientError(
+        ClientErrorCode.NETWORK_ERROR,
+        'The WebSocket is not in use: the client is on SSE',
+      );
+    }
     const WebSocketImpl = this.#webSocketImpl();
     if (WebSocketImpl === undefined) throw new TypeError(NO_WEBSOCKET);
-    this.#socket = new SessionSocket({
+    let socket: SessionSocket | undefined;
+    // A socket that tries the WebSocket again (on SSE) reconnects by no one's backoff until confirmed.
+    const trial = this.#transport.trying ? new TrialScheduler(this.#scheduler) : undefined;
+    this.#trialScheduler = trial;
+    const hooks: SessionSocketHooks = {
+      onConnected: (session) => {
+        trial?.promote();
+        if (this.#machine.status !== 'connected') {
+          this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
+        }
+      },
+      onLost: (error) => this.#onConnectionLost(error),
+      onFatal: (error) => void this.#fail(error),
+      // A socket the client retired (it moved to SSE) stops where it is.
+      closed: () =>
+        this.#closing !== undefined || (socket !== undefined && this.#socket !== socket),
+    };
+    socket = new SessionSocket({
       url: this.#urls.trpcWs,
-      WebSocket: WebSocketImpl,
-      scheduler: this.#scheduler,
+      WebSocket:
+        this.#transport.mode === 'auto' ? this.#trackedWebSocket(WebSocketImpl) : WebSocketImpl,
+      scheduler: trial ?? this.#scheduler,
       keeper: this.#keeper,
       api: this.#api,
-      hooks: {
-        onConnected: (session) => {
-          if (this.#machine.status !== 'connected') {
-            this.#machine.tryTransition({ status: 'connected', sessionId: session.sessionId });
-          }
-        },
-        onLost: (error) => {
-          this.#events.connectionLost();
-          if (this.#machine.status !== 'connected') return;
-          this.#machine.transition({
-            status: 'reconnecting',
-            attempt: this.#scheduler.attempt,
-            error,
-          });
-        },
-        onFatal: (error) => void this.#fail(error),
-        closed: () => this.#closing !== undefined,
-      },
+      hooks: this.#transport.socketHooks(hooks),
     });
-    return this.#socket.client;
+    this.#socket = socket;
+    return socket.client;
+  }
+
+  /** `WebSocketImpl` that tells the transport controller of each socket it creates. */
+  #trackedWebSocket(WebSocketImpl: unknown): unknown {
+    const transport = this.#transport;
+    const Base = WebSocketImpl as new (url: string, protocols?: string | string[]) => object;
+    return class extends Base {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        transport.socketCreated();
+      }
+    };
+  }
+
+  /** The socket or the session's SSE stream was lost. */
+  #onConnectionLost(error: SessionClientError): void {
+    this.#events.connectionLost();
+    if (this.#machine.status !== 'connected') return;
+    this.#machine.transition({
+      status: 'reconnecting',
+      attempt: this.#scheduler.attempt,
+      error,
+    });
+  }
+
+  #onSseConnected(): void {
+    const sessionId = this.#keeper.id;
+    if (this.#transport.current !== 'sse' || sessionId === undefined) return;
+    if (this.#machine.status !== 'connected') {
+      this.#machine.tryTransition({ status: 'connected', sessionId });
+    }
+  }
+
+  /** `transport: 'auto'` moved: subscriptions have moved already; retire what carried them. */
+  #onTransportChange(event: TransportEvent): void {
+    if (event.transport === 'sse') {
+      this.#retireSocket();
+      this.#sse.connect();
+    } else {
+      this.#sse.close();
+    }
+    this.#emitter.emit('transport', event);
+  }
+
+  #retireSocket(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    void socket?.close().catch(() => {});
+    this.#trialScheduler?.end();
+    this.#trialScheduler = undefined;
+  }
+
+  /** True when the server answers HTTP now (any answer: only a network failure says no). */
+  async #httpWorks(): Promise<boolean> {
+    const id = this.#keeper.id;
+    try {
+      if (id === undefined) await this.#keeper.ensure();
+      else await this.#api.get(id);
+      return true;
+    } catch (error) {
+      return !isNetworkError(error) && httpStatusOf(error) !== undefined;
+    }
+  }
+
+  /** True while the socket, or the session's SSE stream, is open. */
+  #connectionOpen(): boolean {
+    return this.#transport.current === 'sse' ? this.#sse.open : this.#socket?.open === true;
+  }
+
+  #lastConnectionError(): SessionClientError | undefined {
+    return this.#transport.current === 'sse' ? this.#sse.lastError : this.#socket?.lastError;
   }
 
   #webSocketImpl(): unknown {
@@ -345,7 +508,7 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#machine.tryTransition({
       status: 'reconnecting',
       attempt,
-      error: this.#socket?.lastError,
+      error: this.#lastConnectionError(),
     });
   }
 
@@ -360,14 +523,16 @@ export class SessionClient<TRouter extends AnyRouter> {
     const status = this.#machine.status;
     const sessionId = this.#keeper.id;
     if (status === 'offline') {
-      if (this.#socket?.open === true && sessionId !== undefined) {
+      if (this.#connectionOpen() && sessionId !== undefined) {
         this.#machine.transition({ status: 'connected', sessionId });
       } else {
         this.#machine.transition({
           status: 'reconnecting',
           attempt: 0,
-          error: this.#socket?.lastError,
+          error: this.#lastConnectionError(),
         });
+        // Over SSE without an open stream nothing else would confirm the session again.
+        if (this.#transport.current === 'sse') this.#sse.connect();
       }
     }
     if (this.#machine.status !== 'closed') this.#scheduler.wake();
@@ -439,6 +604,8 @@ export class SessionClient<TRouter extends AnyRouter> {
     this.#heartbeat.stop();
     this.#online.detach();
     this.#events.stop();
+    this.#transport.close();
+    this.#sse.close();
     // `close()` stops tRPC's reconnect loop first (synchronously), so that
     // rejecting the pending backoff below cannot start another attempt.
     const socketClosed = this.#socket?.close();

@@ -71,6 +71,13 @@ export {
   connectionTransitions,
 } from './state.js';
 export { createMemoryStorage, type StorageLike, type StorageOption } from './storage.js';
+export {
+  type TransportEvent,
+  type TransportFallbackOptions,
+  type TransportKind,
+  type TransportOption,
+  transportFallbackDefaults,
+} from './transport.js';
 
 /**
  * Creates a session-aware tRPC client for a Morgan server. Call `connect()`

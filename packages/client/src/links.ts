@@ -21,6 +21,7 @@ import {
 } from './idempotency.js';
 import type { FetchLike } from './options.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
+import { type TransportKind, transportSwitchLink } from './transport.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {
@@ -36,6 +37,18 @@ export interface SessionLinkDeps extends RetryLinkDeps {
   wsClient: () => TRPCWebSocketClient;
   /** Stamp mutations with idempotency keys (`idempotencyKeys`). */
   idempotencyKeys: boolean;
+  /**
+   * Where subscriptions go when the client may use SSE (`transport` not
+   * `'websocket'`): the transport in use, its changes and the SSE link.
+   */
+  subscriptions?: SubscriptionTransport | undefined;
+}
+
+/** The SSE side of {@link SessionLinkDeps.subscriptions}. */
+export interface SubscriptionTransport {
+  current: () => TransportKind;
+  onSwitch: (listener: () => void) => () => void;
+  sseLink: <TRouter extends AnyRouter>() => TRPCLink<TRouter>;
 }
 
 /**
@@ -52,6 +65,8 @@ export function createSessionLinks<TRouter extends AnyRouter>(
   deps: SessionLinkDeps,
 ): TRPCLink<TRouter>[] {
   const fetch = rotationAwareFetch(deps.fetch, deps.rotateSession);
+  const ws = lazyWsLink<TRouter>(deps.wsClient);
+  const subscriptions = deps.subscriptions;
   return [
     idempotencyLink<TRouter>(deps.idempotencyKeys),
     splitLink<TRouter>({
@@ -63,7 +78,19 @@ export function createSessionLinks<TRouter extends AnyRouter>(
           { ...deps, replaceSession: async () => false },
           (op) => idempotencyKeyOf(op) !== undefined,
         ),
-        lazyWsLink<TRouter>(deps.wsClient),
+        subscriptions === undefined
+          ? ws
+          : splitLink<TRouter>({
+              // Over the transport in use, moving when it changes.
+              condition: (op) => op.type === 'subscription',
+              true: transportSwitchLink<TRouter>({
+                current: subscriptions.current,
+                onSwitch: subscriptions.onSwitch,
+                websocket: ws,
+                sse: subscriptions.sseLink<TRouter>(),
+              }),
+              false: ws,
+            }),
       ],
       false: [
         httpRetryLink<TRouter>(deps),
@@ -111,6 +138,7 @@ function lazyWsLink<TRouter extends AnyRouter>(
 ): TRPCLink<TRouter> {
   return (runtime) => {
     let link: ReturnType<TRPCLink<TRouter>> | undefined;
+    let linkClient: TRPCWebSocketClient | undefined;
     return (props) =>
       observable((observer) => {
         let client: TRPCWebSocketClient;
@@ -126,10 +154,14 @@ function lazyWsLink<TRouter extends AnyRouter>(
           observer.error(TRPCClientError.from(cause));
           return () => {};
         }
-        link ??= wsLink<TRouter>({
-          client: keyedWsClient(client),
-          transformer: superjson,
-        } as unknown as Parameters<typeof wsLink<TRouter>>[0])(runtime);
+        // One link per socket client: `transport: 'auto'` replaces the client.
+        if (link === undefined || linkClient !== client) {
+          linkClient = client;
+          link = wsLink<TRouter>({
+            client: keyedWsClient(client),
+            transformer: superjson,
+          } as unknown as Parameters<typeof wsLink<TRouter>>[0])(runtime);
+        }
         return link(props).subscribe(observer);
       });
   };

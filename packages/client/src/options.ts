@@ -1,6 +1,7 @@
 import { type BackoffOptions, backoffDefaults } from './backoff.js';
 import { type JsonObject, RETRYABLE_STATUSES } from './protocol.js';
 import type { StorageOption } from './storage.js';
+import type { TransportFallbackOptions, TransportOption } from './transport.js';
 
 export type { JsonObject, JsonValue } from './protocol.js';
 
@@ -103,7 +104,22 @@ export interface SessionClientOptions {
   /** Retries of 503/429 answers; see {@link httpRetryDefaults}. */
   http?: Partial<HttpRetryOptions>;
   /**
-   * WebSocket implementation; required in Node 20 (`import { WebSocket } from 'ws'`).
+   * What carries subscriptions (the session's events): `'websocket'`;
+   * `'sse'`, Server-Sent Events through tRPC's `httpSubscriptionLink`, with
+   * calls over HTTP and no socket; or `'auto'`, the WebSocket first and SSE
+   * when upgrades fail while HTTP works (see `transportFallback`), trying
+   * the WebSocket again every 30 s or so. Same states, backoff and resume by
+   * last event id on both; `client.transport` and `on('transport')` say
+   * which is in use.
+   * @default 'auto'
+   */
+  transport?: TransportOption;
+  /** When `'auto'` moves to SSE and tries the WebSocket again; see {@link transportFallbackDefaults}. */
+  transportFallback?: Partial<TransportFallbackOptions>;
+  /**
+   * WebSocket implementation; required in Node 20 for `transport:
+   * 'websocket'` (`import { WebSocket } from 'ws'`); without one, `'auto'`
+   * uses SSE.
    * @default globalThis.WebSocket
    */
   WebSocket?: WebSocketLike;
@@ -159,6 +175,7 @@ export const sessionClientDefaults = {
   heartbeatIntervalMs: 60_000,
   onlineEvents: true,
   idempotencyKeys: true,
+  transport: 'auto',
   reconnect: reconnectDefaults,
   http: httpRetryDefaults,
 } as const;

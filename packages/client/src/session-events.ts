@@ -3,6 +3,7 @@ import type { GapEvent, SessionEvent } from './events.js';
 import type { HeartbeatReport } from './heartbeat.js';
 import type { SessionInfo } from './protocol.js';
 import type { ConnectionState } from './state.js';
+import type { TransportEvent } from './transport.js';
 
 /** What `session-replaced` carries. */
 export interface SessionReplacedEvent {
@@ -66,4 +67,11 @@ export interface SessionClientEvents {
   heartbeat: (report: HeartbeatReport) => void;
   /** A reconnect attempt was scheduled. */
   reconnect: (event: ReconnectEvent) => void;
+  /**
+   * `transport: 'auto'` moved subscriptions to another transport: to SSE
+   * when WebSocket upgrades fail while HTTP works, back to the WebSocket
+   * once a socket is confirmed again. The event stream resumed on it
+   * without losing or repeating an event.
+   */
+  transport: (event: TransportEvent) => void;
 }

@@ -218,7 +218,7 @@ export class SessionSocket {
  * `userId`): retrying would loop. Not 404 (the keeper replaces a lost
  * session), 408 or 429 (worth a retry later).
  */
-function isRefusal(error: SessionClientError): boolean {
+export function isRefusal(error: SessionClientError): boolean {
   const status = error.httpStatus;
   return (
     status !== undefined &&

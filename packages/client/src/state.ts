@@ -15,7 +15,9 @@ export type ConnectionStatus =
  *
  * - `idle`: created, `connect()` not called yet.
  * - `connecting`: resuming the stored session or creating one, then opening the socket.
- * - `connected`: the session is known to the server and the WebSocket is open.
+ * - `connected`: the session is known to the server and the WebSocket is open (over
+ *   SSE: the session's event stream is open, or with none subscribed, the session was
+ *   confirmed over HTTP).
  * - `reconnecting`: the connection was lost; attempt `attempt` is waiting its backoff
  *   or running (the `reconnect` event gives each attempt's delay).
  * - `offline`: the browser reported `offline`; nothing is attempted until `online`.

@@ -74,11 +74,25 @@ describe('connection state transitions against a real server', () => {
     });
   });
 
-  it('reports a missing WebSocket implementation (Node 20 without `ws`) instead of connecting', async () => {
+  it("reports a missing WebSocket implementation (Node 20 without `ws`) with transport: 'websocket' instead of connecting", async () => {
     await using server = await startTestServer();
-    const client = new SessionClient({ url: server.url, storage: 'memory' });
+    const client = new SessionClient({
+      url: server.url,
+      storage: 'memory',
+      transport: 'websocket',
+    });
     await expect(client.connect()).rejects.toThrow(/WebSocket/);
     expect(client.state).toBe('idle');
+    await client.close();
+  });
+
+  it("connects over SSE without a WebSocket implementation by default ('auto')", async () => {
+    await using server = await startTestServer();
+    const client = new SessionClient({ url: server.url, storage: 'memory' });
+    await client.connect();
+    expect(client.state).toBe('connected');
+    expect(client.transport).toBe('sse');
+    expect(server.upgrades).toBe(0);
     await client.close();
   });
 });

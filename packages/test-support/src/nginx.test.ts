@@ -114,6 +114,18 @@ describe('startNginx', () => {
       .toEqual([101, 101]);
   });
 
+  it('refuses every WebSocket upgrade with 403 under refuseWebSocket, and still proxies plain requests', async () => {
+    await using closed = await startNginx({ upstreams: [a.address], refuseWebSocket: true });
+    await expect(upgradeAndEcho(closed.url, 'hello')).rejects.toThrow('no upgrade: 403');
+    expect(await name(closed.url)).toBe('a');
+    await expect
+      .poll(() => closed.accessLog().map((entry) => [entry.status, entry.webSocket]))
+      .toEqual([
+        [403, true],
+        [200, false],
+      ]);
+  });
+
   it('skips an upstream that refuses connections', async () => {
     const down = await freePort(); // nothing listens here
     await using partly = await startNginx({ upstreams: [`127.0.0.1:${down}`, a.address] });

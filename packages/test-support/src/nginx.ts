@@ -29,6 +29,18 @@ export interface StartNginxOptions {
   maxFails?: number;
   /** nginx's `fail_timeout`, in seconds. @default 10 (nginx's) */
   failTimeoutSeconds?: number;
+  /**
+   * Refuse every WebSocket upgrade with 403 (`if ($http_upgrade) { return 403; }`),
+   * as a proxy or firewall that does not pass WebSockets does.
+   * @default false
+   */
+  refuseWebSocket?: boolean;
+  /**
+   * nginx's `proxy_read_timeout`, in seconds: an upstream response (a
+   * stream) that sends nothing for that long is cut.
+   * @default 60 (nginx's)
+   */
+  proxyReadTimeoutSeconds?: number;
   /** How long `startNginx` waits for the port to answer. @default 10_000 */
   startTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before it sends SIGKILL. @default 5_000 */
@@ -40,6 +52,8 @@ export const nginxDefaults = {
   workerConnections: 4096,
   maxFails: 0,
   failTimeoutSeconds: 10,
+  refuseWebSocket: false,
+  proxyReadTimeoutSeconds: 60,
   startTimeoutMs: 10_000,
   stopTimeoutMs: 5_000,
 } as const satisfies Omit<Required<StartNginxOptions>, 'upstreams'>;
@@ -82,7 +96,9 @@ export interface NginxServer extends AsyncDisposable {
  * sockets spread evenly whatever number of plain requests come between). A
  * request that a server refuses goes on to the next one; servers are not
  * marked down unless `maxFails` says so. Proxy buffering stays nginx's
- * default; `X-Forwarded-For` carries the client's address.
+ * default (on); `X-Forwarded-For` carries the client's address. With
+ * `refuseWebSocket` every upgrade gets 403, as behind a proxy that passes
+ * no WebSockets.
  *
  * @example
  * await using nginx = await startNginx({ upstreams: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] });
@@ -159,6 +175,8 @@ interface ConfigInput {
   workerConnections: number;
   maxFails: number;
   failTimeoutSeconds: number;
+  refuseWebSocket: boolean;
+  proxyReadTimeoutSeconds: number;
   dir: string;
   port: number;
 }
@@ -166,6 +184,13 @@ interface ConfigInput {
 /** The whole nginx.conf: one worker (so turns are exact), every path inside `dir`. */
 export function nginxConfig(input: ConfigInput): string {
   const { upstreams, workerConnections, maxFails, failTimeoutSeconds, dir, port } = input;
+  const refusal = input.refuseWebSocket
+    ? `      # WebSockets do not pass this proxy.
+      if ($http_upgrade) {
+        return 403;
+      }
+`
+    : '';
   const servers = upstreams
     .map(
       (upstream) =>
@@ -211,7 +236,8 @@ ${servers}
   server {
     listen 127.0.0.1:${port};
     location / {
-      proxy_pass http://$morgan_upstream;
+${refusal}      proxy_pass http://$morgan_upstream;
+      proxy_read_timeout ${input.proxyReadTimeoutSeconds}s;
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;

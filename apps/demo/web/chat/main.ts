@@ -4,6 +4,7 @@ import {
   isGapEvent,
   type SessionEvent,
   type StorageOption,
+  type TransportOption,
 } from '@morgan/session-client';
 import type { AppRouter } from '../../src/router.js';
 import { banner, byTestId } from '../shared/dom.js';
@@ -15,8 +16,12 @@ import { Transcript } from './transcript.js';
 
 // Page options from the query string: `?storage=local` shares one session
 // across the tabs of this browser, `?user=alice` names the session's user,
-// `?conversation=support-1` its conversation (default: the Morgan assistant chat).
+// `?conversation=support-1` its conversation (default: the Morgan assistant chat),
+// `?transport=sse|websocket|auto` what carries the session's events (default auto).
 const params = new URLSearchParams(location.search);
+const transportParam = params.get('transport');
+const transport: TransportOption =
+  transportParam === 'sse' || transportParam === 'websocket' ? transportParam : 'auto';
 const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
 const userId = params.get('user') ?? guestName();
 const conversationId = params.get('conversation') ?? 'morgan-assistant';
@@ -38,6 +43,7 @@ const client = createSessionClient<AppRouter>({
   reconnect: { baseDelayMs: 500, maxDelayMs: 5_000 },
   userId,
   conversationId,
+  transport,
 });
 
 const status = new StatusPanel();
@@ -67,6 +73,7 @@ let leaving = false;
 
 status.storage(storage === 'local' ? 'localStorage (shared by tabs)' : 'sessionStorage (this tab)');
 status.state('connecting');
+status.transport(client.transport, transport);
 
 // ---- connection -----------------------------------------------------------
 
@@ -108,6 +115,16 @@ client.on('state', (state: ConnectionState, previous: ConnectionState) => {
     default:
       status.state(state.status);
   }
+});
+
+client.on('transport', (event) => {
+  status.transport(event.transport, transport);
+  activity.add(
+    event.reason === 'websocket-refused'
+      ? 'WebSocket refused; events now come over SSE'
+      : 'WebSocket back; events moved to it',
+    event.reason === 'websocket-refused' ? 'warn' : 'ok',
+  );
 });
 
 client.on('reconnect', ({ attempt, delayMs }) => {

@@ -11,6 +11,7 @@ export class StatusPanel {
   readonly #gaps = byTestId('gap-count');
   readonly #messages = byTestId('message-count');
   readonly #storage = byTestId('storage-mode');
+  readonly #transport = byTestId('transport');
 
   session(sessionId: string | undefined): void {
     setText(this.#session, shortId(sessionId));
@@ -41,6 +42,12 @@ export class StatusPanel {
 
   messages(count: number): void {
     setText(this.#messages, String(count));
+  }
+
+  /** The transport in use (`websocket` or `sse`) and the page's `?transport=` choice. */
+  transport(kind: string, option: string): void {
+    setText(this.#transport, option === 'auto' ? `${kind} (auto)` : kind);
+    this.#transport.dataset.transport = kind;
   }
 
   storage(mode: string): void {

@@ -23,15 +23,16 @@ export interface RecordedClient extends AsyncDisposable {
  */
 export function recordedClient(
   server: TestServer,
-  options: Partial<SessionClientOptions> = {},
+  options: Partial<SessionClientOptions> & { noWebSocket?: true } = {},
 ): RecordedClient {
+  const { noWebSocket, ...rest } = options;
   const client = new SessionClient<TestRouter>({
     url: server.url,
-    WebSocket,
+    ...(noWebSocket === true ? {} : { WebSocket }),
     storage: 'memory',
     onlineEvents: false,
-    ...options,
-    reconnect: { baseDelayMs: 20, maxDelayMs: 200, ...options.reconnect },
+    ...rest,
+    reconnect: { baseDelayMs: 20, maxDelayMs: 200, ...rest.reconnect },
   });
   const states: ConnectionStatus[] = [client.state];
   const log = {
@@ -44,6 +45,7 @@ export function recordedClient(
     gap: [],
     heartbeat: [],
     reconnect: [],
+    transport: [],
   } as unknown as RecordedClient['log'];
   const checks = new Set<() => void>();
   for (const name of Object.keys(log) as (keyof SessionClientEvents)[]) {

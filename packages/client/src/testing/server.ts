@@ -103,11 +103,17 @@ export class TestServer implements AsyncDisposable {
   readonly idempotencyKeys: (string | undefined)[] = [];
   /** WebSocket upgrade requests received, across restarts: how often clients (re)connected. */
   upgrades = 0;
+  /** Answer every WebSocket upgrade 403, as a proxy that passes no WebSockets does. */
+  refuseUpgrades = false;
+  /** Never answer WebSocket upgrades, as a proxy that swallows them does. */
+  holdUpgrades = false;
   manager: SessionManager;
   port = 0;
   #server: Server | undefined;
   #ws: WebSocketAttachment | undefined;
   #sockets = new Set<Socket>();
+  /** Connections whose latest request asked for `text/event-stream`. */
+  #streamSockets = new Set<Socket>();
   #releaseHold: (() => void) | undefined;
   #held: Promise<void> | undefined;
   #releaseOn: string | undefined;
@@ -137,6 +143,16 @@ export class TestServer implements AsyncDisposable {
   /** Open, authenticated WebSockets. */
   get socketCount(): number {
     return this.#ws?.connectionCount ?? 0;
+  }
+
+  /** Open SSE streams (subscriptions over HTTP). */
+  get streamCount(): number {
+    return this.manager.streams.open;
+  }
+
+  /** Ends every open SSE stream from the server's side (the TCP connections carrying them). */
+  cutStreams(): void {
+    for (const socket of this.#streamSockets) socket.destroy();
   }
 
   /** Appends an event to a session's stream. */
@@ -173,15 +189,25 @@ export class TestServer implements AsyncDisposable {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
-    server.on('upgrade', () => {
-      this.upgrades += 1;
-    });
     this.#ws = attachWebSocket(server, {
       manager: this.manager,
       router: createTestRouter(this.counters),
       heartbeatIntervalMs: this.options.wsHeartbeatIntervalMs ?? 25_000,
       closeTimeoutMs: 500,
       endGraceMs: 50,
+    });
+    // Counts upgrades, and refuses them with 403 while `refuseUpgrades` (a
+    // proxy that passes no WebSockets) before the WebSocket server sees them.
+    const onUpgrade = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req, socket: Socket, head) => {
+      this.upgrades += 1;
+      if (this.holdUpgrades) return; // never answered; destroyed with the connections
+      if (this.refuseUpgrades) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      for (const listener of onUpgrade) listener.call(server, req, socket, head);
     });
     server.listen(this.port, '127.0.0.1');
     await once(server, 'listening');
@@ -247,7 +273,12 @@ export class TestServer implements AsyncDisposable {
 
   #app(): express.Express {
     const app = express();
-    app.use((req, _res, next) => {
+    app.use((req, res, next) => {
+      if (req.headers.accept?.includes('text/event-stream')) {
+        const socket = req.socket;
+        this.#streamSockets.add(socket);
+        res.once('close', () => this.#streamSockets.delete(socket));
+      }
       this.requests.push(`${req.method} ${req.path}`);
       this.requestTimes.push(performance.now());
       this.idempotencyKeys.push(req.headers['idempotency-key'] as string | undefined);

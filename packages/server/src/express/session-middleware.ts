@@ -229,7 +229,11 @@ export function sessionMiddleware(
     next: NextFunction,
     code: NonNullable<MorganRequestState['error']>,
   ): void => {
-    if (defers(req.path)) {
+    // A stream is answered here even under deferErrorPaths: tRPC would open
+    // it (200) and send the error as an event, and an SSE client must learn
+    // from the status that its session is gone (to replace it) before it
+    // counts the stream as connected.
+    if (defers(req.path) && !isStream(req)) {
       req.morgan = { error: code };
       next();
     } else {

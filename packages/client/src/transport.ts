@@ -1,0 +1,378 @@
+import type { Operation, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { observable, type Unsubscribable } from '@trpc/server/observable';
+import { clientClosedError, type SessionClientError } from './errors.js';
+import { ReconnectScheduler } from './reconnect.js';
+import type { SessionSocketHooks } from './socket.js';
+
+/** The `transport` option: what carries subscriptions. */
+export type TransportOption = 'auto' | 'websocket' | 'sse';
+
+/** The transport in use: the WebSocket, or Server-Sent Events (with calls over HTTP). */
+export type TransportKind = 'websocket' | 'sse';
+
+/** When `transport: 'auto'` gives up on the WebSocket, and how it tries again. */
+export interface TransportFallbackOptions {
+  /**
+   * Sockets in a row that close before the server confirmed them (an
+   * upgrade answered with an HTTP error, a socket that never opens or
+   * closes at once) after which the client checks that HTTP works and, if
+   * so, moves to SSE.
+   * @default 2
+   */
+  failures: number;
+  /**
+   * How long a socket may stay neither confirmed nor closed (an upgrade
+   * that hangs) before the client checks that HTTP works and, if so, moves
+   * to SSE.
+   * @default 10000
+   */
+  timeoutMs: number;
+  /**
+   * Mean delay between attempts to go back to the WebSocket while on SSE;
+   * each is jittered between half and one and a half of it.
+   * @default 30000
+   */
+  retryWebSocketMs: number;
+}
+
+/** Defaults of {@link TransportFallbackOptions}. */
+export const transportFallbackDefaults: TransportFallbackOptions = {
+  failures: 2,
+  timeoutMs: 10_000,
+  retryWebSocketMs: 30_000,
+};
+
+/** What `transport` carries: the transport now in use and why it changed. */
+export interface TransportEvent {
+  transport: TransportKind;
+  previous: TransportKind;
+  /** `websocket-refused`: upgrades fail while HTTP works; `websocket-restored`: a socket was confirmed again. */
+  reason: 'websocket-refused' | 'websocket-restored';
+}
+
+/** What the controller asks of the client. */
+export interface TransportControllerHooks {
+  /** True when a plain HTTP call to the server succeeds now. */
+  httpWorks: () => Promise<boolean>;
+  /**
+   * The transport changed, and running subscriptions moved already: retire
+   * the socket (to SSE) or the SSE streams (to WebSocket).
+   */
+  onChange: (event: TransportEvent) => void;
+  /** Open a socket to try the WebSocket again (while on SSE). */
+  tryWebSocket: () => void;
+  /** Close the socket that tried and failed (while on SSE). */
+  dropTrialSocket: () => void;
+  /** True once the client is closing. */
+  closed: () => boolean;
+}
+
+/**
+ * Decides which transport carries subscriptions. `'websocket'` and `'sse'`
+ * never change. `'auto'` starts on the WebSocket and moves to SSE when
+ * sockets fail while HTTP works: `failures` sockets in a row closed before
+ * the server confirmed them, or none confirmed within `timeoutMs`. On SSE
+ * it opens a socket again every `retryWebSocketMs` (jittered); once the
+ * server confirms one, subscriptions move back to it (each resumes from its
+ * last event id, so none is lost or repeated).
+ */
+export class TransportController {
+  readonly mode: TransportOption;
+  readonly #options: TransportFallbackOptions;
+  readonly #hooks: TransportControllerHooks;
+  readonly #listeners = new Set<() => void>();
+  #current: TransportKind;
+  #confirmed = false;
+  #failures = 0;
+  #checking = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #trialTimer: ReturnType<typeof setTimeout> | undefined;
+  #trial = false;
+  /** A check found HTTP down since the last confirmed socket: the server is down, not the WebSocket. */
+  #httpFailed = false;
+  #closed = false;
+
+  constructor(
+    mode: TransportOption,
+    options: TransportFallbackOptions,
+    hasWebSocket: boolean,
+    hooks: TransportControllerHooks,
+  ) {
+    this.mode = mode;
+    this.#options = options;
+    this.#hooks = hooks;
+    // 'auto' without any WebSocket implementation can only use SSE.
+    this.#current = mode === 'sse' || (mode === 'auto' && !hasWebSocket) ? 'sse' : 'websocket';
+  }
+
+  /** The transport subscriptions use now. */
+  get current(): TransportKind {
+    return this.#current;
+  }
+
+  /** True while a socket opened on SSE tries the WebSocket again. */
+  get trying(): boolean {
+    return this.#trial;
+  }
+
+  /** Calls `listener` after every change of `current`; returns its removal. */
+  onSwitch(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * A WebSocket was created (the client wraps the constructor): unless it
+   * is confirmed or closes within `timeoutMs`, it hangs, and the client
+   * checks HTTP and moves to SSE.
+   */
+  socketCreated(): void {
+    if (this.mode !== 'auto' || this.#current !== 'websocket' || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#confirmed) this.#check('timeout');
+    }, this.#options.timeoutMs);
+  }
+
+  /**
+   * Wraps a socket's hooks: sockets that fail before they are confirmed
+   * count towards the fallback, and while on SSE a socket is a trial whose
+   * confirmation moves subscriptions back and whose failure is not a loss.
+   */
+  socketHooks(hooks: SessionSocketHooks): SessionSocketHooks {
+    if (this.mode !== 'auto') return hooks;
+    return {
+      ...hooks,
+      onConnected: (session) => {
+        this.#confirmed = true;
+        this.#failures = 0;
+        this.#httpFailed = false;
+        this.#disarm();
+        if (this.#current === 'sse') {
+          this.#trial = false;
+          clearTimeout(this.#trialTimer);
+          this.#switch('websocket', 'websocket-restored');
+        }
+        hooks.onConnected(session);
+      },
+      onLost: (error) => {
+        if (this.#current === 'sse') {
+          this.#trialFailed();
+          return;
+        }
+        this.#disarm();
+        if (this.#confirmed) {
+          this.#confirmed = false;
+        } else {
+          this.#failures += 1;
+          if (this.#failures >= this.#options.failures) this.#check('failures');
+        }
+        hooks.onLost(error);
+      },
+      onFatal: (error: SessionClientError) => {
+        if (this.#current === 'sse') this.#trialFailed();
+        else hooks.onFatal(error);
+      },
+    };
+  }
+
+  /** Stops every timer. */
+  close(): void {
+    this.#closed = true;
+    this.#disarm();
+    clearTimeout(this.#trialTimer);
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Sockets fail: when HTTP works, the WebSocket is what is blocked. A
+   * socket that hangs past `timeoutMs` while HTTP works is enough. After
+   * `failures` closed sockets, HTTP working now is enough too, unless a
+   * check found HTTP down since the last confirmed socket: then those
+   * sockets may have failed while the whole server was down, and `failures`
+   * more must fail (with HTTP known to work) first.
+   */
+  #check(why: 'failures' | 'timeout'): void {
+    if (this.#checking || this.#closed || this.#current === 'sse') return;
+    this.#checking = true;
+    this.#hooks.httpWorks().then(
+      (works) => {
+        this.#checking = false;
+        if (this.#closed || this.#hooks.closed() || this.#current === 'sse' || this.#confirmed)
+          return;
+        if (!works || (why === 'failures' && this.#httpFailed)) {
+          // The server is (or was) down, not the WebSocket blocked: keep
+          // trying it, counting failures afresh; those that fail from now
+          // on, with HTTP known to work, count.
+          this.#httpFailed = !works;
+          this.#failures = 0;
+          return;
+        }
+        this.#failures = 0;
+        this.#disarm();
+        this.#switch('sse', 'websocket-refused');
+        this.#scheduleTrial();
+      },
+      () => {
+        this.#checking = false;
+      },
+    );
+  }
+
+  #scheduleTrial(): void {
+    clearTimeout(this.#trialTimer);
+    if (this.#closed) return;
+    const delay = this.#options.retryWebSocketMs * (0.5 + Math.random());
+    this.#trialTimer = setTimeout(() => {
+      if (this.#closed || this.#hooks.closed() || this.#current !== 'sse') return;
+      this.#trial = true;
+      this.#hooks.tryWebSocket();
+      // A socket that is neither confirmed nor closed in time counts as failed.
+      this.#trialTimer = setTimeout(() => this.#trialFailed(), this.#options.timeoutMs);
+    }, delay);
+  }
+
+  #trialFailed(): void {
+    if (!this.#trial) return;
+    this.#trial = false;
+    clearTimeout(this.#trialTimer);
+    this.#hooks.dropTrialSocket();
+    this.#scheduleTrial();
+  }
+
+  #switch(next: TransportKind, reason: TransportEvent['reason']): void {
+    const previous = this.#current;
+    if (previous === next) return;
+    this.#current = next;
+    // Subscriptions move first, then the old transport is retired: closing
+    // it first would end them instead.
+    for (const listener of [...this.#listeners]) listener();
+    this.#hooks.onChange({ transport: next, previous, reason });
+  }
+}
+
+/** Where subscriptions go: the transport in use and its changes. */
+export interface SubscriptionRoute<TRouter extends AnyRouter> {
+  current: () => TransportKind;
+  onSwitch: (listener: () => void) => () => void;
+  websocket: TRPCLink<TRouter>;
+  sse: TRPCLink<TRouter>;
+}
+
+/**
+ * A terminating link for subscriptions over the transport in use. When the
+ * transport changes, each running subscription ends on the old one and is
+ * sent again on the new one with the id of the last tracked event it
+ * delivered (as tRPC does after a reconnect), so the server resumes after it:
+ * nothing is lost, nothing repeated.
+ */
+export function transportSwitchLink<TRouter extends AnyRouter>(
+  route: SubscriptionRoute<TRouter>,
+): TRPCLink<TRouter> {
+  return (runtime) => {
+    const links = { websocket: route.websocket(runtime), sse: route.sse(runtime) };
+    return ({ op }) =>
+      observable((observer) => {
+        let lastEventId: string | undefined;
+        let inner: Unsubscribable | undefined;
+        let on: TransportKind | undefined;
+        let done = false;
+        /** Counts starts: an inner subscription ended by a move reports nothing. */
+        let generation = 0;
+        const start = () => {
+          const mine = ++generation;
+          const current = () => mine === generation && !done;
+          on = route.current();
+          const input = withLastEventId(op.input, lastEventId);
+          const moved: Operation = { ...op, input };
+          inner = links[on]({ op: moved, next: () => observable(() => {}) }).subscribe({
+            next(envelope) {
+              if (!current()) return;
+              const id = (envelope.result as { id?: unknown } | undefined)?.id;
+              if (typeof id === 'string' && id !== '') lastEventId = id;
+              observer.next(envelope);
+            },
+            error(error) {
+              if (!current()) return;
+              done = true;
+              observer.error(error);
+            },
+            complete() {
+              if (!current()) return;
+              done = true;
+              observer.complete();
+            },
+          });
+        };
+        const off = route.onSwitch(() => {
+          if (done || route.current() === on) return;
+          const previous = inner;
+          inner = undefined;
+          generation += 1;
+          previous?.unsubscribe();
+          start();
+        });
+        start();
+        return () => {
+          done = true;
+          generation += 1;
+          off();
+          inner?.unsubscribe();
+        };
+      });
+  };
+}
+
+/** tRPC's rule: an object (or no) input gets `lastEventId`; other inputs stay as they are. */
+function withLastEventId(input: unknown, lastEventId: string | undefined): unknown {
+  if (lastEventId === undefined) return input;
+  if (input !== null && input !== undefined && typeof input !== 'object') return input;
+  return { ...((input as object | null | undefined) ?? {}), lastEventId };
+}
+
+/**
+ * The scheduler of a socket opened to try the WebSocket again while on SSE:
+ * while it is a trial, its reconnects wait until it ends (`end()`, which
+ * rejects them: the trial failed and its socket is closed), so a failed
+ * trial neither schedules a reconnect nor changes the client's state. Once
+ * the server confirmed it (`promote()`), it waits the client's scheduler
+ * like any socket.
+ */
+export class TrialScheduler extends ReconnectScheduler {
+  readonly #main: ReconnectScheduler;
+  readonly #held = new Set<(error: unknown) => void>();
+  #trial = true;
+
+  constructor(main: ReconnectScheduler) {
+    super({ delayMs: () => 0, maxAttempts: Number.POSITIVE_INFINITY, onSchedule: () => {} });
+    this.#main = main;
+  }
+
+  override wait(): Promise<void> {
+    if (!this.#trial) return this.#main.wait();
+    return new Promise<void>((_resolve, reject) => {
+      this.#held.add(reject);
+    });
+  }
+
+  override reset(): void {
+    this.#main.reset();
+  }
+
+  /** The trial succeeded: the socket reconnects by the client's scheduler from now on. */
+  promote(): void {
+    this.#trial = false;
+  }
+
+  /** The trial failed: its pending reconnects end. */
+  end(): void {
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const reject of held) reject(clientClosedError());
+  }
+}
