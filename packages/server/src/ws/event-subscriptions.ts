@@ -179,7 +179,10 @@ export class SocketEvents {
   context: Promise<unknown> | undefined;
   /** The context once made, for error formatters. */
   ctx: unknown;
-  subscriptions: Map<RequestId, EventSubscription> | undefined;
+  /** The socket's one subscription (what nearly every client holds), then a map past one. */
+  #subscriptions: EventSubscription | Map<RequestId, EventSubscription> | undefined;
+  /** Set once the socket's close is listened to (with its first subscription). */
+  #listening = false;
 
   constructor(server: SessionEventsServer, ws: EventSocket, req: IncomingMessage) {
     this.server = server;
@@ -195,7 +198,10 @@ export class SocketEvents {
     }
     const text = data.toString('utf8');
     // Only subscriptions and stops are ours; the rest is not parsed twice.
-    if (!text.includes('subscription') && !(this.subscriptions?.size && text.includes('\\'))) {
+    if (
+      !text.includes('subscription') &&
+      !(this.#subscriptions !== undefined && text.includes('\\'))
+    ) {
       forward(data, isBinary);
       return;
     }
@@ -251,7 +257,7 @@ export class SocketEvents {
     const { id, method, params } = raw as { id?: unknown; method?: unknown; params?: unknown };
     if (id === null || id === undefined) return false;
     if (method === 'subscription.stop') {
-      return this.subscriptions?.has(id as RequestId) === true;
+      return this.find(id as RequestId) !== undefined;
     }
     return (
       method === 'subscription' &&
@@ -264,7 +270,7 @@ export class SocketEvents {
   #serve(message: ParsedMessage): void {
     const id = message.id as RequestId;
     if (message.method === 'subscription.stop') {
-      this.subscriptions?.get(id)?.stop();
+      this.find(id)?.stop();
       return;
     }
     const { input: rawInput, lastEventId } = message.params;
@@ -276,22 +282,52 @@ export class SocketEvents {
       } else input ??= { lastEventId };
     }
     const subscription = new EventSubscription(this, id, message.jsonrpc, input);
-    if (this.subscriptions === undefined) {
-      this.subscriptions = new Map();
-      this.ws.on('close', () => this.#closed());
-    }
-    if (this.subscriptions.has(id)) {
+    if (this.find(id) !== undefined) {
       subscription.fail(new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
       return;
     }
-    this.subscriptions.set(id, subscription);
+    if (!this.#listening) {
+      this.#listening = true;
+      this.ws.on('close', () => this.#closed());
+    }
+    this.#add(subscription);
     void subscription.admit();
   }
 
+  /** The subscription of this socket with request id `id`. */
+  find(id: RequestId): EventSubscription | undefined {
+    const held = this.#subscriptions;
+    if (held instanceof Map) return held.get(id);
+    return held?.id === id ? held : undefined;
+  }
+
+  /** Removes an ended subscription (when it is still the one with its id). */
+  forget(subscription: EventSubscription): void {
+    const held = this.#subscriptions;
+    if (held === subscription) this.#subscriptions = undefined;
+    else if (held instanceof Map && held.get(subscription.id) === subscription) {
+      held.delete(subscription.id);
+      if (held.size === 0) this.#subscriptions = undefined;
+    }
+  }
+
+  #add(subscription: EventSubscription): void {
+    const held = this.#subscriptions;
+    if (held === undefined) this.#subscriptions = subscription;
+    else if (held instanceof Map) held.set(subscription.id, subscription);
+    else
+      this.#subscriptions = new Map([
+        [held.id, held],
+        [subscription.id, subscription],
+      ]);
+  }
+
   #closed(): void {
-    const subscriptions = this.subscriptions;
-    if (subscriptions === undefined) return;
-    for (const subscription of [...subscriptions.values()]) subscription.stop();
+    const held = this.#subscriptions;
+    if (held === undefined) return;
+    for (const subscription of held instanceof Map ? [...held.values()] : [held]) {
+      subscription.stop();
+    }
   }
 
   /** Sends a response in tRPC's format, unless the socket is closing. */
@@ -348,7 +384,7 @@ type Phase = 'admitting' | 'replaying' | 'live' | 'ended';
  */
 class EventSubscription {
   readonly #socket: SocketEvents;
-  readonly #id: RequestId;
+  readonly id: RequestId;
   readonly #jsonrpc: '2.0' | undefined;
   readonly #input: unknown;
   #phase: Phase = 'admitting';
@@ -364,7 +400,7 @@ class EventSubscription {
 
   constructor(socket: SocketEvents, id: RequestId, jsonrpc: '2.0' | undefined, input: unknown) {
     this.#socket = socket;
-    this.#id = id;
+    this.id = id;
     this.#jsonrpc = jsonrpc;
     this.#input = input;
   }
@@ -422,7 +458,7 @@ class EventSubscription {
       req: socket.req,
     });
     socket.respond({
-      id: this.#id,
+      id: this.id,
       jsonrpc: this.#jsonrpc,
       error: socket.errorShape(error, this.#input),
     });
@@ -518,7 +554,7 @@ class EventSubscription {
   }
 
   #respond(result: object): void {
-    this.#socket.respond({ id: this.#id, jsonrpc: this.#jsonrpc, result });
+    this.#socket.respond({ id: this.id, jsonrpc: this.#jsonrpc, result });
   }
 
   /** Releases everything and answers `stopped`, once. */
@@ -535,7 +571,6 @@ class EventSubscription {
   }
 
   #forget(): void {
-    const subscriptions = this.#socket.subscriptions;
-    if (subscriptions?.get(this.#id) === this) subscriptions.delete(this.#id);
+    this.#socket.forget(this);
   }
 }
