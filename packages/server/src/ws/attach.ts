@@ -17,7 +17,7 @@ import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
-import { SessionEventsServer, type SocketEvents } from './event-subscriptions.js';
+import { type EventSocket, SessionEventsServer, type SocketEvents } from './event-subscriptions.js';
 import { Heartbeat } from './heartbeat.js';
 import {
   type AttachWebSocketOptions,
@@ -144,7 +144,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       maxBatchSize: this.#settings.maxBatchSize,
       createContext: ({ res }) => {
         const context = this.#context(res);
-        if (this.#adopting?.ws === res) this.#adopting.context = context;
+        if (this.#adopting?.ws === (res as object)) this.#adopting.context = context;
         return context as Promise<inferRouterContext<TRouter>>;
       },
       ...(reportError === undefined ? {} : { onError: reportError }),
@@ -232,7 +232,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     else {
       // `session.events` is served by `#events` (in tRPC's wire format),
       // everything else by tRPC: it wraps the listeners tRPC adds meanwhile.
-      this.#events.adopt(ws, req, (socket) => {
+      this.#events.adopt(ws as unknown as EventSocket, req, (socket) => {
         this.#adopting = socket;
         try {
           emit();

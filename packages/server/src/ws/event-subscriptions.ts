@@ -31,11 +31,15 @@ const OPEN = 1;
  * shaped like it that `handOff` gives tRPC (a multiplexed virtual channel).
  */
 export interface EventSocket {
-  on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
-  on(event: 'close', listener: () => void): unknown;
+  on(event: 'message', listener: Listener): unknown;
+  once(event: 'close', listener: Listener): unknown;
+  off(event: 'message' | 'close', listener: Listener): unknown;
+  listeners(event: 'message' | 'close'): unknown[];
   send(data: string): void;
   readonly readyState: number;
 }
+
+type Listener = (...args: unknown[]) => void;
 
 /** What tRPC's `onError` gets, as its ws adapter reports it. */
 export interface EventErrorInfo {
@@ -102,35 +106,29 @@ export class SessionEventsServer {
   }
 
   /**
-   * Serves `session.events` on `ws`: while `handOff` runs (where tRPC adds
-   * its listeners), every `'message'` listener added to `ws` is wrapped so
-   * that it only gets the messages this does not serve.
+   * Serves `session.events` on `ws`, which `handOff` gives tRPC: the
+   * `'message'` and `'close'` listeners tRPC adds meanwhile are swapped for
+   * ones that serve this first, so tRPC only gets the other messages. A
+   * socket where tRPC did not add one of each (or that `handOff` gave no
+   * context) is left to tRPC as it is.
    */
-  adopt(
-    ws: EventSocket,
-    req: IncomingMessage,
-    handOff: (socket: SocketEvents) => void,
-  ): SocketEvents {
+  adopt(ws: EventSocket, req: IncomingMessage, handOff: (socket: SocketEvents) => void): void {
     const socket = new SocketEvents(this, ws, req);
-    const target = ws as unknown as Record<'on', unknown>;
-    const own = Object.hasOwn(target, 'on');
-    const previous = target.on as (this: unknown, event: string, listener: unknown) => unknown;
-    target.on = function on(this: unknown, event: string, listener: unknown) {
-      if (event !== 'message' || typeof listener !== 'function') {
-        return previous.call(this, event, listener);
-      }
-      const forward = listener as Forward;
-      return previous.call(this, event, (data: RawData, isBinary: boolean) =>
-        socket.message(data, isBinary, forward),
-      );
-    };
-    try {
-      handOff(socket);
-    } finally {
-      if (own) target.on = previous;
-      else delete (target as { on?: unknown }).on;
-    }
-    return socket;
+    const messageListeners = ws.listeners('message');
+    const closeListeners = ws.listeners('close');
+    handOff(socket);
+    const message = added(ws.listeners('message'), messageListeners);
+    const close = added(ws.listeners('close'), closeListeners);
+    if (message === undefined || close === undefined || socket.context === undefined) return;
+    ws.off('message', message);
+    ws.off('close', close);
+    ws.on('message', (data, isBinary) =>
+      socket.message(data as RawData, isBinary === true, message),
+    );
+    ws.once('close', (...args: unknown[]) => {
+      socket.closed();
+      close(...args);
+    });
   }
 
   // For SocketEvents and EventSubscription.
@@ -181,8 +179,6 @@ export class SocketEvents {
   ctx: unknown;
   /** The socket's one subscription (what nearly every client holds), then a map past one. */
   #subscriptions: EventSubscription | Map<RequestId, EventSubscription> | undefined;
-  /** Set once the socket's close is listened to (with its first subscription). */
-  #listening = false;
 
   constructor(server: SessionEventsServer, ws: EventSocket, req: IncomingMessage) {
     this.server = server;
@@ -286,10 +282,6 @@ export class SocketEvents {
       subscription.fail(new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
       return;
     }
-    if (!this.#listening) {
-      this.#listening = true;
-      this.ws.on('close', () => this.#closed());
-    }
     this.#add(subscription);
     void subscription.admit();
   }
@@ -322,7 +314,8 @@ export class SocketEvents {
       ]);
   }
 
-  #closed(): void {
+  /** The socket closed: its subscriptions end. */
+  closed(): void {
     const held = this.#subscriptions;
     if (held === undefined) return;
     for (const subscription of held instanceof Map ? [...held.values()] : [held]) {
@@ -359,6 +352,12 @@ export class SocketEvents {
       return fallbackErrorShape;
     }
   }
+}
+
+/** The one listener in `after` that is not in `before`, if exactly one was added. */
+function added(after: unknown[], before: unknown[]): Listener | undefined {
+  const fresh = after.filter((listener) => !before.includes(listener));
+  return fresh.length === 1 && typeof fresh[0] === 'function' ? (fresh[0] as Listener) : undefined;
 }
 
 /** A message tRPC would accept, or undefined (tRPC then answers it). */
