@@ -135,6 +135,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
             onError(info);
           };
     this.#events = SessionEventsServer.for(router, {
+      manager,
       maxBatchSize: this.#settings.maxBatchSize,
       onError: reportError as ((info: unknown) => void) | undefined,
     });

@@ -12,6 +12,7 @@ import type { RawData } from 'ws';
 import { SessionNotFoundError } from '../errors.js';
 import { compareEventIds, GAP_EVENT_TYPE, type SessionEvent } from '../events/event-log.js';
 import { eventStreamDefaults, gapEvent } from '../events/stream.js';
+import type { SessionManager } from '../manager.js';
 import { toTRPCError } from '../trpc/errors.js';
 import {
   ROTATED_EVENT_ID,
@@ -53,6 +54,8 @@ export interface EventErrorInfo {
 
 /** Options of `SessionEventsServer.for`. */
 export interface SessionEventsServerOptions {
+  /** The manager whose contexts the sockets get. */
+  manager: SessionManager;
   /** tRPC's `onError`, called as its ws adapter would. */
   onError?: ((info: EventErrorInfo) => void) | undefined;
   /** Longest batch of messages served (tRPC's `maxBatchSize`); longer ones go to tRPC. */
@@ -88,9 +91,11 @@ export class SessionEventsServer {
   readonly #router: AnyRouter;
   readonly #onError: SessionEventsServerOptions['onError'];
   readonly #maxBatchSize: number | undefined;
+  readonly #manager: SessionManager;
 
   private constructor(router: AnyRouter, options: SessionEventsServerOptions) {
     this.#router = router;
+    this.#manager = options.manager;
     this.#onError = options.onError;
     this.#maxBatchSize = options.maxBatchSize;
   }
@@ -98,7 +103,7 @@ export class SessionEventsServer {
   /** A server for `router`, or undefined when its `session.events` is not Morgan's. */
   static for(
     router: AnyRouter,
-    options: SessionEventsServerOptions = {},
+    options: SessionEventsServerOptions,
   ): SessionEventsServer | undefined {
     const procedures = router._def.procedures as Record<string, unknown>;
     if (!isSessionEventsProcedure(procedures[PATH])) return undefined;
@@ -151,6 +156,11 @@ export class SessionEventsServer {
       signal: undefined,
       batchIndex: 0,
     });
+  }
+
+  /** The id that replaced a rotated session (`manager.rotatedTo`). */
+  rotatedTo(sessionId: string): string | undefined {
+    return this.#manager.rotatedTo(sessionId);
   }
 
   /** tRPC's `onError`; one that throws or rejects is ignored, as tRPC does. */
@@ -369,7 +379,12 @@ function parse(raw: unknown, server: SessionEventsServer): ParsedMessage | undef
   }
 }
 
-type Phase = 'admitting' | 'replaying' | 'live' | 'ended';
+/**
+ * `admitting` (running the procedure), `stopping` (stopped meanwhile),
+ * `replaying` (reading what was missed), `dropping` (its stream was dropped
+ * meanwhile), `live`, `ended`.
+ */
+type Phase = 'admitting' | 'stopping' | 'replaying' | 'dropping' | 'live' | 'ended';
 
 /**
  * One `session.events` subscription: admitted by tRPC's procedure, then
@@ -387,15 +402,16 @@ class EventSubscription {
   readonly #jsonrpc: '2.0' | undefined;
   readonly #input: unknown;
   #phase: Phase = 'admitting';
-  #request: SessionEventsRequest | undefined;
+  /** The session subscribed to, once admitted. */
+  #sessionId: string | undefined;
+  /** Gives back the socket's subscription slot; called once, when it ends. */
+  #onEnd: (() => void) | undefined;
   #lastId: string | undefined;
   #unsubscribe: (() => void) | undefined;
   /** Live events that came while the replay was read. */
   #held: SessionEvent[] | undefined;
+  /** Newest held event dropped because too many were held. */
   #overflowThroughId: string | undefined;
-  #dropped = false;
-  /** Stopped while being admitted. */
-  #stopped = false;
 
   constructor(socket: SocketEvents, id: RequestId, jsonrpc: '2.0' | undefined, input: unknown) {
     this.#socket = socket;
@@ -410,7 +426,7 @@ class EventSubscription {
     let request: SessionEventsRequest | undefined;
     try {
       socket.ctx = await socket.context;
-      if (this.#stopped || socket.ws.readyState !== OPEN) {
+      if (this.#phase === 'stopping' || socket.ws.readyState !== OPEN) {
         this.#end();
         return;
       }
@@ -428,8 +444,9 @@ class EventSubscription {
       this.fail(cause);
       return;
     }
-    this.#request = request;
-    if (this.#stopped || socket.ws.readyState !== OPEN) {
+    this.#sessionId = request.sessionId;
+    this.#onEnd = request.onEnd;
+    if ((this.#phase as Phase) === 'stopping' || socket.ws.readyState !== OPEN) {
       this.#end();
       return;
     }
@@ -440,8 +457,8 @@ class EventSubscription {
   /** Stopped by the client, or its socket closed. */
   stop(): void {
     // While admitted, the id stays taken; the admission then answers `stopped`.
-    if (this.#phase === 'admitting') this.#stopped = true;
-    else this.#end();
+    if (this.#phase === 'admitting') this.#phase = 'stopping';
+    else if (this.#phase !== 'stopping') this.#end();
   }
 
   /** Answers with tRPC's error shape, as tRPC does for a failed subscription. */
@@ -476,21 +493,23 @@ class EventSubscription {
     );
     events.readAfter(sessionId, this.#lastId).then(
       (replay) => {
-        if (this.#phase !== 'replaying') return;
+        const dropped = this.#phase === 'dropping';
+        if (this.#phase !== 'replaying' && !dropped) return;
         const held = this.#held ?? [];
         this.#held = undefined;
         this.#phase = 'live';
         const after = this.#lastId ?? '0-0';
         if (this.#overflowThroughId !== undefined) {
           this.#send(gapEvent(after, this.#overflowThroughId));
+          this.#overflowThroughId = undefined;
         }
         if (replay.gap) this.#send(gapEvent(after, replay.lostThroughId));
         for (const event of replay.events) this.#deliver(event);
         for (const event of held) this.#deliver(event);
-        if (this.#dropped) this.#ended();
+        if (dropped) this.#dropped();
       },
       (cause: unknown) => {
-        if (this.#phase !== 'replaying') return;
+        if (this.#phase !== 'replaying' && this.#phase !== 'dropping') return;
         // As a stream whose read fails: an error, then `stopped`.
         this.fail(cause);
         this.#end();
@@ -504,7 +523,7 @@ class EventSubscription {
       return;
     }
     const held = this.#held;
-    if (held === undefined) return;
+    if (held === undefined || this.#phase !== 'replaying') return;
     if (held.length >= eventStreamDefaults.maxQueuedEvents) {
       this.#overflowThroughId = held.shift()?.id;
     }
@@ -513,19 +532,16 @@ class EventSubscription {
 
   #onDrop(): void {
     this.#unsubscribe = undefined;
-    if (this.#phase === 'replaying') this.#dropped = true;
-    else if (this.#phase === 'live') this.#ended();
+    if (this.#phase === 'replaying') this.#phase = 'dropping';
+    else if (this.#phase === 'live') this.#dropped();
   }
 
   /** The session's stream was dropped: rotated (a last notice), or ended. */
-  #ended(): void {
-    const request = this.#request;
-    if (request === undefined) return;
-    request.onEnd?.();
-    this.#request = undefined;
-    const newSessionId = request.rotatedTo(request.sessionId);
-    if (newSessionId === undefined)
-      this.fail(toTRPCError(new SessionNotFoundError(request.sessionId)));
+  #dropped(): void {
+    const sessionId = this.#sessionId as string;
+    this.#release();
+    const newSessionId = this.#socket.server.rotatedTo(sessionId);
+    if (newSessionId === undefined) this.fail(toTRPCError(new SessionNotFoundError(sessionId)));
     else this.#respondEvent(ROTATED_EVENT_ID, rotatedEvent(newSessionId));
     this.#end();
   }
@@ -563,10 +579,15 @@ class EventSubscription {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     this.#held = undefined;
-    this.#request?.onEnd?.();
-    this.#request = undefined;
+    this.#release();
     this.#forget();
     this.#respond({ type: 'stopped' });
+  }
+
+  #release(): void {
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.();
   }
 
   #forget(): void {
