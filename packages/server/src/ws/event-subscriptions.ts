@@ -10,7 +10,12 @@ import {
 } from '@trpc/server/unstable-core-do-not-import';
 import type { RawData } from 'ws';
 import { SessionNotFoundError } from '../errors.js';
-import { compareEventIds, GAP_EVENT_TYPE, type SessionEvent } from '../events/event-log.js';
+import {
+  compareEventIds,
+  type EventLog,
+  GAP_EVENT_TYPE,
+  type SessionEvent,
+} from '../events/event-log.js';
 import { eventStreamDefaults, gapEvent } from '../events/stream.js';
 import type { SessionManager } from '../manager.js';
 import { toTRPCError } from '../trpc/errors.js';
@@ -240,14 +245,18 @@ export class SocketEvents {
     }
     const ours: ParsedMessage[] = [];
     const rest: unknown[] = [];
+    /** Ids subscribed to `session.events` earlier in the batch: their stops are ours too. */
+    const subscribed = new Set<unknown>();
     for (const raw of messages) {
       const parsed = parse(raw, this.server);
       if (parsed === undefined) {
         forward(data, false);
         return;
       }
-      if (this.#ours(raw)) ours.push(parsed);
-      else rest.push(raw);
+      if (this.#ours(raw) || (parsed.method === 'subscription.stop' && subscribed.has(parsed.id))) {
+        ours.push(parsed);
+        if (parsed.method === 'subscription') subscribed.add(parsed.id);
+      } else rest.push(raw);
     }
     if (ours.length === 0) {
       forward(data, false);
@@ -486,12 +495,18 @@ class EventSubscription {
     this.#phase = 'replaying';
     this.#lastId = lastEventId ?? undefined;
     this.#held = [];
-    this.#unsubscribe = events.subscribe(
-      sessionId,
-      (event) => this.#onEvent(event),
-      () => this.#onDrop(),
-    );
-    events.readAfter(sessionId, this.#lastId).then(
+    let replay: ReturnType<EventLog['readAfter']>;
+    try {
+      this.#unsubscribe = events.subscribe(
+        sessionId,
+        (event) => this.#onEvent(event),
+        () => this.#onDrop(),
+      );
+      replay = events.readAfter(sessionId, this.#lastId);
+    } catch (cause) {
+      replay = Promise.reject(cause);
+    }
+    replay.then(
       (replay) => {
         const dropped = this.#phase === 'dropping';
         if (this.#phase !== 'replaying' && !dropped) return;
