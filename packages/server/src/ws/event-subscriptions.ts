@@ -124,6 +124,10 @@ export class SessionEventsServer {
    */
   adopt(ws: EventSocket, req: IncomingMessage, handOff: (socket: SocketEvents) => void): void {
     const socket = new SocketEvents(this, ws, req);
+    if (!isEmitter(ws)) {
+      handOff(socket);
+      return;
+    }
     const messageListeners = ws.listeners('message');
     const closeListeners = ws.listeners('close');
     handOff(socket);
@@ -132,11 +136,20 @@ export class SessionEventsServer {
     if (message === undefined || close === undefined || socket.context === undefined) return;
     ws.off('message', message);
     ws.off('close', close);
-    ws.on('message', (data, isBinary) =>
-      socket.message(data as RawData, isBinary === true, message),
-    );
+    ws.on('message', (data, isBinary) => {
+      // A listener that throws would take the process down: nothing may.
+      try {
+        socket.message(data as RawData, isBinary === true, message);
+      } catch (cause) {
+        socket.unexpected(cause);
+      }
+    });
     ws.once('close', (...args: unknown[]) => {
-      socket.closed();
+      try {
+        socket.closed();
+      } catch (cause) {
+        socket.unexpected(cause);
+      }
       close(...args);
     });
   }
@@ -302,7 +315,19 @@ export class SocketEvents {
       return;
     }
     this.#add(subscription);
-    void subscription.admit();
+    subscription.admit().catch((cause: unknown) => this.unexpected(cause));
+  }
+
+  /** Reports an error of this module's own (a bug): never thrown at the socket. */
+  unexpected(cause: unknown): void {
+    this.server.report({
+      error: getTRPCErrorFromUnknown(cause),
+      type: 'subscription',
+      path: PATH,
+      input: undefined,
+      ctx: this.ctx,
+      req: this.req,
+    });
   }
 
   /** The subscription of this socket with request id `id`. */
@@ -345,7 +370,16 @@ export class SocketEvents {
   /** Sends a response in tRPC's format, unless the socket is closing. */
   respond(response: object): void {
     if (this.ws.readyState !== OPEN) return;
-    this.ws.send(JSON.stringify(transformTRPCResponse(this.server.config, response as never)));
+    let text: string;
+    try {
+      text = JSON.stringify(transformTRPCResponse(this.server.config, response as never));
+    } catch (cause) {
+      // A transformer that cannot serialise: reported, and tRPC's fallback error instead.
+      this.unexpected(cause);
+      const { id, jsonrpc } = response as { id?: unknown; jsonrpc?: unknown };
+      text = JSON.stringify({ id, jsonrpc, error: fallbackErrorShape });
+    }
+    this.ws.send(text);
   }
 
   /** tRPC's error shape for `error` (its fallback when the formatter throws). */
@@ -371,6 +405,12 @@ export class SocketEvents {
       return fallbackErrorShape;
     }
   }
+}
+
+/** True when `ws` has the `EventEmitter` methods the swap needs (else tRPC serves it as it is). */
+function isEmitter(ws: EventSocket): boolean {
+  const methods = ws as unknown as Record<string, unknown>;
+  return ['on', 'once', 'off', 'listeners'].every((name) => typeof methods[name] === 'function');
 }
 
 /** The one listener in `after` that is not in `before`, if exactly one was added. */
