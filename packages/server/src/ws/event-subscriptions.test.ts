@@ -2,13 +2,15 @@
 // on a real server, compared message for message with the same procedure
 // served by tRPC's ws adapter at another path (`mirror.events`, which the
 // layer leaves to tRPC): same session, same events, same answers.
-import { createServer } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import { type AnyRouter, initTRPC } from '@trpc/server';
+import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { MemoryEventLog } from '../events/memory-event-log.js';
 import { SessionManager, type SessionManagerOptions } from '../manager.js';
@@ -444,5 +446,70 @@ describe('session.events served by the WebSocket layer', () => {
     subscription.unsubscribe();
     await waitUntil(() => eventLog.subscriberCount === 0);
     await wsClient.close();
+  });
+});
+
+describe('SessionEventsServer on any socket-like object', () => {
+  /** A channel that is not a `ws` socket: an EventEmitter with send and readyState. */
+  class Channel extends EventEmitter {
+    readyState = 1;
+    readonly sent: string[] = [];
+    send(text: string): void {
+      this.sent.push(text);
+    }
+    close(): void {
+      this.readyState = 3;
+      this.emit('close');
+    }
+  }
+
+  it('serves session.events on it and hands everything else to tRPC', async () => {
+    const manager = new SessionManager().start();
+    try {
+      const session = await manager.createSession();
+      const server = SessionEventsServer.for(mirroredRouter, { manager });
+      if (server === undefined) throw new Error('expected a server for Morgan router');
+      const context: MorganContext = { manager, session, transport: 'ws' };
+      const trpc = getWSConnectionHandler({
+        wss: new WebSocketServer({ noServer: true }),
+        router: mirroredRouter,
+        createContext: () => context,
+      });
+      const channel = new Channel();
+      const before = channel.listenerCount('message');
+      const req = { url: '/trpc', headers: { host: 'localhost' } } as IncomingMessage;
+      server.adopt(channel, req, (socket) => {
+        socket.context = Promise.resolve(context);
+        trpc(channel as unknown as Parameters<typeof trpc>[0], req);
+      });
+      // tRPC's listener was swapped for one, not added beside it.
+      expect(channel.listenerCount('message')).toBe(before + 1);
+      const message = (value: unknown) =>
+        channel.emit('message', Buffer.from(JSON.stringify(value)), false);
+      message(subscription(1, { json: {} }));
+      message({
+        id: 2,
+        method: 'subscription',
+        params: { path: 'mirror.events', input: { json: {} } },
+      });
+      message({ id: 3, method: 'query', params: { path: 'session.get', input: { json: null } } });
+      await waitUntil(() => channel.sent.length === 3);
+      const event = await manager.publish(session.sessionId, 'chat.reply', { n: 1 });
+      await waitUntil(() => channel.sent.length === 5);
+      const [ours, theirs] = [1, 2].map((id) =>
+        channel.sent.filter((text) => (JSON.parse(text) as { id: unknown }).id === id),
+      );
+      expect(normalize(ours ?? [])).toEqual(
+        normalize((theirs ?? []).map((text) => text.replace('"id":2', '"id":1'))),
+      );
+      expect(ours?.[1]).toContain(event.id);
+      channel.close();
+      // The channel's close ends its subscription: nothing is sent, nothing stays on the log.
+      await manager.publish(session.sessionId, 'chat.reply', { n: 2 });
+      expect(channel.sent.length).toBe(5);
+      await waitUntil(() => (manager.events as MemoryEventLog).subscriberCount === 0);
+    } finally {
+      await manager.stop({ drainTimeoutMs: 0 });
+    }
   });
 });
