@@ -133,6 +133,31 @@ const resultTypes = (messages: string[]) =>
     return result?.type ?? `error:${(error?.json ?? error)?.data?.errorCode}`;
   });
 
+/** A memory log whose replay reads wait while it is closed (`shut()` returns the opener). */
+class GatedLog extends MemoryEventLog {
+  #gate: Promise<void> | undefined;
+  /** Reads waiting at the gate. */
+  waiting = 0;
+  shut(): () => void {
+    let open!: () => void;
+    this.#gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    return () => {
+      this.#gate = undefined;
+      open();
+    };
+  }
+  override async readAfter(sessionId: string, lastEventId?: string) {
+    if (this.#gate !== undefined) {
+      this.waiting += 1;
+      await this.#gate;
+      this.waiting -= 1;
+    }
+    return super.readAfter(sessionId, lastEventId);
+  }
+}
+
 describe('session.events served by the WebSocket layer', () => {
   it('serves buffered then live events and stops exactly as tRPC does', async () => {
     await using t = await start(mirroredRouter);
@@ -358,6 +383,48 @@ describe('session.events served by the WebSocket layer', () => {
     expect(resultTypes(messages)).toEqual(['started', 'error:INTERNAL_ERROR', 'stopped']);
     expect(messages.join()).not.toContain('replay store is down');
     expect(eventLog.subscriberCount).toBe(0);
+    close();
+  });
+
+  it('holds live events that come during the replay read and sends each once, in order, as tRPC does', async () => {
+    const eventLog = new GatedLog();
+    await using t = await start(mirroredRouter, { manager: { eventLog } });
+    const { sessionId } = await t.manager.createSession();
+    const before = await t.manager.publish(sessionId, 'chat.reply', { n: 0 });
+    const { send, seenOurs, seenTheirs, close } = await pair(t.url, sessionId);
+    const gate = eventLog.shut();
+    send(subscription(1, { json: {} }));
+    await expectSame(seenOurs, seenTheirs, 1, 1);
+    await waitUntil(() => eventLog.waiting === 2);
+    // Published while both replays wait: held live, and in the buffer the replay reads.
+    const during = [
+      await t.manager.publish(sessionId, 'chat.reply', { n: 1 }),
+      await t.manager.publish(sessionId, 'chat.reply', { n: 2 }),
+    ];
+    gate();
+    const messages = await expectSame(seenOurs, seenTheirs, 1, 4);
+    const ids = messages
+      .slice(1)
+      .map((text) => (JSON.parse(text) as { result: { id: string } }).result.id);
+    expect(ids).toEqual([before, ...during].map((event) => event.id));
+    close();
+  });
+
+  it('a session rotated during the replay read still gets its events, then the notice', async () => {
+    const eventLog = new GatedLog();
+    await using t = await start(mirroredRouter, { manager: { eventLog } });
+    const { sessionId } = await t.manager.createSession();
+    const { send, seenOurs, seenTheirs, close } = await pair(t.url, sessionId);
+    const gate = eventLog.shut();
+    send(subscription(1, { json: {} }));
+    await expectSame(seenOurs, seenTheirs, 1, 1);
+    await waitUntil(() => eventLog.waiting === 2);
+    await t.manager.publish(sessionId, 'chat.reply', { n: 1 });
+    const rotated = await t.manager.rotateSession(sessionId);
+    gate();
+    const messages = await expectSame(seenOurs, seenTheirs, 1, 4);
+    expect(resultTypes(messages)).toEqual(['started', 'data', 'data', 'stopped']);
+    expect(messages[2]).toContain(rotated.sessionId);
     close();
   });
 
