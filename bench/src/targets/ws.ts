@@ -118,7 +118,7 @@ async function run(): Promise<BenchResult[]> {
         detail:
           `socket.io 4 (default 25 s / 20 s heartbeat, one room per client): ${kib(theirs.heapPerClient)} heap, ${kib(theirs.rssPerClient)} RSS per client; ` +
           `morgan with the subscription: ${kib(subscribed.heapPerClient)} heap, ${kib(subscribed.rssPerClient)} RSS ` +
-          `(the subscription adds ${kib(subscribed.heapPerClient - ours.heapPerClient)}, most of it tRPC's per-subscription state in its ws adapter; ` +
+          `(the subscription adds ${kib(subscribed.heapPerClient - ours.heapPerClient)}: served by Morgan's WebSocket layer with state of its own, in tRPC's wire format; ` +
           `RSS measured right after subscribing, without the idle wait); ${pinged}`,
       },
       {

@@ -55,7 +55,8 @@ export class MemoryEventLog implements EventLog {
   readonly maxEventBytes: number;
   readonly #now: () => number;
   readonly #streams = new Map<string, Stream>();
-  readonly #subscribers = new Map<string, Set<Subscriber>>();
+  /** Per session: its one subscriber (the usual case), or a set past one. */
+  readonly #subscribers = new Map<string, Subscriber | Set<Subscriber>>();
 
   constructor(options: EventLogOptions = {}) {
     this.maxEvents = positiveOption('maxEvents', options.maxEvents ?? eventLogDefaults.maxEvents);
@@ -93,7 +94,7 @@ export class MemoryEventLog implements EventLog {
     stream.lastSeq = seq;
     stream.events.push(stored);
     this.#trim(stream, now);
-    for (const { listener } of this.#subscribers.get(sessionId) ?? []) {
+    for (const { listener } of subscribersOf(this.#subscribers.get(sessionId))) {
       try {
         listener(toEvent(stored));
       } catch {
@@ -127,18 +128,18 @@ export class MemoryEventLog implements EventLog {
   }
 
   subscribe(sessionId: string, listener: SessionEventListener, onDrop?: () => void): () => void {
-    let subscribers = this.#subscribers.get(sessionId);
-    if (subscribers === undefined) {
-      subscribers = new Set();
-      this.#subscribers.set(sessionId, subscribers);
-    }
     const subscriber: Subscriber = { listener, onDrop };
-    subscribers.add(subscriber);
+    const held = this.#subscribers.get(sessionId);
+    if (held === undefined) this.#subscribers.set(sessionId, subscriber);
+    else if (held instanceof Set) held.add(subscriber);
+    else this.#subscribers.set(sessionId, new Set([held, subscriber]));
     return () => {
       const current = this.#subscribers.get(sessionId);
-      if (current === undefined) return;
-      current.delete(subscriber);
-      if (current.size === 0) this.#subscribers.delete(sessionId);
+      if (current === subscriber) this.#subscribers.delete(sessionId);
+      else if (current instanceof Set) {
+        current.delete(subscriber);
+        if (current.size === 0) this.#subscribers.delete(sessionId);
+      }
     };
   }
 
@@ -146,7 +147,7 @@ export class MemoryEventLog implements EventLog {
     this.#streams.delete(sessionId);
     const subscribers = this.#subscribers.get(sessionId);
     this.#subscribers.delete(sessionId);
-    for (const { onDrop } of subscribers ?? []) {
+    for (const { onDrop } of subscribersOf(subscribers)) {
       try {
         onDrop?.();
       } catch {
@@ -163,7 +164,7 @@ export class MemoryEventLog implements EventLog {
   /** Live subscriptions, for tests and metrics. */
   get subscriberCount(): number {
     let count = 0;
-    for (const subscribers of this.#subscribers.values()) count += subscribers.size;
+    for (const held of this.#subscribers.values()) count += held instanceof Set ? held.size : 1;
     return count;
   }
 
@@ -181,6 +182,12 @@ export class MemoryEventLog implements EventLog {
     stream.lostThroughId = (events[drop - 1] as StoredEvent).id;
     events.splice(0, drop);
   }
+}
+
+/** A session's subscribers as a list (a copy when a set, so a listener may unsubscribe). */
+function subscribersOf(held: Subscriber | Set<Subscriber> | undefined): readonly Subscriber[] {
+  if (held === undefined) return [];
+  return held instanceof Set ? [...held] : [held];
 }
 
 function toEvent(stored: StoredEvent): SessionEvent {

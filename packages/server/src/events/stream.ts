@@ -176,7 +176,11 @@ class SessionEventStream implements AsyncIterableIterator<SessionEvent, EventStr
   }
 }
 
-function gapEvent(
+/**
+ * The `gap` event a reader gets when events after `lastEventId` are lost: its
+ * id is the newest lost id when known, else `lastEventId`.
+ */
+export function gapEvent(
   lastEventId: string,
   lostThroughId: string | undefined,
 ): SessionEvent<GapEventData> {

@@ -7,9 +7,10 @@ import { ROTATED_EVENT_TYPE, type RotatedEvent } from '../protocol.js';
 import { toTRPCError } from './errors.js';
 
 /** Id of the `session.rotated` notice: it belongs to no stream, and nobody resumes after it. */
-const ROTATED_EVENT_ID = '0-0';
+export const ROTATED_EVENT_ID = '0-0';
 
-function rotatedEvent(newSessionId: string): RotatedEvent {
+/** The last event of a rotated session's subscriptions: the id that replaced it. */
+export function rotatedEvent(newSessionId: string): RotatedEvent {
   return {
     id: ROTATED_EVENT_ID,
     type: ROTATED_EVENT_TYPE,
@@ -39,6 +40,19 @@ export interface SessionEventsRequest {
 }
 
 /**
+ * Where the iterable `sessionEvents` returns keeps its request, so that the
+ * WebSocket layer can serve an admitted subscription itself
+ * (`ws/event-subscriptions.ts`) instead of iterating it.
+ */
+const requestKey = Symbol('morgan.sessionEventsRequest');
+
+/** The request of an iterable `sessionEvents` returned, or undefined for anything else. */
+export function sessionEventsRequestOf(result: unknown): SessionEventsRequest | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  return (result as { [requestKey]?: SessionEventsRequest })[requestKey];
+}
+
+/**
  * The body of `session.events`: the session's events with increasing ids
  * (`tracked()`), so a client that reconnects resumes after the last one it
  * got. Missed events come from the replay buffer; when the buffer no longer
@@ -54,12 +68,18 @@ export function sessionEvents(
   request: SessionEventsRequest,
 ): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
   const { events, sessionId, lastEventId, signal, rotatedTo, onEnd } = request;
-  return trackedEvents(
-    sessionId,
-    streamSessionEvents(events, sessionId, { lastEventId: lastEventId ?? undefined, signal }),
-    rotatedTo,
-    onEnd,
-  );
+  // The stream is made when iterated, so a subscription served by the
+  // WebSocket layer (which reads `requestKey`) never makes one.
+  return {
+    [requestKey]: request,
+    [Symbol.asyncIterator]: () =>
+      trackedEvents(
+        sessionId,
+        streamSessionEvents(events, sessionId, { lastEventId: lastEventId ?? undefined, signal }),
+        rotatedTo,
+        onEnd,
+      ),
+  } as AsyncIterable<TrackedEnvelope<SessionEvent>, void>;
 }
 
 /**
@@ -72,7 +92,7 @@ function trackedEvents(
   stream: AsyncIterableIterator<SessionEvent, EventStreamEnd>,
   rotatedTo: (sessionId: string) => string | undefined,
   onEnd: (() => void) | undefined,
-): AsyncIterable<TrackedEnvelope<SessionEvent>, void> {
+): AsyncIterator<TrackedEnvelope<SessionEvent>, void> {
   let ended = false;
   const finish = () => {
     ended = true;
@@ -97,5 +117,5 @@ function trackedEvents(
       return { done: true, value: undefined };
     },
   };
-  return { [Symbol.asyncIterator]: () => iterator };
+  return iterator;
 }

@@ -49,6 +49,17 @@ const updateMetadataInput = z
  */
 const sessionCreateProcedures = new WeakSet<object>();
 
+/**
+ * Every `session.events` built by `createMorganProcedures`, so that the
+ * WebSocket layer serves it itself only where the router has Morgan's own.
+ */
+const sessionEventsProcedures = new WeakSet<object>();
+
+/** True when `procedure` is a `session.events` built by `createMorganProcedures`. */
+export function isSessionEventsProcedure(procedure: unknown): boolean {
+  return typeof procedure === 'function' && sessionEventsProcedures.has(procedure);
+}
+
 /** True when `procedure` is a `session.create` built by `createMorganProcedures`. */
 export function isSessionCreateProcedure(procedure: unknown): boolean {
   return typeof procedure === 'function' && sessionCreateProcedures.has(procedure);
@@ -130,6 +141,7 @@ export function createMorganProcedures<
         onEnd: ctx.openSubscription?.(),
       }),
     );
+  sessionEventsProcedures.add(sessionEventsProcedure);
 
   const sessionCreate = publicProcedure
     // The rate limit comes before the input: tRPC reads and parses a

@@ -17,6 +17,7 @@ import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
+import { type EventSocket, SessionEventsServer, type SocketEvents } from './event-subscriptions.js';
 import { Heartbeat } from './heartbeat.js';
 import { withMessageIdempotencyKeys } from './idempotency-keys.js';
 import {
@@ -92,6 +93,10 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly #pendingByAddress = new Map<string, number>();
   /** Gives back a socket's place among its address's unauthenticated ones. */
   readonly #pendingSettle = new WeakMap<Connection, () => void>();
+  /** Serves Morgan's `session.events` itself; undefined when the router has not got it. */
+  readonly #events: SessionEventsServer | undefined;
+  /** The socket being handed to tRPC now, which gets the context tRPC makes for it. */
+  #adopting: SocketEvents | undefined;
   #inFlight = 0;
   #closing: Promise<void> | undefined;
 
@@ -120,22 +125,31 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     this.wss.on('wsClientError', (error, socket) =>
       rejectUpgrade(socket, ErrorCode.INVALID_REQUEST, error.message),
     );
+    const reportError =
+      onError === undefined
+        ? undefined
+        : (info: Parameters<typeof onError>[0]) => {
+            // tRPC reports a frame `ws` refused (invalid UTF-8, reserved
+            // bits, an unmasked frame) as an internal error; it is the
+            // client's, and the socket already closes with its code.
+            if (isFrameError(info.error.cause)) return;
+            onError(info);
+          };
+    this.#events = SessionEventsServer.for(router, {
+      manager,
+      maxBatchSize: this.#settings.maxBatchSize,
+      onError: reportError as ((info: unknown) => void) | undefined,
+    });
     applyWSSHandler<TRouter>({
       wss: this.wss,
       router,
       maxBatchSize: this.#settings.maxBatchSize,
-      createContext: ({ res }) => this.#context(res) as Promise<inferRouterContext<TRouter>>,
-      ...(onError === undefined
-        ? {}
-        : {
-            onError: (info: Parameters<typeof onError>[0]) => {
-              // tRPC reports a frame `ws` refused (invalid UTF-8, reserved
-              // bits, an unmasked frame) as an internal error; it is the
-              // client's, and the socket already closes with its code.
-              if (isFrameError(info.error.cause)) return;
-              onError(info);
-            },
-          }),
+      createContext: ({ res }) => {
+        const context = this.#context(res);
+        if (this.#adopting?.ws === (res as object)) this.#adopting.context = context;
+        return context as Promise<inferRouterContext<TRouter>>;
+      },
+      ...(reportError === undefined ? {} : { onError: reportError }),
     });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.#settings;
     this.#heartbeat = new Heartbeat(this.#connections, heartbeatIntervalMs, heartbeatTimeoutMs);
@@ -215,7 +229,21 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
     this.#byWs.set(ws, connection);
-    withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
+    // tRPC's listeners read the idempotency keys of the messages they handle.
+    const emit = () => withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
+    if (this.#events === undefined) emit();
+    else {
+      // `session.events` is served by `#events` (in tRPC's wire format),
+      // everything else by tRPC: it wraps the listeners tRPC adds meanwhile.
+      this.#events.adopt(ws as unknown as EventSocket, req, (socket) => {
+        this.#adopting = socket;
+        try {
+          emit();
+        } finally {
+          this.#adopting = undefined;
+        }
+      });
+    }
     for (const [data, isBinary] of buffered) ws.emit('message', data, isBinary);
   }
 
