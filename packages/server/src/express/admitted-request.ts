@@ -53,7 +53,9 @@ export class AdmittedRequest implements MorganRequestState {
     this.#req = req;
     this.#res = res;
     this.#stream = asStream;
-    this.#startedAt = admission.limiter.now();
+    // Only the adaptive limit reads latencies: a static one needs no clock.
+    const { limiter } = admission;
+    this.#startedAt = limiter.adaptive === undefined ? 0 : limiter.now();
     (res as HoldsAdmitted)[ADMITTED] = this;
     res.on('close', releaseOnClose);
   }
