@@ -20,6 +20,14 @@ export const SESSION_HEADER = 'X-Session-Id';
 /** `SESSION_HEADER` in the lower case Node gives header names. */
 export const SESSION_HEADER_LOWER = 'x-session-id';
 
+/**
+ * Query parameter that asks for a shared socket, `/trpc?mux=1`: one real
+ * WebSocket carrying the sockets of many tabs of a browser as channels, each
+ * with its own session (the SDK's `connection: 'shared'`; envelopes in
+ * docs/protocol.md).
+ */
+export const MUX_QUERY_PARAM = 'mux';
+
 /** What a client sends as tRPC `connectionParams` when it opens a WebSocket. */
 export interface ConnectionParams {
   /** The session the socket belongs to. */

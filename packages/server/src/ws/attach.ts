@@ -17,7 +17,8 @@ import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
-import { Heartbeat } from './heartbeat.js';
+import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
+import { isMuxRequest, type MuxHost, MuxSocket } from './mux.js';
 import {
   type AttachWebSocketOptions,
   type CloseWebSocketOptions,
@@ -32,13 +33,22 @@ import {
   upgradeListener,
   withoutConnectionParamsFlag,
 } from './upgrade.js';
+import type { VirtualSocket } from './virtual-socket.js';
 
 /** What `attachWebSocket` returns. */
 export interface WebSocketAttachment {
   /** The underlying `ws` server (`noServer`, fed by the HTTP server's `upgrade`). */
   readonly wss: WebSocketServer;
-  /** Authenticated sockets open on this node. */
+  /**
+   * Real sockets open on this node that serve at least one authenticated
+   * session: a tab's own socket, or a shared socket (`?mux=1`) carrying the
+   * channels of a browser's tabs.
+   */
   readonly connectionCount: number;
+  /** Shared sockets (`connection: 'shared'` in the SDK) with at least one authenticated channel. */
+  readonly sharedSocketCount: number;
+  /** Authenticated channels of shared sockets: one per tab, each with its own session. */
+  readonly channelCount: number;
   /** Sockets of one session open on this node. */
   socketCount(sessionId: string): number;
   /** Asks every client to reconnect (tRPC's reconnect notification), e.g. before a deploy. */
@@ -74,7 +84,9 @@ export function attachWebSocket<TRouter extends AnyRouter>(
   return new WebSocketLayer(server, options);
 }
 
-class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, ConnectionHost {
+class WebSocketLayer<TRouter extends AnyRouter>
+  implements WebSocketAttachment, ConnectionHost, MuxHost
+{
   readonly wss: WebSocketServer;
   readonly manager: SessionManager;
   readonly #server: Server;
@@ -83,6 +95,9 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly #heartbeat: Heartbeat;
   readonly #connections = new Set<Connection>();
   readonly #byWs = new WeakMap<WebSocket, Connection>();
+  /** Shared sockets open, and the shared socket of each channel. */
+  readonly #muxes = new Set<MuxSocket>();
+  readonly #muxOf = new WeakMap<object, MuxSocket>();
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
@@ -137,7 +152,11 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
           }),
     });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.#settings;
-    this.#heartbeat = new Heartbeat(this.#connections, heartbeatIntervalMs, heartbeatTimeoutMs);
+    this.#heartbeat = new Heartbeat(
+      this.#heartbeatPeers(),
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs,
+    );
     this.#heartbeat.start();
     server.on('upgrade', this.#onUpgrade);
     manager.on('deleted', this.#onSessionEnded);
@@ -147,7 +166,21 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
   get connectionCount(): number {
     let open = 0;
-    for (const connection of this.#connections) if (connection.open) open += 1;
+    for (const connection of this.#connections) {
+      if (connection.open && !this.#muxOf.has(connection.ws)) open += 1;
+    }
+    return open + this.sharedSocketCount;
+  }
+
+  get sharedSocketCount(): number {
+    let open = 0;
+    for (const mux of this.#muxes) if (mux.authenticatedCount > 0) open += 1;
+    return open;
+  }
+
+  get channelCount(): number {
+    let open = 0;
+    for (const mux of this.#muxes) open += mux.authenticatedCount;
     return open;
   }
 
@@ -214,11 +247,40 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
     this.#byWs.set(ws, connection);
+    this.#muxOf.get(ws)?.authenticated(ws as unknown as VirtualSocket);
     this.wss.emit('connection', ws, req);
     for (const [data, isBinary] of buffered) ws.emit('message', data, isBinary);
   }
 
+  // MuxHost
+
+  openChannel(mux: MuxSocket, socket: VirtualSocket): void {
+    const ws = socket as unknown as WebSocket;
+    this.#muxOf.set(ws, mux);
+    const connection = new Connection(ws, mux.req, this, this.#settings);
+    this.#connections.add(connection);
+    if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+  }
+
+  muxClosed(mux: MuxSocket): void {
+    this.#muxes.delete(mux);
+    if (this.#muxes.size === 0) this.#work.notify();
+  }
+
   // Internals
+
+  /** The heartbeat pings real sockets only: a shared socket's pong counts for its channels. */
+  #heartbeatPeers(): Iterable<HeartbeatPeer> {
+    const connections = this.#connections;
+    const muxes = this.#muxes;
+    const muxOf = this.#muxOf;
+    return {
+      *[Symbol.iterator]() {
+        for (const connection of connections) if (!muxOf.has(connection.ws)) yield connection;
+        yield* muxes;
+      },
+    };
+  }
 
   /**
    * Upgrades the request unless its address holds its share of sockets that
@@ -247,6 +309,13 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     };
     socket.once('close', settle);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (isMuxRequest(req.url)) {
+        const mux = new MuxSocket(ws, req, this, this.#settings);
+        mux.settle = settle;
+        this.#muxes.add(mux);
+        if (this.#closing !== undefined) mux.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+        return;
+      }
       const connection = new Connection(ws, req, this, this.#settings);
       this.#pendingSettle.set(connection, settle);
       this.#connections.add(connection);
@@ -369,6 +438,12 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     if (!closed) {
       for (const { ws } of this.#connections) ws.terminate();
       await this.#work.waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
+    }
+    // Shared sockets close once their channels have.
+    for (const mux of this.#muxes) mux.end(code, ErrorCode.SHUTTING_DOWN);
+    if (!(await this.#work.waitFor(() => this.#muxes.size === 0, this.#settings.closeTimeoutMs))) {
+      for (const { ws } of this.#muxes) ws.terminate();
+      await this.#work.waitFor(() => this.#muxes.size === 0, this.#settings.closeTimeoutMs);
     }
     this.#heartbeat.stop();
     this.#work.clear();
