@@ -28,6 +28,12 @@ export interface SessionLinkDeps extends RetryLinkDeps {
    * when needed. Throws once the client is closed.
    */
   wsClient: () => TRPCWebSocketClient;
+  /**
+   * Every call of the app (and heartbeats) goes over the socket too, as with
+   * `connection: 'shared'`; the client's own session calls (create, get,
+   * delete) stay on HTTP, since a socket needs a session first.
+   */
+  callsOverSocket?: boolean;
 }
 
 /**
@@ -45,7 +51,11 @@ export function createSessionLinks<TRouter extends AnyRouter>(
   return [
     splitLink<TRouter>({
       // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
-      condition: (op) => op.type === 'subscription' || op.context.morganTransport === 'ws',
+      condition: (op) =>
+        op.type === 'subscription' ||
+        op.context.morganTransport === 'ws' ||
+        (deps.callsOverSocket === true &&
+          (op.context.morganSessionId === undefined || op.path === 'session.heartbeat')),
       true: lazyWsLink<TRouter>(deps.wsClient),
       false: [
         httpRetryLink<TRouter>(deps),
