@@ -15,8 +15,11 @@ import { Transcript } from './transcript.js';
 
 // Page options from the query string: `?storage=local` shares one session
 // across the tabs of this browser, `?user=alice` names the session's user,
-// `?conversation=support-1` its conversation (default: the Morgan assistant chat).
+// `?conversation=support-1` its conversation (default: the Morgan assistant chat),
+// `?connection=shared` shares one WebSocket among this browser's tabs (each
+// keeps its own session; one tab, elected, holds the socket).
 const params = new URLSearchParams(location.search);
+const connection = params.get('connection') === 'shared' ? 'shared' : 'per-tab';
 const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
 const userId = params.get('user') ?? guestName();
 const conversationId = params.get('conversation') ?? 'morgan-assistant';
@@ -38,6 +41,7 @@ const client = createSessionClient<AnyRouter>({
   reconnect: { baseDelayMs: 500, maxDelayMs: 5_000 },
   userId,
   conversationId,
+  connection,
 });
 
 const status = new StatusPanel();
@@ -66,12 +70,15 @@ const heldEvents: SessionEvent[] = [];
 let leaving = false;
 
 status.storage(storage === 'local' ? 'localStorage (shared by tabs)' : 'sessionStorage (this tab)');
+status.connection(client.connectionMode, client.leading);
 status.state('connecting');
 
 // ---- connection -----------------------------------------------------------
 
 client.on('state', (state: ConnectionState, previous: ConnectionState) => {
   document.body.dataset.state = state.status;
+  // A handover (the leading tab went) passes through reconnecting: the leader may have changed.
+  status.connection(client.connectionMode, client.leading);
   switch (state.status) {
     case 'connected':
       status.state('connected');

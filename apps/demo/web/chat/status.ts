@@ -11,6 +11,7 @@ export class StatusPanel {
   readonly #gaps = byTestId('gap-count');
   readonly #messages = byTestId('message-count');
   readonly #storage = byTestId('storage-mode');
+  readonly #connection = byTestId('connection-mode');
 
   session(sessionId: string | undefined): void {
     setText(this.#session, shortId(sessionId));
@@ -41,6 +42,16 @@ export class StatusPanel {
 
   messages(count: number): void {
     setText(this.#messages, String(count));
+  }
+
+  /** `per-tab`, or `shared` with whether this tab holds the browser's socket. */
+  connection(mode: 'per-tab' | 'shared', leading: boolean): void {
+    setText(
+      this.#connection,
+      mode === 'shared' ? `shared · ${leading ? 'leader' : 'via leader'}` : mode,
+    );
+    this.#connection.dataset.mode = mode;
+    this.#connection.dataset.leading = String(leading);
   }
 
   storage(mode: string): void {
