@@ -1,4 +1,4 @@
-import { adminState, dashboardUrl, health } from '../support/admin-api.js';
+import { adminState, dashboardUrl, health, metric } from '../support/admin-api.js';
 import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
@@ -46,6 +46,9 @@ test('10 tabs with ?connection=shared: 1 socket and 10 sessions, nothing crossed
   await expect
     .poll(async () => (await adminState(demo.url)).sessions.map((s) => s.connectionCount))
     .toEqual(Array(10).fill(1));
+  expect(await metric(demo.url, 'morgan_ws_sockets')).toBe(1);
+  expect(await metric(demo.url, 'morgan_ws_shared_sockets')).toBe(1);
+  expect(await metric(demo.url, 'morgan_ws_channels')).toBe(10);
   await expect.poll(async () => (await leaderOf(tabs)).length).toBe(1);
   for (const tab of tabs) {
     await expect(tab.byTestId('connection-mode')).toHaveAttribute('data-mode', 'shared');

@@ -139,6 +139,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
     clientAddress: clientAddressOf(app),
     ...options.ws,
   });
+  metrics.observeWebSocket(ws);
   shutdown.onShutdown(() => {
     admin?.close();
     return chat.close();
