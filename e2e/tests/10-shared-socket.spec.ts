@@ -99,3 +99,42 @@ test('10 tabs with ?connection=shared: 1 socket and 10 sessions, nothing crossed
   await others[0]!.send('after the handover');
   await others[0]!.expectExchanges(others[0] === tabs[3] ? 2 : 1);
 });
+
+// A leader that crashes says nothing: the browser releases its locks, the
+// next tab in line is granted the leader lock and takes over.
+test('the leader tab crashing hands over too, and the crashed tab’s session is counted down', async ({
+  context,
+  resources,
+}) => {
+  const demo = await resources.demo();
+  const tabs: ChatTab[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    tabs.push(await ChatTab.open(context, demo.url, { user: `crash-${i}`, connection: 'shared' }));
+  }
+  const ids = await Promise.all(tabs.map((tab) => tab.sessionId()));
+  await expect.poll(() => sockets(demo.url)).toEqual({ sockets: 1, sharedSockets: 1, channels: 3 });
+  await expect.poll(async () => (await leaderOf(tabs)).length).toBe(1);
+  const [leader] = await leaderOf(tabs);
+  const others = tabs.filter((tab) => tab !== leader);
+  const otherIds = ids.filter((_id, i) => tabs[i] !== leader);
+
+  const cdp = await context.newCDPSession(leader!.page);
+  const crashed = new Promise<void>((resolve) => leader!.page.once('crash', () => resolve()));
+  // Never answered: the session goes down with the page.
+  void cdp.send('Page.crash').catch(() => {});
+  await crashed;
+  await Promise.all(otherIds.map((id, i) => chatAs(demo.url, id, `after the crash ${i}`)));
+
+  await expect
+    .poll(() => sockets(demo.url), { timeout: 20_000 })
+    .toEqual({ sockets: 1, sharedSockets: 1, channels: 2 });
+  for (const [i, tab] of others.entries()) {
+    await tab.expectConnected();
+    await expect(tab.eventMessages('assistant')).toHaveCount(1, { timeout: 20_000 });
+    await expect(tab.eventMessages('assistant').first()).toContainText(`after the crash ${i}`);
+  }
+  await expect.poll(async () => (await leaderOf(others)).length, { timeout: 20_000 }).toBe(1);
+  await expect
+    .poll(async () => (await adminState(demo.url)).sessions.map((s) => s.connectionCount).sort())
+    .toEqual([0, 1, 1]);
+});
