@@ -4,6 +4,7 @@ import type { SessionClientOptions } from '../options.js';
 import { type RecordedClient, recordedClient } from '../testing/client.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
 import { createMemoryLocks } from './locks.js';
+import { sharedChannelName, tabChannelName, tabLockName } from './messages.js';
 
 /** `count` clients of one "browser": the same lock manager, BroadcastChannel from Node. */
 function browserTabs(
@@ -136,5 +137,95 @@ describe("connection: 'shared' against a real server", () => {
     expect(await server.manager.getSession(sessionId)).toBeUndefined();
     expect(server.sharedSocketCount).toBe(1);
     expect(server.upgrades).toBe(1);
+  });
+
+  it('replaces the session of one client whose session was deleted; the others and the socket stay', async () => {
+    await using server = await startTestServer();
+    await using browser = browserTabs(server, 3);
+    const { tabs } = browser;
+    const sessions = await Promise.all(tabs.map((tab) => tab.client.connect()));
+    await tabs[0]?.until(() => server.channelCount === 3, 'three channels');
+    const victim = tabs.findIndex((tab) => !tab.client.leading);
+    await server.manager.deleteSession(sessions[victim]?.sessionId ?? '');
+    const rec = tabs[victim] as RecordedClient;
+    await rec.until(() => rec.log['session-replaced'].length === 1, 'a replaced session');
+    await rec.until(
+      () => rec.client.state === 'connected' && server.channelCount === 3,
+      'connected again',
+    );
+    expect(rec.client.sessionId).not.toBe(sessions[victim]?.sessionId);
+    expect(await rec.client.trpc.test.whoami.query()).toBe(rec.client.sessionId);
+    for (const [i, tab] of tabs.entries()) {
+      if (i !== victim) expect(tab.log['session-replaced']).toHaveLength(0);
+    }
+    expect(server.sharedSocketCount).toBe(1);
+    expect(server.upgrades).toBe(1);
+  });
+
+  it('reconnects every client through a new shared socket after a restart, resuming their events', async () => {
+    await using server = await startTestServer();
+    await using browser = browserTabs(server, 3);
+    const { tabs } = browser;
+    const sessions = await Promise.all(tabs.map((tab) => tab.client.connect()));
+    const received = tabs.map(() => [] as SessionEvent[]);
+    tabs.forEach((tab, i) => {
+      tab.client.subscribeEvents((event) => received[i]?.push(event));
+    });
+    await tabs[0]?.until(() => server.channelCount === 3, 'three channels');
+    await server.stop();
+    await tabs[0]?.until(() => tabs.every((tab) => tab.client.state === 'reconnecting'), 'lost');
+    for (const [i, session] of sessions.entries())
+      await server.publish(session.sessionId, 'tick', { n: i });
+    await server.listen();
+    await tabs[0]?.until(
+      () => server.channelCount === 3 && tabs.every((tab) => tab.client.state === 'connected'),
+      'connected again',
+    );
+    await tabs[0]?.until(() => received.every((events) => events.length === 1), 'missed events');
+    expect(received.map(numbers)).toEqual([[0], [1], [2]]);
+    expect(server.sharedSocketCount).toBe(1);
+  });
+
+  it('closes the channels of a tab that went without a word (its lock released), so its session is counted down', async () => {
+    await using server = await startTestServer();
+    const locks = createMemoryLocks();
+    await using leaderTab = recordedClient(server, { connection: 'shared', locks });
+    await leaderTab.client.connect();
+    await leaderTab.until(() => leaderTab.client.leading && server.channelCount === 1, 'a leader');
+    // A tab of the same browser, by hand: it holds its lock, asks the leader for a channel and authenticates.
+    const crashed = await server.manager.createSession();
+    const name = sharedChannelName(`ws://127.0.0.1:${server.port}/trpc`);
+    const tab = 'crashing-tab';
+    let release = () => {};
+    await new Promise<void>((held) => {
+      void locks.request(tabLockName(name, tab), {}, () => {
+        held();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      });
+    });
+    const upstream = new BroadcastChannel(name);
+    const inbox = new BroadcastChannel(tabChannelName(name, tab));
+    const opened = new Promise<void>((resolve) => {
+      inbox.onmessage = ({ data }) => {
+        if ((data as { k: string }).k === 'opened') resolve();
+      };
+    });
+    upstream.postMessage({ k: 'open', v: 'channel-1', tab });
+    await opened;
+    upstream.postMessage({
+      k: 'send',
+      v: 'channel-1',
+      d: JSON.stringify({ method: 'connectionParams', data: { sessionId: crashed.sessionId } }),
+    });
+    await leaderTab.until(() => server.channelCount === 2, 'its channel');
+    // The tab crashes: its lock is released, nothing else is said.
+    release();
+    upstream.close();
+    inbox.close();
+    await leaderTab.until(() => server.channelCount === 1, 'its channel closed');
+    expect((await server.manager.getSession(crashed.sessionId))?.connectionCount).toBe(0);
+    expect(leaderTab.client.state).toBe('connected');
   });
 });
