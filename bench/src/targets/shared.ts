@@ -113,7 +113,7 @@ async function run(): Promise<BenchResult[]> {
       {
         id: 'P11',
         what: `server heap per tab, ${TABS} tabs shared vs ${TABS} per-tab sockets, with session.events (${BROWSERS} browsers)`,
-        measured: `${kib(subscribed.shared)} vs ${kib(subscribed.perTab)} (${ratio(subscribed).toFixed(2)}x)`,
+        measured: `${socketsPerBrowser} socket per browser; heap per tab ${kib(subscribed.shared)} vs ${kib(subscribed.perTab)} (${ratio(subscribed).toFixed(2)}x)`,
         target: '1 socket per browser, <= 1/5 (0.20x)',
         met: socketsPerBrowser === 1 && ratio(subscribed) <= 0.2,
         detail:
