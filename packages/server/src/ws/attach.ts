@@ -255,9 +255,16 @@ class WebSocketLayer<TRouter extends AnyRouter>
   // MuxHost
 
   openChannel(mux: MuxSocket, socket: VirtualSocket): void {
+    // An unauthenticated channel counts as an unauthenticated socket of its address.
+    const settle = this.#takePendingPlace(mux.req);
+    if (settle === undefined) {
+      socket.close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED);
+      return;
+    }
     const ws = socket as unknown as WebSocket;
     this.#muxOf.set(ws, mux);
     const connection = new Connection(ws, mux.req, this, this.#settings);
+    this.#pendingSettle.set(connection, settle);
     this.#connections.add(connection);
     if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
   }
@@ -288,9 +295,8 @@ class WebSocketLayer<TRouter extends AnyRouter>
    * handed to tRPC or closes, whichever comes first.
    */
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const address = this.#clientAddress(req) ?? '';
-    const pending = this.#pendingByAddress.get(address) ?? 0;
-    if (pending >= this.#settings.maxPendingSocketsPerAddress) {
+    const settle = this.#takePendingPlace(req);
+    if (settle === undefined) {
       rejectUpgrade(
         socket,
         ErrorCode.RATE_LIMITED,
@@ -298,15 +304,6 @@ class WebSocketLayer<TRouter extends AnyRouter>
       );
       return;
     }
-    this.#pendingByAddress.set(address, pending + 1);
-    let held = true;
-    const settle = (): void => {
-      if (!held) return;
-      held = false;
-      const left = (this.#pendingByAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.#pendingByAddress.delete(address);
-      else this.#pendingByAddress.set(address, left);
-    };
     socket.once('close', settle);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       if (isMuxRequest(req.url)) {
@@ -321,6 +318,26 @@ class WebSocketLayer<TRouter extends AnyRouter>
       this.#connections.add(connection);
       if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
     });
+  }
+
+  /**
+   * Takes a place among the unauthenticated sockets of the request's address
+   * (a channel of a shared socket takes one too); returns its release (safe
+   * to call twice), or undefined when the address holds its share already.
+   */
+  #takePendingPlace(req: IncomingMessage): (() => void) | undefined {
+    const address = this.#clientAddress(req) ?? '';
+    const pending = this.#pendingByAddress.get(address) ?? 0;
+    if (pending >= this.#settings.maxPendingSocketsPerAddress) return undefined;
+    this.#pendingByAddress.set(address, pending + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = (this.#pendingByAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.#pendingByAddress.delete(address);
+      else this.#pendingByAddress.set(address, left);
+    };
   }
 
   readonly #onSessionEnded = ({ sessionId }: SessionEndedEvent): void => {

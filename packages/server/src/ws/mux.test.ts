@@ -143,6 +143,27 @@ describe('shared sockets (?mux=1)', () => {
     });
   });
 
+  it('counts unauthenticated channels among their address’s unauthenticated sockets', async () => {
+    await using t = await startWsServer({ ws: { maxPendingSocketsPerAddress: 3 } });
+    const session = await t.manager.createSession();
+    const mux = await openMux(t.url);
+    // The shared socket holds one place until a channel authenticates; channels 1 and 2 the others.
+    mux.send(1, 'o');
+    mux.send(2, 'o');
+    mux.send(3, 'o');
+    await waitUntil(() => mux.closes.has(3));
+    expect(mux.closes.get(3)).toEqual({ code: 4429, reason: 'RATE_LIMITED' });
+    // Authenticating gives back the channel's place and the socket's.
+    mux.send(1, 'm', { method: 'connectionParams', data: { sessionId: session.sessionId } });
+    await waitUntil(() => t.ws.channelCount === 1);
+    mux.send(4, 'o');
+    mux.send(5, 'o');
+    mux.send(6, 'o');
+    await waitUntil(() => mux.closes.has(6));
+    expect(mux.closes.has(4) || mux.closes.has(5)).toBe(false);
+    expect(mux.closes.get(6)?.code).toBe(4429);
+  });
+
   it.each([
     ['text that is not JSON', 'nope'],
     ['an envelope without a channel', '{"t":"o"}'],
