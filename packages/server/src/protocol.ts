@@ -28,6 +28,26 @@ export const SESSION_HEADER_LOWER = 'x-session-id';
  */
 export const MUX_QUERY_PARAM = 'mux';
 
+/**
+ * What a client sends on a shared socket: open channel `c`, one of its
+ * messages (`d`, exactly what a socket of its own would carry), or its close.
+ *
+ * @example
+ * socket.send(JSON.stringify({ c: 1, t: 'o' } satisfies MuxClientEnvelope));
+ */
+export type MuxClientEnvelope =
+  | { c: number; t: 'o' }
+  | { c: number; t: 'm'; d: string }
+  | { c: number; t: 'x' };
+
+/** What the server sends on a shared socket: a message of channel `c`, or its close with code and reason. */
+export type MuxServerEnvelope =
+  | { c: number; t: 'm'; d: string }
+  | { c: number; t: 'x'; code: number; reason: string };
+
+/** Close reason of a channel past `maxChannelsPerSocket` (code 4429). */
+export const TOO_MANY_CHANNELS = 'TOO_MANY_CHANNELS';
+
 /** What a client sends as tRPC `connectionParams` when it opens a WebSocket. */
 export interface ConnectionParams {
   /** The session the socket belongs to. */

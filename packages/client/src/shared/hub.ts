@@ -143,7 +143,7 @@ export class SharedConnection implements VirtualSocketHost {
         if (election.signal.aborted || this.#closed.signal.aborted) return;
         const leader = new Leader({
           name: this.#name,
-          url: muxUrl(this.#deps.url),
+          url: this.#deps.url,
           WebSocket: this.#deps.WebSocket,
           BroadcastChannel: this.#deps.BroadcastChannel,
           locks: this.#deps.locks,
@@ -204,11 +204,4 @@ export class SharedConnection implements VirtualSocketHost {
   readonly #onPageShow = (event: unknown): void => {
     if ((event as { persisted?: boolean }).persisted === true) this.#stand();
   };
-}
-
-/** The real socket's URL: the endpoint with `mux=1`. */
-function muxUrl(url: string): string {
-  const parsed = new URL(url);
-  parsed.searchParams.set('mux', '1');
-  return parsed.toString();
 }

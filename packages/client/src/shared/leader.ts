@@ -1,3 +1,4 @@
+import { MUX_QUERY_PARAM, type MuxClientEnvelope } from '../protocol.js';
 import type { LockManagerLike } from './locks.js';
 import {
   type BroadcastChannelConstructor,
@@ -25,7 +26,7 @@ type RealSocketConstructor = new (url: string) => RealSocket;
 export interface LeaderDeps {
   /** The shared channel's name. */
   name: string;
-  /** URL of the real socket, `…/trpc?mux=1`. */
+  /** URL of the tRPC endpoint (`ws://host/trpc`); the real socket adds `?mux=1`. */
   url: string;
   WebSocket: unknown;
   BroadcastChannel: BroadcastChannelConstructor;
@@ -54,6 +55,8 @@ export class Leader {
   readonly #deps: LeaderDeps;
   readonly #inbox: BroadcastChannelLike;
   readonly #tabs = new Map<string, BroadcastChannelLike>();
+  /** Tabs whose lock this leader waits on. */
+  readonly #watched = new Set<string>();
   readonly #channels = new Map<string, Channel>();
   readonly #byWire = new Map<number, string>();
   readonly #stopped = new AbortController();
@@ -103,16 +106,12 @@ export class Leader {
         return;
       case 'send': {
         const channel = this.#channels.get(message.v);
-        if (channel?.opened === true && this.#socket?.readyState === OPEN) {
-          this.#socket.send(`{"c":${channel.c},"t":"m","d":${JSON.stringify(message.d)}}`);
-        }
+        if (channel?.opened === true) this.#envelope({ c: channel.c, t: 'm', d: message.d });
         return;
       }
       case 'close': {
         const channel = this.#forget(message.v);
-        if (channel?.opened === true && this.#socket?.readyState === OPEN) {
-          this.#socket.send(`{"c":${channel.c},"t":"x"}`);
-        }
+        if (channel?.opened === true) this.#envelope({ c: channel.c, t: 'x' });
         return;
       }
       case 'leader':
@@ -133,8 +132,13 @@ export class Leader {
 
   #sendOpen(v: string, channel: Channel): void {
     channel.opened = true;
-    this.#socket?.send(`{"c":${channel.c},"t":"o"}`);
+    this.#envelope({ c: channel.c, t: 'o' });
     this.#reply(channel.tab, { k: 'opened', v, l: this.id });
+  }
+
+  /** Sends an envelope on the real socket, if it is open. */
+  #envelope(envelope: MuxClientEnvelope): void {
+    if (this.#socket?.readyState === OPEN) this.#socket.send(JSON.stringify(envelope));
   }
 
   #forget(v: string): Channel | undefined {
@@ -148,7 +152,9 @@ export class Leader {
   #ensureSocket(): RealSocket {
     if (this.#socket !== undefined) return this.#socket;
     const SocketImpl = this.#deps.WebSocket as RealSocketConstructor;
-    const socket = new SocketImpl(this.#deps.url);
+    const url = new URL(this.#deps.url);
+    url.searchParams.set(MUX_QUERY_PARAM, '1');
+    const socket = new SocketImpl(url.toString());
     this.#socket = socket;
     socket.addEventListener('open', () => {
       if (this.#socket !== socket) return;
@@ -175,7 +181,8 @@ export class Leader {
   }
 
   #onEnvelope(text: string): void {
-    let envelope: { c?: unknown; t?: unknown; d?: unknown; code?: unknown; reason?: unknown };
+    // Read defensively: a `MuxServerEnvelope` from a server that keeps to the protocol.
+    let envelope: { [K in 'c' | 't' | 'd' | 'code' | 'reason']?: unknown };
     try {
       envelope = JSON.parse(text) as typeof envelope;
     } catch {
@@ -208,8 +215,8 @@ export class Leader {
 
   /** Waits on the tab's lock: granted once the tab is gone, closed or crashed. */
   #watch(tab: string): void {
-    if (this.#tabs.has(tab)) return;
-    this.#tabs.set(tab, new this.#deps.BroadcastChannel(tabChannelName(this.#deps.name, tab)));
+    if (this.#watched.has(tab)) return;
+    this.#watched.add(tab);
     this.#deps.locks
       .request(tabLockName(this.#deps.name, tab), { signal: this.#stopped.signal }, () => {
         this.#tabGone(tab);
@@ -224,11 +231,10 @@ export class Leader {
     for (const [v, channel] of [...this.#channels]) {
       if (channel.tab !== tab) continue;
       this.#forget(v);
-      if (channel.opened && this.#socket?.readyState === OPEN) {
-        this.#socket.send(`{"c":${channel.c},"t":"x"}`);
-      }
+      if (channel.opened) this.#envelope({ c: channel.c, t: 'x' });
     }
     this.#tabs.get(tab)?.close();
     this.#tabs.delete(tab);
+    this.#watched.delete(tab);
   }
 }

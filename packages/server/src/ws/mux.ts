@@ -1,11 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { CloseCode, ErrorCode, MUX_QUERY_PARAM } from '../protocol.js';
+import {
+  CloseCode,
+  ErrorCode,
+  MUX_QUERY_PARAM,
+  type MuxClientEnvelope,
+  TOO_MANY_CHANNELS,
+} from '../protocol.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
 import { type ChannelCarrier, VirtualSocket } from './virtual-socket.js';
-
-/** Reason of the close of a channel past `maxChannelsPerSocket`. */
-export const TOO_MANY_CHANNELS = 'TOO_MANY_CHANNELS';
 
 /** True when an upgrade asks for a shared socket (`?mux=1`). */
 export function isMuxRequest(url: string | undefined): boolean {
@@ -36,8 +39,6 @@ export interface MuxHost {
 
 /** Largest channel number: a positive 31-bit integer. */
 const MAX_CHANNEL = 2 ** 31 - 1;
-
-type Envelope = { c: number; t: 'o' } | { c: number; t: 'm'; d: string } | { c: number; t: 'x' };
 
 /**
  * One real WebSocket that carries the sockets of many tabs of a browser
@@ -198,7 +199,7 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
 }
 
 /** An envelope, or undefined when the text is not one. */
-function parseEnvelope(text: string): Envelope | undefined {
+function parseEnvelope(text: string): MuxClientEnvelope | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
