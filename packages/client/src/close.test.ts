@@ -18,9 +18,11 @@ if (mode === 'shared') {
   const tabs = [1, 2, 3].map(() =>
     createSessionClient({ url, WebSocket, storage: 'memory', connection: 'shared', locks, heartbeatIntervalMs: 600_000 }),
   );
+  // Listening first: a tab that connects early beats before the others have connected.
+  const beats = tabs.map((tab) => new Promise((resolve) => tab.on('heartbeat', resolve)));
   await Promise.all(tabs.map((tab) => tab.connect()));
   for (const tab of tabs) tab.subscribeEvents(() => {});
-  await Promise.all(tabs.map((tab) => new Promise((resolve) => tab.on('heartbeat', resolve))));
+  await Promise.all(beats);
   for (const tab of tabs) await tab.close();
   process.stdout.write(JSON.stringify({ states: tabs.map((tab) => tab.state), leading: tabs.map((tab) => tab.leading) }));
 } else {
