@@ -169,7 +169,7 @@ const legacy = {
 };
 
 /** Informational rows shown beside a target's own, where SPEC's wording asks for them. */
-const alongside = { P6: ['P6+ev'] };
+const alongside = { P6: ['P6+ev'], P11: ['P11-bare'] };
 
 /** measured and met of a SPEC target from its printed rows: those with a target (met set). */
 function fromPrinted(id, printed) {

@@ -6,6 +6,8 @@ export interface OpenChatOptions {
   storage?: 'session' | 'local';
   /** User name of the session the tab creates. */
   user?: string;
+  /** `shared`: the context's tabs share one WebSocket (`?connection=shared`). @default per tab */
+  connection?: 'per-tab' | 'shared';
   /** Wait until the tab shows `connected`. @default true */
   waitConnected?: boolean;
   /** The SDK's `transport` (`?transport=`). @default 'auto' (the page's default) */
@@ -31,6 +33,7 @@ export class ChatTab {
     if (options.storage === 'local') query.set('storage', 'local');
     if (options.user !== undefined) query.set('user', options.user);
     if (options.transport !== undefined) query.set('transport', options.transport);
+    if (options.connection === 'shared') query.set('connection', 'shared');
     const search = query.size > 0 ? `?${query}` : '';
     await page.goto(`${baseUrl}/${search}`);
     const tab = new ChatTab(page);

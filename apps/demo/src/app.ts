@@ -97,7 +97,18 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   const log = options.log ?? ((message: string) => process.stderr.write(`[demo] ${message}\n`));
   const manager = options.manager ?? new SessionManager(managerOptions(options));
   manager.start();
-  const admin = options.admin === false ? undefined : createAdmin(manager, options.admin);
+  const admin =
+    options.admin === false
+      ? undefined
+      : createAdmin(manager, {
+          // Read per state report, once the WebSocket layer below is attached.
+          webSockets: () => ({
+            sockets: ws.connectionCount,
+            sharedSockets: ws.sharedSocketCount,
+            channels: ws.channelCount,
+          }),
+          ...options.admin,
+        });
   const chat = new ChatService(manager, {
     ...options.chat,
     counter:
@@ -128,6 +139,7 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
     clientAddress: clientAddressOf(app),
     ...options.ws,
   });
+  metrics.observeWebSocket(ws);
   shutdown.onShutdown(() => {
     admin?.close();
     return chat.close();

@@ -23,6 +23,8 @@ export interface WsChild extends AsyncDisposable {
   readonly port: number;
   sessions(count: number): Promise<string[]>;
   connections(): Promise<number>;
+  /** Channels of shared sockets (`?mux=1`), one per tab. */
+  channels(): Promise<number>;
   measure(): Promise<ServerMemory>;
   stop(): Promise<void>;
 }
@@ -40,6 +42,7 @@ export async function startWsChild(variant: WsServerVariant): Promise<WsChild> {
     port,
     sessions: async (count) => (await request<{ ids: string[] }>('sessions', { count })).ids,
     connections: async () => (await request<{ connections: number }>('count')).connections,
+    channels: async () => (await request<{ channels: number }>('count')).channels,
     measure: () => request<ServerMemory>('measure'),
     stop,
     [Symbol.asyncDispose]: stop,

@@ -8,7 +8,7 @@
 //   ws         bare `ws` server with one 25 s ping interval (what the transport alone costs)
 // IPC requests (answered with `{ id, ... }`):
 //   { id, cmd: 'sessions', count }  creates sessions (morgan), answers { ids }
-//   { id, cmd: 'count' }            answers { connections }
+//   { id, cmd: 'count' }            answers { connections, channels } (channels: of shared sockets, P11)
 //   { id, cmd: 'measure' }          collects garbage, answers { heapUsed, rss, external, connections }
 import { createServer } from 'node:http';
 import { SessionManager } from '@morgan/session-server';
@@ -33,6 +33,7 @@ const server = createServer((_req, res) => {
   res.writeHead(404).end();
 });
 let connections: () => number;
+let channels: () => number = () => 0;
 let manager: SessionManager | undefined;
 
 switch (variant) {
@@ -49,6 +50,7 @@ switch (variant) {
       maxPendingSocketsPerAddress: 10_000,
     });
     connections = () => ws.connectionCount;
+    channels = () => ws.channelCount;
     break;
   }
   case 'socket.io': {
@@ -88,7 +90,7 @@ process.on('message', async (request: WsServerRequest) => {
       return;
     }
     case 'count':
-      reply({ connections: connections() });
+      reply({ connections: connections(), channels: channels() });
       return;
     case 'measure': {
       await collectGarbage();

@@ -34,6 +34,7 @@ import { ReconnectScheduler } from './reconnect.js';
 import { SessionApi } from './session-api.js';
 import type { SessionClientEvents } from './session-events.js';
 import { SessionKeeper } from './session-keeper.js';
+import { SharedConnection, type SharedConnectionDeps } from './shared/hub.js';
 import { SessionSocket, type SessionSocketHooks } from './socket.js';
 import { SseTransport } from './sse.js';
 import { type ConnectionState, ConnectionStateMachine, type ConnectionStatus } from './state.js';
@@ -98,6 +99,9 @@ export class SessionClient<TRouter extends AnyRouter> {
   readonly #sse: SseTransport;
   #socket: SessionSocket | undefined;
   #trialScheduler: TrialScheduler | undefined;
+  /** With `connection: 'shared'` (where supported): this tab's part in the browser's one socket. */
+  #shared: SharedConnection | undefined;
+  readonly #sharedSupport: Pick<SharedConnectionDeps, 'locks' | 'BroadcastChannel'> | undefined;
   #closing: Promise<void> | undefined;
   #waiters = new Set<Waiter>();
 
@@ -118,6 +122,7 @@ export class SessionClient<TRouter extends AnyRouter> {
       maxAttempts: reconnect.maxAttempts,
       onSchedule: (attempt, delayMs) => this.#onReconnectScheduled(attempt, delayMs),
     });
+    this.#sharedSupport = options.connection === 'shared' ? sharedSupport(options) : undefined;
     const replaceSession = (sentId: string) => this.#keeper.replace(sentId, 'not-found');
     const rotateSession = (sentId: string, sessionId: string) => {
       this.#keeper.rotate(sentId, sessionId);
@@ -131,6 +136,9 @@ export class SessionClient<TRouter extends AnyRouter> {
       rotateSession,
       wsClient: () => this.#socketClient(),
       idempotencyKeys: options.idempotencyKeys ?? sessionClientDefaults.idempotencyKeys,
+      // Shared: calls go over the browser's one socket, while the client is on it.
+      callsOverSocket: () =>
+        this.#sharedSupport !== undefined && this.#transport.current === 'websocket',
     };
     this.#transport = new TransportController(
       options.transport ?? sessionClientDefaults.transport,
@@ -351,6 +359,20 @@ export class SessionClient<TRouter extends AnyRouter> {
     return this.#events.add(handler);
   }
 
+  /**
+   * How this client reaches the WebSocket: `'shared'` when it shares the
+   * browser's one socket (`connection: 'shared'` where Web Locks and
+   * BroadcastChannel exist), else `'per-tab'`.
+   */
+  get connectionMode(): 'per-tab' | 'shared' {
+    return this.#sharedSupport === undefined ? 'per-tab' : 'shared';
+  }
+
+  /** True while this tab holds the browser's shared socket (`connection: 'shared'`). */
+  get leading(): boolean {
+    return this.#shared?.leading ?? false;
+  }
+
   /** Id of the last session event received; where the stream resumes. */
   get lastEventId(): string | undefined {
     return this.#events.lastEventId;
@@ -408,10 +430,19 @@ export class SessionClient<TRouter extends AnyRouter> {
       closed: () =>
         this.#closing !== undefined || (socket !== undefined && this.#socket !== socket),
     };
+    // Shared: this tab's part in the browser's one socket, for the client's lifetime.
+    if (this.#sharedSupport !== undefined) {
+      this.#shared ??= new SharedConnection({
+        url: this.#urls.trpcWs,
+        WebSocket: WebSocketImpl,
+        ...this.#sharedSupport,
+        page: pageEvents(),
+      });
+    }
+    const SocketImpl = this.#shared?.WebSocket ?? WebSocketImpl;
     socket = new SessionSocket({
       url: this.#urls.trpcWs,
-      WebSocket:
-        this.#transport.mode === 'auto' ? this.#trackedWebSocket(WebSocketImpl) : WebSocketImpl,
+      WebSocket: this.#transport.mode === 'auto' ? this.#trackedWebSocket(SocketImpl) : SocketImpl,
       scheduler: trial ?? this.#scheduler,
       keeper: this.#keeper,
       api: this.#api,
@@ -617,12 +648,34 @@ export class SessionClient<TRouter extends AnyRouter> {
       this.#keeper.forget();
     }
     await socketClosed?.catch(() => {});
+    // After the socket: its close reaches the leader before this tab leaves.
+    this.#shared?.close();
     this.#machine.transition({ status: 'closed', error });
   }
 }
 
 const NO_WEBSOCKET =
   "No WebSocket implementation: pass `WebSocket` (in Node 20: `import { WebSocket } from 'ws'`)";
+
+/** Web Locks and BroadcastChannel, given or the platform's; undefined where either is missing. */
+function sharedSupport(
+  options: SessionClientOptions,
+): Pick<SharedConnectionDeps, 'locks' | 'BroadcastChannel'> | undefined {
+  const platform = globalThis as {
+    navigator?: { locks?: SharedConnectionDeps['locks'] };
+    BroadcastChannel?: SharedConnectionDeps['BroadcastChannel'];
+  };
+  const locks = options.locks ?? platform.navigator?.locks;
+  const BroadcastChannel = options.BroadcastChannel ?? platform.BroadcastChannel;
+  if (locks === undefined || BroadcastChannel === undefined) return undefined;
+  return { locks, BroadcastChannel };
+}
+
+/** The window's page lifecycle events, in a browser. */
+function pageEvents(): SharedConnectionDeps['page'] {
+  const page = globalThis as { window?: SharedConnectionDeps['page'] };
+  return page.window;
+}
 
 function createInput(options: SessionClientOptions): CreateSessionInput {
   const input: CreateSessionInput = {};

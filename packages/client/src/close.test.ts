@@ -9,9 +9,23 @@ import { transpileClient } from './testing/transpile.js';
 // behind, the process would not exit on its own.
 const CHILD = `
 import { WebSocket } from 'ws';
-import { createSessionClient } from './index.js';
+import { createMemoryLocks, createSessionClient } from './index.js';
 
 const [url, mode] = process.argv.slice(2);
+if (mode === 'shared') {
+  // Three clients sharing one socket (BroadcastChannel, memory locks): all closed, nothing left.
+  const locks = createMemoryLocks();
+  const tabs = [1, 2, 3].map(() =>
+    createSessionClient({ url, WebSocket, storage: 'memory', connection: 'shared', locks, heartbeatIntervalMs: 600_000 }),
+  );
+  // Listening first: a tab that connects early beats before the others have connected.
+  const beats = tabs.map((tab) => new Promise((resolve) => tab.on('heartbeat', resolve)));
+  await Promise.all(tabs.map((tab) => tab.connect()));
+  for (const tab of tabs) tab.subscribeEvents(() => {});
+  await Promise.all(beats);
+  for (const tab of tabs) await tab.close();
+  process.stdout.write(JSON.stringify({ states: tabs.map((tab) => tab.state), leading: tabs.map((tab) => tab.leading) }));
+} else {
 const client = createSessionClient({
   url,
   WebSocket,
@@ -33,6 +47,7 @@ if (mode === 'unreachable') {
   await client.close({ endSession: mode === 'end' });
 }
 process.stdout.write(JSON.stringify({ sessionId: client.sessionId ?? null, state: client.state }));
+}
 `;
 
 /**
@@ -109,6 +124,22 @@ describe('close() leaves nothing behind (a child process must exit on its own)',
       expect(result.code).toBe(0);
       const { sessionId } = JSON.parse(result.stdout) as { sessionId: string };
       expect(await server.manager.getSession(sessionId)).toBeUndefined();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "with connection: 'shared', three clients on one socket, the leader among them",
+    async () => {
+      await using server = await startTestServer();
+      const result = await runChild(script, [server.url, 'shared'], EXIT_BOUND_MS);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({
+        states: ['closed', 'closed', 'closed'],
+        leading: [false, false, false],
+      });
+      expect(server.upgrades).toBe(1);
     },
     TEST_TIMEOUT_MS,
   );

@@ -37,6 +37,7 @@ export type { SessionFetch, SessionFetchInit } from './fetch.js';
 export { type HeartbeatReport, type HeartbeatResult, heartbeatIntervalFor } from './heartbeat.js';
 export { httpRetryDelay, SESSION_HEADER, type SessionCallContext } from './http.js';
 export {
+  type ConnectionMode,
   type FetchLike,
   type HttpRetryOptions,
   httpRetryDefaults,
@@ -64,6 +65,9 @@ export type {
   SessionReplacedEvent,
   SessionRotatedEvent,
 } from './session-events.js';
+export { createMemoryLocks, type LockManagerLike } from './shared/locks.js';
+export type { BroadcastChannelConstructor, BroadcastChannelLike } from './shared/messages.js';
+export { HANDOVER_CLOSE_CODE } from './shared/messages.js';
 export {
   type ConnectionState,
   type ConnectionStatus,

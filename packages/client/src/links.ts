@@ -42,6 +42,13 @@ export interface SessionLinkDeps extends RetryLinkDeps {
    * `'websocket'`): the transport in use, its changes and the SSE link.
    */
   subscriptions?: SubscriptionTransport | undefined;
+  /**
+   * True while every call of the app (and heartbeats) goes over the socket
+   * too, as with `connection: 'shared'` on the WebSocket transport; the
+   * client's own session calls (create, get, delete) stay on HTTP, since a
+   * socket needs a session first.
+   */
+  callsOverSocket?: (() => boolean) | undefined;
 }
 
 /** The SSE side of {@link SessionLinkDeps.subscriptions}. */
@@ -71,7 +78,11 @@ export function createSessionLinks<TRouter extends AnyRouter>(
     idempotencyLink<TRouter>(deps.idempotencyKeys),
     splitLink<TRouter>({
       // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
-      condition: (op) => op.type === 'subscription' || op.context.morganTransport === 'ws',
+      condition: (op) =>
+        op.type === 'subscription' ||
+        op.context.morganTransport === 'ws' ||
+        (deps.callsOverSocket?.() === true &&
+          (op.context.morganSessionId === undefined || op.path === 'session.heartbeat')),
       true: [
         // A keyed mutation is resent after the socket dropped or while its first try runs.
         httpRetryLink<TRouter>(

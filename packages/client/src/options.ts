@@ -1,5 +1,7 @@
 import { type BackoffOptions, backoffDefaults } from './backoff.js';
 import { type JsonObject, RETRYABLE_STATUSES } from './protocol.js';
+import type { LockManagerLike } from './shared/locks.js';
+import type { BroadcastChannelConstructor } from './shared/messages.js';
 import type { StorageOption } from './storage.js';
 import type { TransportFallbackOptions, TransportOption } from './transport.js';
 
@@ -151,7 +153,34 @@ export interface SessionClientOptions {
    * @default true
    */
   idempotencyKeys?: boolean;
+  /**
+   * `'per-tab'`: each client opens its own WebSocket. `'shared'`: the tabs
+   * of a browser (clients with the same `url`) share one WebSocket, held by
+   * a tab elected with the Web Locks API and reached over BroadcastChannel;
+   * every tab keeps its own session, and its calls, heartbeats and event
+   * streams travel over that socket (session creation stays on HTTP). When
+   * the leading tab closes or crashes, the next one takes over and the
+   * others reconnect at once; event streams resume from the last event id.
+   * Where Web Locks or BroadcastChannel is missing (and none is passed),
+   * `'shared'` falls back to `'per-tab'`.
+   * @default 'per-tab'
+   */
+  connection?: ConnectionMode;
+  /**
+   * Lock manager of `connection: 'shared'`. Node has no Web Locks API: pass
+   * one `createMemoryLocks()` to every client of the process that shares a socket.
+   * @default globalThis.navigator.locks
+   */
+  locks?: LockManagerLike;
+  /**
+   * `BroadcastChannel` implementation of `connection: 'shared'`.
+   * @default globalThis.BroadcastChannel
+   */
+  BroadcastChannel?: BroadcastChannelConstructor;
 }
+
+/** How a client reaches the server's WebSocket: a socket of its own, or one per browser. */
+export type ConnectionMode = 'per-tab' | 'shared';
 
 /** Defaults of {@link ReconnectOptions}. */
 export const reconnectDefaults: ReconnectOptions = {
@@ -176,6 +205,7 @@ export const sessionClientDefaults = {
   onlineEvents: true,
   idempotencyKeys: true,
   transport: 'auto',
+  connection: 'per-tab',
   reconnect: reconnectDefaults,
   http: httpRetryDefaults,
 } as const;

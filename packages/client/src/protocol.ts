@@ -18,6 +18,8 @@ export type {
   HeartbeatResult,
   JsonObject,
   JsonValue,
+  MuxClientEnvelope,
+  MuxServerEnvelope,
   RotatedEvent,
   RotatedEventData,
   Session as SessionInfo,
@@ -37,6 +39,9 @@ export const GAP_EVENT_TYPE: typeof Protocol.GAP_EVENT_TYPE = 'gap';
  * it and never hands it to event handlers.
  */
 export const ROTATED_EVENT_TYPE: typeof Protocol.ROTATED_EVENT_TYPE = 'session.rotated';
+
+/** Query parameter of the WebSocket URL that asks for a shared socket (`/trpc?mux=1`). */
+export const MUX_QUERY_PARAM: typeof Protocol.MUX_QUERY_PARAM = 'mux';
 
 /** HTTP statuses retried after `Retry-After` by default. */
 export const RETRYABLE_STATUSES: typeof Protocol.RETRYABLE_STATUSES = [503, 429];

@@ -11,6 +11,7 @@ import { CloseCode, code as serverCode } from './protocol.js';
 import type { ReconnectScheduler } from './reconnect.js';
 import type { SessionApi } from './session-api.js';
 import type { SessionKeeper } from './session-keeper.js';
+import { HANDOVER_CLOSE_CODE } from './shared/messages.js';
 
 /** How long a replacement waits for the socket to say which session it is on, in ms. */
 const SOCKET_SESSION_TIMEOUT_MS = 5_000;
@@ -60,6 +61,8 @@ export class SessionSocket {
   #rejectedSessionId: string | undefined;
   /** A replacement skipped the backoff since the last connect; the next one waits. */
   #quickReplaceUsed = false;
+  /** The last socket closed because the tab sharing it went (`connection: 'shared'`): reconnect at once. */
+  #handover = false;
   /** Why the last socket or attempt failed. */
   lastError: SessionClientError | undefined;
 
@@ -133,8 +136,11 @@ export class SessionSocket {
       const rejected =
         this.#rejectedSessionId !== undefined && this.#rejectedSessionId === keeper.id;
       const retry = this.#attempts++ > 0;
+      const handover = this.#handover;
+      this.#handover = false;
       // A refused session is no sign of an unreachable server: replace it at once, once.
-      if (retry && !(rejected && !this.#quickReplaceUsed)) await scheduler.wait();
+      // Nor is a shared socket handed over to another tab: go through it at once.
+      if (retry && !handover && !(rejected && !this.#quickReplaceUsed)) await scheduler.wait();
       if (hooks.closed()) throw clientClosedError();
       if (!keeper.verified) {
         await keeper.ensure();
@@ -200,6 +206,7 @@ export class SessionSocket {
       return;
     }
     if (code === CloseCode.SESSION_NOT_FOUND) this.#rejectedSessionId = this.#sentSessionId;
+    this.#handover = code === HANDOVER_CLOSE_CODE;
     const error = new SessionClientError(
       code === CloseCode.SESSION_NOT_FOUND
         ? serverCode('SESSION_NOT_FOUND')

@@ -33,6 +33,34 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** Longest idempotency key, in characters (keys are 1 to 255 visible ASCII characters). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
+/**
+ * Query parameter that asks for a shared socket, `/trpc?mux=1`: one real
+ * WebSocket carrying the sockets of many tabs of a browser as channels, each
+ * with its own session (the SDK's `connection: 'shared'`; envelopes in
+ * docs/protocol.md).
+ */
+export const MUX_QUERY_PARAM = 'mux';
+
+/**
+ * What a client sends on a shared socket: open channel `c`, one of its
+ * messages (`d`, exactly what a socket of its own would carry), or its close.
+ *
+ * @example
+ * socket.send(JSON.stringify({ c: 1, t: 'o' } satisfies MuxClientEnvelope));
+ */
+export type MuxClientEnvelope =
+  | { c: number; t: 'o' }
+  | { c: number; t: 'm'; d: string }
+  | { c: number; t: 'x' };
+
+/** What the server sends on a shared socket: a message of channel `c`, or its close with code and reason. */
+export type MuxServerEnvelope =
+  | { c: number; t: 'm'; d: string }
+  | { c: number; t: 'x'; code: number; reason: string };
+
+/** Close reason of a channel past `maxChannelsPerSocket` (code 4429). */
+export const TOO_MANY_CHANNELS = 'TOO_MANY_CHANNELS';
+
 /** What a client sends as tRPC `connectionParams` when it opens a WebSocket. */
 export interface ConnectionParams {
   /** The session the socket belongs to. */

@@ -1,7 +1,7 @@
 import type { SessionManager } from '@morgan/session-server';
 import type { Router } from 'express';
 import { type OverloadOptions, OverloadSimulator } from './overload.js';
-import { adminRoutes } from './routes.js';
+import { type AdminRoutesOptions, adminRoutes } from './routes.js';
 import { LoadSampler, type LoadSamplerOptions } from './sampler.js';
 import { adminTokenProblem, generateAdminToken } from './token.js';
 
@@ -18,7 +18,13 @@ export {
   adminTokenFromEnv,
   generateAdminToken,
 } from './token.js';
-export type { AdminSessionRow, AdminState, LoadSample, OverloadState } from './types.js';
+export type {
+  AdminSessionRow,
+  AdminState,
+  LoadSample,
+  OverloadState,
+  WebSocketTotals,
+} from './types.js';
 
 /** Options of `createAdmin`. */
 export interface AdminOptions {
@@ -34,6 +40,8 @@ export interface AdminOptions {
   listLimit?: number;
   /** Shown in the dashboard header. @default `pid <pid>` */
   nodeName?: string;
+  /** This node's WebSocket figures, for "sockets per browser". @default undefined (none shown) */
+  webSockets?: AdminRoutesOptions['webSockets'];
 }
 
 /** The dashboard's server side: routes, load sampler and overload simulation. */
@@ -70,6 +78,7 @@ export function createAdmin(manager: SessionManager, options: AdminOptions = {})
   const routeOptions: Parameters<typeof adminRoutes>[0] = { manager, sampler, overload, token };
   if (options.listLimit !== undefined) routeOptions.listLimit = options.listLimit;
   if (options.nodeName !== undefined) routeOptions.nodeName = options.nodeName;
+  if (options.webSockets !== undefined) routeOptions.webSockets = options.webSockets;
   return {
     routes: adminRoutes(routeOptions),
     token,

@@ -12,7 +12,7 @@ import { SessionHandles } from './handles.js';
 import type { OverloadSimulator } from './overload.js';
 import type { LoadSampler } from './sampler.js';
 import { shortSessionId } from './short-id.js';
-import type { AdminSessionRow, AdminState } from './types.js';
+import type { AdminSessionRow, AdminState, WebSocketTotals } from './types.js';
 
 /** Options of `adminRoutes`. */
 export interface AdminRoutesOptions {
@@ -27,6 +27,8 @@ export interface AdminRoutesOptions {
   listLimit?: number;
   /** Shown in the dashboard's header to tell nodes apart. @default `pid <pid>` */
   nodeName?: string;
+  /** This node's WebSocket figures (from `attachWebSocket`). @default undefined (none shown) */
+  webSockets?: () => WebSocketTotals;
 }
 
 export const adminRoutesDefaults = { listLimit: 200 } as const;
@@ -178,6 +180,7 @@ export function adminRoutes(options: AdminRoutesOptions): Router {
         connections: rows.reduce((sum, r) => sum + r.connectionCount, 0),
       },
       overload: overload.state(),
+      webSockets: options.webSockets?.() ?? null,
       sessions: rows,
       truncated,
       listError,

@@ -43,6 +43,16 @@ export interface AdminSessionRow {
   activeRequests: number;
 }
 
+/** This node's WebSockets: real sockets, and the tabs that share one per browser. */
+export interface WebSocketTotals {
+  /** Real sockets serving a session: a tab's own, or a browser's shared one. */
+  sockets: number;
+  /** Shared sockets (`?connection=shared`): one per browser. */
+  sharedSockets: number;
+  /** Tabs (channels, each with its own session) over the shared sockets. */
+  channels: number;
+}
+
 /** Body of `GET /api/admin/state`. */
 export interface AdminState {
   now: number;
@@ -64,6 +74,8 @@ export interface AdminState {
     /** Open connections of the listed sessions. */
     connections: number;
   };
+  /** This node's WebSockets (null when the node serves none). */
+  webSockets: WebSocketTotals | null;
   overload: OverloadState;
   sessions: AdminSessionRow[];
   /** True when more sessions exist than `listLimit`. */

@@ -18,6 +18,10 @@ const ui = {
   capacity: byTestId('capacity'),
   capacityMode: byTestId('capacity-mode'),
   connections: byTestId('total-connections'),
+  sockets: byTestId('total-sockets'),
+  sharedSockets: byTestId('total-shared-sockets'),
+  channels: byTestId('total-channels'),
+  tabsPerBrowser: byTestId('tabs-per-browser'),
   shed: byTestId('total-shed'),
   overloadState: byTestId('overload-state'),
   overloadDetail: byTestId('overload-detail'),
@@ -149,6 +153,16 @@ function render(state: AdminState): void {
   setText(ui.capacity, String(totals.capacityLimit));
   setText(ui.capacityMode, totals.capacityMode);
   setText(ui.connections, String(totals.connections));
+  const sockets = state.webSockets;
+  setText(ui.sockets, sockets === null ? '—' : String(sockets.sockets));
+  setText(ui.sharedSockets, sockets === null ? '—' : String(sockets.sharedSockets));
+  setText(ui.channels, sockets === null ? '—' : String(sockets.channels));
+  setText(
+    ui.tabsPerBrowser,
+    sockets === null || sockets.sharedSockets === 0
+      ? '—'
+      : (sockets.channels / sockets.sharedSockets).toFixed(1).replace(/\.0$/, ''),
+  );
   setText(ui.shed, String(totals.shed));
   setText(ui.overloadState, overload.enabled ? 'on' : 'off');
   setText(

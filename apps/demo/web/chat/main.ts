@@ -17,11 +17,14 @@ import { Transcript } from './transcript.js';
 // Page options from the query string: `?storage=local` shares one session
 // across the tabs of this browser, `?user=alice` names the session's user,
 // `?conversation=support-1` its conversation (default: the Morgan assistant chat),
-// `?transport=sse|websocket|auto` what carries the session's events (default auto).
+// `?transport=sse|websocket|auto` what carries the session's events (default auto),
+// `?connection=shared` shares one WebSocket among this browser's tabs (each
+// keeps its own session; one tab, elected, holds the socket).
 const params = new URLSearchParams(location.search);
 const transportParam = params.get('transport');
 const transport: TransportOption =
   transportParam === 'sse' || transportParam === 'websocket' ? transportParam : 'auto';
+const connection = params.get('connection') === 'shared' ? 'shared' : 'per-tab';
 const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
 const userId = params.get('user') ?? guestName();
 const conversationId = params.get('conversation') ?? 'morgan-assistant';
@@ -44,6 +47,7 @@ const client = createSessionClient<AppRouter>({
   userId,
   conversationId,
   transport,
+  connection,
 });
 
 const status = new StatusPanel();
@@ -72,6 +76,7 @@ const heldEvents: SessionEvent[] = [];
 let leaving = false;
 
 status.storage(storage === 'local' ? 'localStorage (shared by tabs)' : 'sessionStorage (this tab)');
+status.connection(client.connectionMode, client.leading);
 status.state('connecting');
 status.transport(client.transport, transport);
 
@@ -79,6 +84,8 @@ status.transport(client.transport, transport);
 
 client.on('state', (state: ConnectionState, previous: ConnectionState) => {
   document.body.dataset.state = state.status;
+  // A handover (the leading tab went) passes through reconnecting: the leader may have changed.
+  status.connection(client.connectionMode, client.leading);
   switch (state.status) {
     case 'connected':
       status.state('connected');

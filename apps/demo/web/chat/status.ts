@@ -12,6 +12,7 @@ export class StatusPanel {
   readonly #messages = byTestId('message-count');
   readonly #storage = byTestId('storage-mode');
   readonly #transport = byTestId('transport');
+  readonly #connection = byTestId('connection-mode');
 
   session(sessionId: string | undefined): void {
     setText(this.#session, shortId(sessionId));
@@ -48,6 +49,16 @@ export class StatusPanel {
   transport(kind: string, option: string): void {
     setText(this.#transport, option === 'auto' ? `${kind} (auto)` : kind);
     this.#transport.dataset.transport = kind;
+  }
+
+  /** `per-tab`, or `shared` with whether this tab holds the browser's socket. */
+  connection(mode: 'per-tab' | 'shared', leading: boolean): void {
+    setText(
+      this.#connection,
+      mode === 'shared' ? `shared · ${leading ? 'leader' : 'via leader'}` : mode,
+    );
+    this.#connection.dataset.mode = mode;
+    this.#connection.dataset.leading = String(leading);
   }
 
   storage(mode: string): void {

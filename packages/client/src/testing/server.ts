@@ -155,6 +155,16 @@ export class TestServer implements AsyncDisposable {
     for (const socket of this.#streamSockets) socket.destroy();
   }
 
+  /** Channels of shared sockets (`connection: 'shared'`): one per tab. */
+  get channelCount(): number {
+    return this.#ws?.channelCount ?? 0;
+  }
+
+  /** Shared sockets open (each carrying the channels of a browser's tabs). */
+  get sharedSocketCount(): number {
+    return this.#ws?.sharedSocketCount ?? 0;
+  }
+
   /** Appends an event to a session's stream. */
   publish(sessionId: string, type: string, data: Record<string, string | number>) {
     return this.manager.publish(sessionId, type, data);

@@ -26,9 +26,22 @@ export function transpileSource(source: string, fileName: string): string {
 export async function transpileClient(name: string): Promise<string> {
   const outDir = join(srcDir, '..', 'node_modules', '.cache', name);
   await mkdir(outDir, { recursive: true });
-  const files = (await readdir(srcDir)).filter(
-    (file) => file.endsWith('.ts') && !file.endsWith('.test.ts'),
-  );
+  // The sources and those of the subfolders other than `testing` (`shared/`).
+  const folders = (await readdir(srcDir, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory() && entry.name !== 'testing')
+    .map((entry) => entry.name);
+  const files = (
+    await Promise.all(
+      ['', ...folders].map(async (folder) =>
+        (
+          await readdir(join(srcDir, folder))
+        )
+          .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+          .map((file) => join(folder, file)),
+      ),
+    )
+  ).flat();
+  await Promise.all(folders.map((folder) => mkdir(join(outDir, folder), { recursive: true })));
   await Promise.all(
     files.map(async (file) => {
       const source = await readFile(join(srcDir, file), 'utf8');

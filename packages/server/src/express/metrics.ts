@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { SessionManager, SessionMetrics } from '../manager.js';
+import type { WebSocketAttachment } from '../ws/attach.js';
 
 /** Options of `MorganMetrics`. */
 export interface MorganMetricsOptions {
@@ -35,12 +36,14 @@ type Figure = (metrics: SessionMetrics) => number;
 export class MorganMetrics {
   readonly registry = new Registry();
   readonly #manager: SessionManager;
+  readonly #prefix: string;
   readonly #duration: Histogram<'status'>;
   #snapshot: Promise<SessionMetrics> | undefined;
 
   constructor(manager: SessionManager, options: MorganMetricsOptions = {}) {
     const settings = { ...morganMetricsDefaults, ...options };
     const prefix = settings.prefix;
+    this.#prefix = prefix;
     this.#manager = manager;
     const registers = [this.registry];
     const gauge = (name: string, help: string, figure: Figure) => {
@@ -99,6 +102,36 @@ export class MorganMetrics {
       registers,
     });
     if (settings.collectDefaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
+  }
+
+  /**
+   * Adds the WebSocket layer's gauges: `ws_sockets` (real sockets serving a
+   * session), `ws_shared_sockets` (shared ones, one per browser with
+   * `connection: 'shared'`) and `ws_channels` (the tabs they carry).
+   *
+   * @example
+   * metrics.observeWebSocket(attachWebSocket(server, { manager, router }));
+   */
+  observeWebSocket(
+    ws: Pick<WebSocketAttachment, 'connectionCount' | 'sharedSocketCount' | 'channelCount'>,
+  ): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name: this.#prefix + name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('ws_sockets', 'Real WebSockets serving a session on this node', () => ws.connectionCount);
+    gauge(
+      'ws_shared_sockets',
+      'Shared WebSockets (one per browser, connection: shared) on this node',
+      () => ws.sharedSocketCount,
+    );
+    gauge('ws_channels', 'Tabs carried by shared WebSockets on this node', () => ws.channelCount);
   }
 
   /** `Content-Type` of `render()`'s text. */

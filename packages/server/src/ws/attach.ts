@@ -18,8 +18,9 @@ import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
 import { type EventSocket, SessionEventsServer, type SocketEvents } from './event-subscriptions.js';
-import { Heartbeat } from './heartbeat.js';
+import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
 import { withMessageIdempotencyKeys } from './idempotency-keys.js';
+import { isMuxRequest, type MuxHost, MuxSocket } from './mux.js';
 import {
   type AttachWebSocketOptions,
   type CloseWebSocketOptions,
@@ -34,13 +35,22 @@ import {
   upgradeListener,
   withoutConnectionParamsFlag,
 } from './upgrade.js';
+import type { VirtualSocket } from './virtual-socket.js';
 
 /** What `attachWebSocket` returns. */
 export interface WebSocketAttachment {
   /** The underlying `ws` server (`noServer`, fed by the HTTP server's `upgrade`). */
   readonly wss: WebSocketServer;
-  /** Authenticated sockets open on this node. */
+  /**
+   * Real sockets open on this node that serve at least one authenticated
+   * session: a tab's own socket, or a shared socket (`?mux=1`) carrying the
+   * channels of a browser's tabs.
+   */
   readonly connectionCount: number;
+  /** Shared sockets (`connection: 'shared'` in the SDK) with at least one authenticated channel. */
+  readonly sharedSocketCount: number;
+  /** Authenticated channels of shared sockets: one per tab, each with its own session. */
+  readonly channelCount: number;
   /** Sockets of one session open on this node. */
   socketCount(sessionId: string): number;
   /** Asks every client to reconnect (tRPC's reconnect notification), e.g. before a deploy. */
@@ -76,7 +86,9 @@ export function attachWebSocket<TRouter extends AnyRouter>(
   return new WebSocketLayer(server, options);
 }
 
-class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, ConnectionHost {
+class WebSocketLayer<TRouter extends AnyRouter>
+  implements WebSocketAttachment, ConnectionHost, MuxHost
+{
   readonly wss: WebSocketServer;
   readonly manager: SessionManager;
   readonly #server: Server;
@@ -85,6 +97,9 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
   readonly #heartbeat: Heartbeat;
   readonly #connections = new Set<Connection>();
   readonly #byWs = new WeakMap<WebSocket, Connection>();
+  /** Shared sockets open, and the shared socket of each channel. */
+  readonly #muxes = new Set<MuxSocket>();
+  readonly #muxOf = new WeakMap<object, MuxSocket>();
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
@@ -152,7 +167,11 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       ...(reportError === undefined ? {} : { onError: reportError }),
     });
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.#settings;
-    this.#heartbeat = new Heartbeat(this.#connections, heartbeatIntervalMs, heartbeatTimeoutMs);
+    this.#heartbeat = new Heartbeat(
+      this.#heartbeatPeers(),
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs,
+    );
     this.#heartbeat.start();
     server.on('upgrade', this.#onUpgrade);
     manager.on('deleted', this.#onSessionEnded);
@@ -162,7 +181,21 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
 
   get connectionCount(): number {
     let open = 0;
-    for (const connection of this.#connections) if (connection.open) open += 1;
+    for (const connection of this.#connections) {
+      if (connection.open && !this.#muxOf.has(connection.ws)) open += 1;
+    }
+    return open + this.sharedSocketCount;
+  }
+
+  get sharedSocketCount(): number {
+    let open = 0;
+    for (const mux of this.#muxes) if (mux.authenticatedCount > 0) open += 1;
+    return open;
+  }
+
+  get channelCount(): number {
+    let open = 0;
+    for (const mux of this.#muxes) open += mux.authenticatedCount;
     return open;
   }
 
@@ -229,6 +262,7 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
     this.#byWs.set(ws, connection);
+    this.#muxOf.get(ws)?.authenticated(ws as unknown as VirtualSocket);
     // tRPC's listeners read the idempotency keys of the messages they handle.
     const emit = () => withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
     if (this.#events === undefined) emit();
@@ -247,7 +281,42 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     for (const [data, isBinary] of buffered) ws.emit('message', data, isBinary);
   }
 
+  // MuxHost
+
+  openChannel(mux: MuxSocket, socket: VirtualSocket): void {
+    // An unauthenticated channel counts as an unauthenticated socket of its address.
+    const settle = this.#takePendingPlace(mux.req);
+    if (settle === undefined) {
+      socket.close(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED);
+      return;
+    }
+    const ws = socket as unknown as WebSocket;
+    this.#muxOf.set(ws, mux);
+    const connection = new Connection(ws, mux.req, this, this.#settings);
+    this.#pendingSettle.set(connection, settle);
+    this.#connections.add(connection);
+    if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+  }
+
+  muxClosed(mux: MuxSocket): void {
+    this.#muxes.delete(mux);
+    if (this.#muxes.size === 0) this.#work.notify();
+  }
+
   // Internals
+
+  /** The heartbeat pings real sockets only: a shared socket's pong counts for its channels. */
+  #heartbeatPeers(): Iterable<HeartbeatPeer> {
+    const connections = this.#connections;
+    const muxes = this.#muxes;
+    const muxOf = this.#muxOf;
+    return {
+      *[Symbol.iterator]() {
+        for (const connection of connections) if (!muxOf.has(connection.ws)) yield connection;
+        yield* muxes;
+      },
+    };
+  }
 
   /**
    * Upgrades the request unless its address holds its share of sockets that
@@ -255,9 +324,8 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
    * handed to tRPC or closes, whichever comes first.
    */
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const address = this.#clientAddress(req) ?? '';
-    const pending = this.#pendingByAddress.get(address) ?? 0;
-    if (pending >= this.#settings.maxPendingSocketsPerAddress) {
+    const settle = this.#takePendingPlace(req);
+    if (settle === undefined) {
       rejectUpgrade(
         socket,
         ErrorCode.RATE_LIMITED,
@@ -265,22 +333,40 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
       );
       return;
     }
+    socket.once('close', settle);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (isMuxRequest(req.url)) {
+        const mux = new MuxSocket(ws, req, this, this.#settings);
+        mux.settle = settle;
+        this.#muxes.add(mux);
+        if (this.#closing !== undefined) mux.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+        return;
+      }
+      const connection = new Connection(ws, req, this, this.#settings);
+      this.#pendingSettle.set(connection, settle);
+      this.#connections.add(connection);
+      if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
+    });
+  }
+
+  /**
+   * Takes a place among the unauthenticated sockets of the request's address
+   * (a channel of a shared socket takes one too); returns its release (safe
+   * to call twice), or undefined when the address holds its share already.
+   */
+  #takePendingPlace(req: IncomingMessage): (() => void) | undefined {
+    const address = this.#clientAddress(req) ?? '';
+    const pending = this.#pendingByAddress.get(address) ?? 0;
+    if (pending >= this.#settings.maxPendingSocketsPerAddress) return undefined;
     this.#pendingByAddress.set(address, pending + 1);
     let held = true;
-    const settle = (): void => {
+    return () => {
       if (!held) return;
       held = false;
       const left = (this.#pendingByAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.#pendingByAddress.delete(address);
       else this.#pendingByAddress.set(address, left);
     };
-    socket.once('close', settle);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, req, this, this.#settings);
-      this.#pendingSettle.set(connection, settle);
-      this.#connections.add(connection);
-      if (this.#closing !== undefined) connection.end(CloseCode.GOING_AWAY, 'SHUTTING_DOWN');
-    });
   }
 
   readonly #onSessionEnded = ({ sessionId }: SessionEndedEvent): void => {
@@ -398,6 +484,12 @@ class WebSocketLayer<TRouter extends AnyRouter> implements WebSocketAttachment, 
     if (!closed) {
       for (const { ws } of this.#connections) ws.terminate();
       await this.#work.waitFor(() => this.#connections.size === 0, this.#settings.closeTimeoutMs);
+    }
+    // Shared sockets close once their channels have.
+    for (const mux of this.#muxes) mux.end(code, ErrorCode.SHUTTING_DOWN);
+    if (!(await this.#work.waitFor(() => this.#muxes.size === 0, this.#settings.closeTimeoutMs))) {
+      for (const { ws } of this.#muxes) ws.terminate();
+      await this.#work.waitFor(() => this.#muxes.size === 0, this.#settings.closeTimeoutMs);
     }
     this.#heartbeat.stop();
     this.#work.clear();

@@ -69,6 +69,14 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
    * @default 32
    */
   maxPendingSocketsPerAddress?: number;
+  /**
+   * Channels one shared socket (`/trpc?mux=1`, the SDK's `connection:
+   * 'shared'`: one socket for a browser's tabs, one channel per tab) may
+   * carry at once; one more is closed alone with 4429 `TOO_MANY_CHANNELS`.
+   * Each channel counts as a socket of its session.
+   * @default 32
+   */
+  maxChannelsPerSocket?: number;
   /** `session.events` subscriptions one socket may hold at once; more fail with `RATE_LIMITED`. @default 8 */
   maxSubscriptionsPerSocket?: number;
   /**
@@ -122,6 +130,7 @@ export const attachWebSocketDefaults = {
   maxSocketsPerSession: 16,
   maxPendingSocketsPerAddress: 32,
   maxSubscriptionsPerSocket: 8,
+  maxChannelsPerSocket: 32,
   maxBufferedBytes: 4 * 1024 * 1024,
 } as const satisfies WebSocketSettings;
 
