@@ -10,6 +10,7 @@ import type { AppRouter } from '../../src/router.js';
 import { banner, byTestId } from '../shared/dom.js';
 import { duration, shortId } from '../shared/format.js';
 import { ActivityLog } from './activity.js';
+import { NicknameEditor } from './nickname.js';
 import { type ChatAnswer, ChatSender } from './sender.js';
 import { StatusPanel } from './status.js';
 import { Transcript } from './transcript.js';
@@ -140,7 +141,23 @@ client.on('reconnect', ({ attempt, delayMs }) => {
   activity.add(`Reconnect attempt ${attempt + 1} in ${duration(delayMs)}`, 'warn');
 });
 
+const nickname = new NicknameEditor(
+  {
+    update: (patch, ifVersion) => client.trpc.session.updateMetadata.mutate({ patch, ifVersion }),
+    read: () => client.trpc.session.get.query(),
+  },
+  byTestId<HTMLInputElement>('nickname-input'),
+  byTestId('nickname-status'),
+);
+byTestId<HTMLFormElement>('nickname-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void nickname.save().then((outcome) => {
+    if (outcome === 'conflict') activity.add('Nickname changed in another tab first', 'warn');
+  });
+});
+
 client.on('session', (session) => {
+  nickname.show(session);
   status.session(session.sessionId);
   transcript.useSession(session.sessionId);
   document.body.dataset.sessionId = session.sessionId;
