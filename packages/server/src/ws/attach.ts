@@ -29,7 +29,7 @@ import {
 } from './options.js';
 import { PendingWork } from './pending-work.js';
 import { SessionSockets } from './session-sockets.js';
-import { currentChannel, SharedTrpc } from './shared-trpc.js';
+import { currentChannel, SharedChannel, SharedTrpc } from './shared-trpc.js';
 import {
   compileOriginCheck,
   rejectUpgrade,
@@ -268,16 +268,17 @@ class WebSocketLayer<TRouter extends AnyRouter>
 
   handOff(connection: Connection, buffered: readonly BufferedMessage[]): void {
     this.#pendingSettle.get(connection)?.();
+    this.#pendingSettle.delete(connection);
     const { ws, req } = connection;
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
-    this.#byWs.set(ws, connection);
     const mux = this.#muxOf.get(ws);
     mux?.authenticated(ws as unknown as VirtualSocket);
     if (mux !== undefined && this.#createContext === undefined) {
       this.#handOffChannel(mux, connection, buffered);
       return;
     }
+    this.#byWs.set(ws, connection);
     // tRPC's listeners read the idempotency keys of the messages they handle.
     const emit = () => withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
     if (this.#events === undefined) emit();
@@ -327,33 +328,16 @@ class WebSocketLayer<TRouter extends AnyRouter>
    * as the channel's session (see {@link SharedTrpc}).
    */
   #handOffChannel(mux: MuxSocket, connection: Connection, buffered: readonly BufferedMessage[]) {
-    const trpc = this.#sharedTrpcOf(mux);
-    const ws = connection.ws as unknown as VirtualSocket;
-    const forward = (data: RawData, isBinary: boolean) => trpc.deliver(connection, data, isBinary);
-    let events: SocketEvents | undefined;
-    if (this.#events !== undefined) {
-      events = new SocketEvents(this.#events, ws as unknown as EventSocket, connection.req);
-      events.context = this.#sharedContext();
-    }
-    const onMessage = (data: RawData, isBinary: boolean) =>
-      currentChannel.run(connection, () => {
-        if (events === undefined) {
-          forward(data, isBinary);
-          return;
-        }
-        // A listener that throws would take the process down: nothing may.
-        try {
-          events.message(data, isBinary, forward);
-        } catch (cause) {
-          events.unexpected(cause);
-        }
-      });
-    ws.on('message', onMessage);
-    ws.once('close', () => {
-      events?.closed();
-      trpc.channelClosed(connection);
-    });
-    for (const [data, isBinary] of buffered) onMessage(data as RawData, isBinary);
+    // Only an app's own createContext reads them.
+    connection.connectionParams = null;
+    const events =
+      this.#events === undefined
+        ? undefined
+        : new SocketEvents(this.#events, connection.ws as unknown as EventSocket, connection.req);
+    if (events !== undefined) events.context = this.#sharedContext();
+    const channel = new SharedChannel(connection, this.#sharedTrpcOf(mux), events);
+    (connection.ws as unknown as VirtualSocket).listen(channel);
+    for (const [data, isBinary] of buffered) channel.received(data as RawData, isBinary);
   }
 
   /** The shared socket's tRPC connection, handed to tRPC on its first channel. */

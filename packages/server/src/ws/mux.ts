@@ -74,7 +74,7 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
       Heartbeat.alive(this);
-      for (const channel of this.#channels.values()) channel.emit('pong');
+      for (const channel of this.#channels.values()) channel.pong();
     });
     ws.on('close', () => this.#onClose());
     this.#armIdle();

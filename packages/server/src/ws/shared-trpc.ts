@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import type { RawData } from 'ws';
 import type { Connection } from './connection.js';
+import type { SocketEvents } from './event-subscriptions.js';
+import type { ChannelListener } from './virtual-socket.js';
 
 /**
  * The channel whose message tRPC is handling now (and every promise that
@@ -152,4 +154,49 @@ export class SharedTrpc extends EventEmitter {
 /** A channel's number on its shared socket. */
 function channelKey(channel: Connection): number {
   return (channel.ws as unknown as { channel: number }).channel;
+}
+
+/**
+ * The server side of one channel served by its shared socket's tRPC
+ * connection: `session.events` on the channel itself (its own
+ * {@link SocketEvents}), every other message to {@link SharedTrpc}, each
+ * inside {@link currentChannel}.
+ */
+export class SharedChannel implements ChannelListener {
+  readonly #connection: Connection;
+  readonly #trpc: SharedTrpc;
+  readonly #events: SocketEvents | undefined;
+
+  constructor(connection: Connection, trpc: SharedTrpc, events: SocketEvents | undefined) {
+    this.#connection = connection;
+    this.#trpc = trpc;
+    this.#events = events;
+  }
+
+  received(data: RawData, isBinary: boolean): void {
+    currentChannel.run(this.#connection, () => {
+      const events = this.#events;
+      const forward = (data: RawData, isBinary: boolean) =>
+        this.#trpc.deliver(this.#connection, data, isBinary);
+      if (events === undefined) {
+        forward(data, isBinary);
+        return;
+      }
+      // A listener that throws would take the process down: nothing may.
+      try {
+        events.message(data, isBinary, forward);
+      } catch (cause) {
+        events.unexpected(cause);
+      }
+    });
+  }
+
+  closed(): void {
+    try {
+      this.#events?.closed();
+    } catch (cause) {
+      this.#events?.unexpected(cause);
+    }
+    this.#trpc.channelClosed(this.#connection);
+  }
 }
