@@ -36,7 +36,7 @@ import {
   upgradeListener,
   withoutConnectionParamsFlag,
 } from './upgrade.js';
-import type { VirtualSocket } from './virtual-socket.js';
+import { VirtualSocket } from './virtual-socket.js';
 
 /** What `attachWebSocket` returns. */
 export interface WebSocketAttachment {
@@ -98,9 +98,8 @@ class WebSocketLayer<TRouter extends AnyRouter>
   readonly #heartbeat: Heartbeat;
   readonly #connections = new Set<Connection>();
   readonly #byWs = new WeakMap<WebSocket, Connection>();
-  /** Shared sockets open, and the shared socket of each channel. */
+  /** Shared sockets open (a channel knows its own: `muxOf`). */
   readonly #muxes = new Set<MuxSocket>();
-  readonly #muxOf = new WeakMap<object, MuxSocket>();
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
@@ -192,7 +191,7 @@ class WebSocketLayer<TRouter extends AnyRouter>
   get connectionCount(): number {
     let open = 0;
     for (const connection of this.#connections) {
-      if (connection.open && !this.#muxOf.has(connection.ws)) open += 1;
+      if (connection.open && muxOf(connection.ws) === undefined) open += 1;
     }
     return open + this.sharedSocketCount;
   }
@@ -272,7 +271,7 @@ class WebSocketLayer<TRouter extends AnyRouter>
     const { ws, req } = connection;
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
-    const mux = this.#muxOf.get(ws);
+    const mux = muxOf(ws);
     mux?.authenticated(ws as unknown as VirtualSocket);
     if (mux !== undefined && this.#createContext === undefined) {
       this.#handOffChannel(mux, connection, buffered);
@@ -307,7 +306,6 @@ class WebSocketLayer<TRouter extends AnyRouter>
       return;
     }
     const ws = socket as unknown as WebSocket;
-    this.#muxOf.set(ws, mux);
     const connection = new Connection(ws, mux.req, this, this.#settings);
     this.#pendingSettle.set(connection, settle);
     this.#connections.add(connection);
@@ -395,10 +393,10 @@ class WebSocketLayer<TRouter extends AnyRouter>
   #heartbeatPeers(): Iterable<HeartbeatPeer> {
     const connections = this.#connections;
     const muxes = this.#muxes;
-    const muxOf = this.#muxOf;
     return {
       *[Symbol.iterator]() {
-        for (const connection of connections) if (!muxOf.has(connection.ws)) yield connection;
+        for (const connection of connections)
+          if (muxOf(connection.ws) === undefined) yield connection;
         yield* muxes;
       },
     };
@@ -592,4 +590,9 @@ class WebSocketLayer<TRouter extends AnyRouter>
 function isFrameError(cause: unknown): boolean {
   const code = (cause as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && code.startsWith('WS_ERR_');
+}
+
+/** The shared socket that carries `ws`, when it is a channel of one. */
+function muxOf(ws: object): MuxSocket | undefined {
+  return ws instanceof VirtualSocket ? (ws.carrier as MuxSocket) : undefined;
 }

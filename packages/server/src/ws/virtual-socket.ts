@@ -39,6 +39,8 @@ export class VirtualSocket {
   readonly channel: number;
   readonly #carrier: ChannelCarrier;
   #state: number = WebSocket.OPEN;
+  /** Set once the channel authenticated its session and is served (see `MuxSocket`). */
+  authenticated = false;
   /** Called directly, in order (at most two: the lifecycle and the server side). */
   #first: ChannelListener | undefined;
   #second: ChannelListener | undefined;
@@ -48,6 +50,11 @@ export class VirtualSocket {
   constructor(channel: number, carrier: ChannelCarrier) {
     this.channel = channel;
     this.#carrier = carrier;
+  }
+
+  /** The shared socket that carries the channel. */
+  get carrier(): ChannelCarrier {
+    return this.#carrier;
   }
 
   /** Adds a listener called directly on each message, pong and the close. */
