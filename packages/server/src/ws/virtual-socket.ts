@@ -32,8 +32,11 @@ const ABNORMAL_CLOSURE = 1006;
  * `terminate`, `ping`, `readyState`, `bufferedAmount`, and the `message`,
  * `close`, `pong` and `error` events. It goes through the same lifecycle
  * as a real socket (authentication, counting on its session, 4404 when the
- * session ends) and is handed to tRPC like one; only its frames travel in
- * the shared socket's envelopes.
+ * session ends); only its frames travel in the shared socket's envelopes.
+ * Its lifecycle and, once authenticated, its shared socket's tRPC side
+ * ({@link ChannelListener}) are called directly; the `EventEmitter` methods
+ * are there for a channel handed to tRPC on its own (an app with its own
+ * `createContext`), made on first use.
  */
 export class VirtualSocket {
   readonly channel: number;
