@@ -66,20 +66,61 @@ export function isPinned(record: SessionRecord): boolean {
   return record.activeRequests.length > 0 || record.connectionCount > 0;
 }
 
-/** Builds the caller's snapshot of a stored record. */
+/**
+ * Builds the caller's snapshot of a stored record. Its fields are written
+ * in one literal per shape (with or without `userId`, `conversationId`), so
+ * a snapshot, which every open socket holds, keeps them all in the object.
+ */
 export function toSession(record: SessionRecord): Session {
-  const session: {
-    -readonly [K in keyof Session]: Session[K];
-  } = {
-    sessionId: record.sessionId,
-    createdAt: new Date(record.createdAt),
-    lastActivity: new Date(record.lastActivity),
-    metadata: record.metadata === '{}' ? {} : (JSON.parse(record.metadata) as JsonObject),
-    metadataVersion: record.metadataVersion,
-    connectionCount: record.connectionCount,
-    activeRequests: [...record.activeRequests],
+  const { sessionId, metadataVersion, connectionCount, userId, conversationId } = record;
+  const createdAt = new Date(record.createdAt);
+  const lastActivity = new Date(record.lastActivity);
+  const metadata = record.metadata === '{}' ? {} : (JSON.parse(record.metadata) as JsonObject);
+  const activeRequests = [...record.activeRequests];
+  if (userId === undefined) {
+    if (conversationId === undefined) {
+      return {
+        sessionId,
+        createdAt,
+        lastActivity,
+        metadata,
+        metadataVersion,
+        connectionCount,
+        activeRequests,
+      };
+    }
+    return {
+      sessionId,
+      createdAt,
+      lastActivity,
+      metadata,
+      metadataVersion,
+      connectionCount,
+      activeRequests,
+      conversationId,
+    };
+  }
+  if (conversationId === undefined) {
+    return {
+      sessionId,
+      createdAt,
+      lastActivity,
+      metadata,
+      metadataVersion,
+      connectionCount,
+      activeRequests,
+      userId,
+    };
+  }
+  return {
+    sessionId,
+    createdAt,
+    lastActivity,
+    metadata,
+    metadataVersion,
+    connectionCount,
+    activeRequests,
+    userId,
+    conversationId,
   };
-  if (record.userId !== undefined) session.userId = record.userId;
-  if (record.conversationId !== undefined) session.conversationId = record.conversationId;
-  return session;
 }

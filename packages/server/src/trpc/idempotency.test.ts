@@ -366,6 +366,64 @@ describe('exactly-once mutations over WebSocket', () => {
   });
 });
 
+describe('exactly-once mutations over a shared socket (?mux=1)', () => {
+  it('keeps each channel’s keys in its own session, in batches too', async () => {
+    const node = await startNode();
+    const other = await node.manager.createSession();
+    const socket = new WebSocket(`${node.url.replace('http', 'ws')}/trpc?mux=1`);
+    stops.push(async () => {
+      socket.terminate();
+    });
+    await once(socket, 'open');
+    const answers = new Map<string, (answer: WsAnswer) => void>();
+    socket.on('message', (raw) => {
+      const envelope = JSON.parse(String(raw)) as { c: number; t: string; d?: string };
+      if (envelope.t !== 'm' || envelope.d === undefined) return;
+      const answer = JSON.parse(envelope.d) as WsAnswer;
+      answers.get(`${envelope.c}/${answer.id}`)?.(answer);
+    });
+    const envelope = (c: number, t: string, d?: unknown) =>
+      socket.send(JSON.stringify(d === undefined ? { c, t } : { c, t, d: JSON.stringify(d) }));
+    for (const [c, sessionId] of [
+      [1, node.session.sessionId],
+      [2, other.sessionId],
+    ] as const) {
+      envelope(c, 'o');
+      envelope(c, 'm', { method: 'connectionParams', data: { sessionId } });
+    }
+    let id = 0;
+    /** Both channels number their calls alike: the same ids meet on the server. */
+    const send = (c: number, calls: { input: { n: number }; key: string }[]) => {
+      const base = id;
+      const messages = calls.map(({ input, key }, i) => ({
+        id: base + i + 1,
+        method: 'mutation',
+        params: { path: 'counter.add', input: superjson.serialize(input), idempotencyKey: key },
+      }));
+      const done = messages.map(
+        (message) => new Promise<WsAnswer>((resolve) => answers.set(`${c}/${message.id}`, resolve)),
+      );
+      envelope(c, 'm', messages.length === 1 ? messages[0] : messages);
+      return Promise.all(done);
+    };
+    const [first] = await send(1, [{ input: { n: 1 }, key: 'k' }]);
+    expect(data(first)).toMatchObject({ run: 1, n: 1 });
+    // The other tab's session runs the same key afresh, with the same request id.
+    const [elsewhere] = await send(2, [{ input: { n: 1 }, key: 'k' }]);
+    expect(data(elsewhere)).toMatchObject({ run: 2, n: 1 });
+    id = 1;
+    const [again, fresh] = await send(1, [
+      { input: { n: 1 }, key: 'k' },
+      { input: { n: 5 }, key: 'k5' },
+    ]);
+    expect(data(again)).toEqual(data(first));
+    expect(data(fresh)).toMatchObject({ run: 3, n: 5 });
+    const http = await node.mutate('counter.add', { n: 1 }, { 'Idempotency-Key': 'k' });
+    expect(http.data).toEqual(data(first));
+    expect(node.runs.add).toBe(3);
+  });
+});
+
 describe('exactly-once mutations across nodes sharing Redis', () => {
   let redis: RedisTestServer;
   beforeAll(async () => {

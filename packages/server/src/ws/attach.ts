@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { procedureClass } from '../capacity/request-class.js';
 import {
   CapacityError,
@@ -17,7 +17,7 @@ import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
-import { type EventSocket, SessionEventsServer, type SocketEvents } from './event-subscriptions.js';
+import { type EventSocket, SessionEventsServer, SocketEvents } from './event-subscriptions.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
 import { withMessageIdempotencyKeys } from './idempotency-keys.js';
 import { isMuxRequest, type MuxHost, MuxSocket } from './mux.js';
@@ -29,13 +29,14 @@ import {
 } from './options.js';
 import { PendingWork } from './pending-work.js';
 import { SessionSockets } from './session-sockets.js';
+import { currentChannel, SharedChannel, SharedTrpc } from './shared-trpc.js';
 import {
   compileOriginCheck,
   rejectUpgrade,
   upgradeListener,
   withoutConnectionParamsFlag,
 } from './upgrade.js';
-import type { VirtualSocket } from './virtual-socket.js';
+import { VirtualSocket } from './virtual-socket.js';
 
 /** What `attachWebSocket` returns. */
 export interface WebSocketAttachment {
@@ -97,9 +98,8 @@ class WebSocketLayer<TRouter extends AnyRouter>
   readonly #heartbeat: Heartbeat;
   readonly #connections = new Set<Connection>();
   readonly #byWs = new WeakMap<WebSocket, Connection>();
-  /** Shared sockets open, and the shared socket of each channel. */
+  /** Shared sockets open (a channel knows its own: `muxOf`). */
   readonly #muxes = new Set<MuxSocket>();
-  readonly #muxOf = new WeakMap<object, MuxSocket>();
   readonly #sessions = new SessionSockets<Connection>();
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
@@ -110,8 +110,16 @@ class WebSocketLayer<TRouter extends AnyRouter>
   readonly #pendingSettle = new WeakMap<Connection, () => void>();
   /** Serves Morgan's `session.events` itself; undefined when the router has not got it. */
   readonly #events: SessionEventsServer | undefined;
+  /**
+   * The one tRPC connection of each shared socket, when the app has no
+   * `createContext` of its own (else each channel gets its own, with its
+   * connectionParams).
+   */
+  readonly #sharedTrpc = new WeakMap<MuxSocket, SharedTrpc>();
   /** The socket being handed to tRPC now, which gets the context tRPC makes for it. */
   #adopting: SocketEvents | undefined;
+  /** The context of every shared socket's tRPC connection, once made. */
+  #shared: Promise<MorganContext> | undefined;
   #inFlight = 0;
   #closing: Promise<void> | undefined;
 
@@ -160,6 +168,7 @@ class WebSocketLayer<TRouter extends AnyRouter>
       router,
       maxBatchSize: this.#settings.maxBatchSize,
       createContext: ({ res }) => {
+        if (res instanceof SharedTrpc) return this.#sharedContext() as never;
         const context = this.#context(res);
         if (this.#adopting?.ws === (res as object)) this.#adopting.context = context;
         return context as Promise<inferRouterContext<TRouter>>;
@@ -182,7 +191,7 @@ class WebSocketLayer<TRouter extends AnyRouter>
   get connectionCount(): number {
     let open = 0;
     for (const connection of this.#connections) {
-      if (connection.open && !this.#muxOf.has(connection.ws)) open += 1;
+      if (connection.open && muxOf(connection.ws) === undefined) open += 1;
     }
     return open + this.sharedSocketCount;
   }
@@ -258,11 +267,17 @@ class WebSocketLayer<TRouter extends AnyRouter>
 
   handOff(connection: Connection, buffered: readonly BufferedMessage[]): void {
     this.#pendingSettle.get(connection)?.();
+    this.#pendingSettle.delete(connection);
     const { ws, req } = connection;
     const url = withoutConnectionParamsFlag(req.url);
     if (url !== undefined) req.url = url;
+    const mux = muxOf(ws);
+    mux?.authenticated(ws as unknown as VirtualSocket);
+    if (mux !== undefined && this.#createContext === undefined) {
+      this.#handOffChannel(mux, connection, buffered);
+      return;
+    }
     this.#byWs.set(ws, connection);
-    this.#muxOf.get(ws)?.authenticated(ws as unknown as VirtualSocket);
     // tRPC's listeners read the idempotency keys of the messages they handle.
     const emit = () => withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
     if (this.#events === undefined) emit();
@@ -291,7 +306,6 @@ class WebSocketLayer<TRouter extends AnyRouter>
       return;
     }
     const ws = socket as unknown as WebSocket;
-    this.#muxOf.set(ws, mux);
     const connection = new Connection(ws, mux.req, this, this.#settings);
     this.#pendingSettle.set(connection, settle);
     this.#connections.add(connection);
@@ -299,20 +313,90 @@ class WebSocketLayer<TRouter extends AnyRouter>
   }
 
   muxClosed(mux: MuxSocket): void {
+    this.#sharedTrpc.get(mux)?.closed();
     this.#muxes.delete(mux);
     if (this.#muxes.size === 0) this.#work.notify();
   }
 
   // Internals
 
+  /**
+   * A channel of a shared socket: `session.events` served on the channel
+   * itself, every other message by its shared socket's one tRPC connection,
+   * as the channel's session (see {@link SharedTrpc}).
+   */
+  #handOffChannel(mux: MuxSocket, connection: Connection, buffered: readonly BufferedMessage[]) {
+    // Only an app's own createContext reads them.
+    connection.connectionParams = null;
+    const events =
+      this.#events === undefined
+        ? undefined
+        : new SocketEvents(this.#events, connection.ws as unknown as EventSocket, connection.req);
+    if (events !== undefined) events.context = this.#sharedContext();
+    const channel = new SharedChannel(connection, this.#sharedTrpcOf(mux), events);
+    (connection.ws as unknown as VirtualSocket).listen(channel);
+    for (const [data, isBinary] of buffered) channel.received(data as RawData, isBinary);
+  }
+
+  /** The shared socket's tRPC connection, handed to tRPC on its first channel. */
+  #sharedTrpcOf(mux: MuxSocket): SharedTrpc {
+    let trpc = this.#sharedTrpc.get(mux);
+    if (trpc !== undefined) return trpc;
+    trpc = new SharedTrpc();
+    this.#sharedTrpc.set(mux, trpc);
+    const socket = trpc as unknown as WebSocket;
+    withMessageIdempotencyKeys(socket, () => this.wss.emit('connection', socket, mux.req));
+    return trpc;
+  }
+
+  /**
+   * The context of a shared socket's tRPC connection (and its channels'
+   * `session.events`), made once per layer: its fields read the channel
+   * whose message is being handled ({@link currentChannel}).
+   */
+  #sharedContext(): Promise<MorganContext> {
+    this.#shared ??= Promise.resolve(this.#channelContext());
+    return this.#shared;
+  }
+
+  #channelContext(): MorganContext {
+    const layer = this;
+    const current = (): Connection => {
+      const connection = currentChannel.getStore();
+      if (connection === undefined) {
+        throw new MorganError(ErrorCode.SESSION_REQUIRED, 'Socket has no session');
+      }
+      return connection;
+    };
+    return {
+      manager: this.manager,
+      get session() {
+        return currentChannel.getStore()?.session;
+      },
+      transport: 'ws',
+      get clientAddress() {
+        const connection = currentChannel.getStore();
+        return connection === undefined ? undefined : layer.#clientAddress(connection.req);
+      },
+      runCall: (call, path) => this.#runCall(current(), call, path),
+      openSubscription: () => {
+        const release = current().openSubscription();
+        if (release === undefined) {
+          throw new RateLimitedError('This socket has too many subscriptions');
+        }
+        return release;
+      },
+    };
+  }
+
   /** The heartbeat pings real sockets only: a shared socket's pong counts for its channels. */
   #heartbeatPeers(): Iterable<HeartbeatPeer> {
     const connections = this.#connections;
     const muxes = this.#muxes;
-    const muxOf = this.#muxOf;
     return {
       *[Symbol.iterator]() {
-        for (const connection of connections) if (!muxOf.has(connection.ws)) yield connection;
+        for (const connection of connections)
+          if (muxOf(connection.ws) === undefined) yield connection;
         yield* muxes;
       },
     };
@@ -506,4 +590,9 @@ class WebSocketLayer<TRouter extends AnyRouter>
 function isFrameError(cause: unknown): boolean {
   const code = (cause as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && code.startsWith('WS_ERR_');
+}
+
+/** The shared socket that carries `ws`, when it is a channel of one. */
+function muxOf(ws: object): MuxSocket | undefined {
+  return ws instanceof VirtualSocket ? (ws.carrier as MuxSocket) : undefined;
 }

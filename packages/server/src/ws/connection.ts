@@ -6,6 +6,7 @@ import { CloseCode, ErrorCode, errorMessage } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
+import { type ChannelListener, VirtualSocket } from './virtual-socket.js';
 
 /** The limits one connection keeps. */
 export interface ConnectionLimits {
@@ -45,7 +46,7 @@ const MAX_BUFFERED = 100;
  * (`addConnection` / `removeConnection`, also when it closes abnormally or
  * while being counted), then hand it to tRPC.
  */
-export class Connection implements HeartbeatPeer {
+export class Connection implements HeartbeatPeer, ChannelListener {
   readonly ws: WebSocket;
   readonly req: IncomingMessage;
   readonly #host: ConnectionHost;
@@ -82,13 +83,19 @@ export class Connection implements HeartbeatPeer {
     this.#host = host;
     this.#limits = limits;
     const { authTimeoutMs } = limits;
-    this.#watchBackpressure();
-    ws.on('error', () => {
-      // ws closes the socket itself (1002, 1007, 1009); nothing may crash.
-    });
-    ws.on('close', () => this.#onClose());
-    ws.on('pong', () => this.#onAlive());
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    if (ws instanceof VirtualSocket) {
+      // A channel calls its connection directly, and its shared socket
+      // guards the backpressure of the real one.
+      ws.listen(this);
+    } else {
+      this.#watchBackpressure();
+      ws.on('error', () => {
+        // ws closes the socket itself (1002, 1007, 1009); nothing may crash.
+      });
+      ws.on('close', () => this.#onClose());
+      ws.on('pong', () => this.#onAlive());
+      ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    }
     this.#authTimer = setTimeout(
       () => this.end(CloseCode.BAD_SESSION, 'connectionParams not received'),
       authTimeoutMs,
@@ -153,6 +160,20 @@ export class Connection implements HeartbeatPeer {
     return this.inFlight === 0 && this.#pendingEnd !== undefined;
   }
 
+  // ChannelListener: what a channel of a shared socket calls.
+
+  received(data: RawData, isBinary: boolean): void {
+    this.#onMessage(data, isBinary);
+  }
+
+  alive(): void {
+    this.#onAlive();
+  }
+
+  closed(): void {
+    this.#onClose();
+  }
+
   #onAlive(): void {
     Heartbeat.alive(this);
     if (this.#phase === 'open') this.#host.activity(this);
@@ -164,6 +185,7 @@ export class Connection implements HeartbeatPeer {
       case 'auth':
         this.#phase = 'joining';
         clearTimeout(this.#authTimer);
+        this.#authTimer = undefined;
         this.#buffered = [];
         void this.#join(data, isBinary);
         return;
@@ -236,6 +258,7 @@ export class Connection implements HeartbeatPeer {
     this.#phase = 'closed';
     this.ending = true;
     clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
     this.#buffered = undefined;
     this.#host.unregister(this);
     this.#releaseOnce();

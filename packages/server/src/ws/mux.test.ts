@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { closed, openSocket, startWsServer, waitUntil } from './testing/ws-server.js';
+import { closed, Latch, openSocket, startWsServer, waitUntil } from './testing/ws-server.js';
 
 /** A raw shared socket (`?mux=1`) that splits what arrives by channel. */
 async function openMux(url: string) {
@@ -280,5 +280,132 @@ describe('shared sockets (?mux=1)', () => {
     await t.close();
     expect(mux.closes.get(1)?.code).toBe(1001);
     expect((await close).code).toBe(1001);
+  });
+
+  it('answers calls of two channels that use the same ids, each as its own session', async () => {
+    await using t = await startWsServer();
+    const [a, b] = await Promise.all([t.manager.createSession(), t.manager.createSession()]);
+    const mux = await openMux(t.url);
+    mux.open(1, a.sessionId);
+    mux.open(2, b.sessionId);
+    await waitUntil(() => t.ws.channelCount === 2);
+    for (const c of [1, 2]) {
+      mux.send(c, 'm', [
+        { id: 1, method: 'mutation', params: { path: 'test.echo', input: { json: `to ${c}` } } },
+        { id: 'two', method: 'query', params: { path: 'session.get', input: { json: null } } },
+      ]);
+    }
+    await waitUntil(() => [1, 2].every((c) => (mux.messages.get(c) ?? []).length === 2));
+    for (const [c, session] of [a, b].entries()) {
+      const answers = mux.messages.get(c + 1) ?? [];
+      expect(answers.find((m) => m.id === 1)?.result).toEqual({
+        type: 'data',
+        data: { json: { input: `to ${c + 1}`, sessionId: session.sessionId } },
+      });
+      expect(answers.find((m) => m.id === 'two')?.result).toMatchObject({
+        data: { json: { sessionId: session.sessionId } },
+      });
+    }
+  });
+
+  it('keeps the subscriptions of two channels with the same id apart; a closed channel stops its own', async () => {
+    await using t = await startWsServer();
+    const [a, b, c] = await Promise.all([
+      t.manager.createSession(),
+      t.manager.createSession(),
+      t.manager.createSession(),
+    ]);
+    const mux = await openMux(t.url);
+    const subscribe = { id: 5, method: 'subscription', params: { path: 'test.ticks', input: {} } };
+    for (const [i, session] of [a, b, c].entries()) {
+      mux.open(i + 1, session.sessionId);
+      mux.send(i + 1, 'm', subscribe);
+    }
+    const data = (ch: number) =>
+      (mux.messages.get(ch) ?? []).filter((m) => (m.result as { type?: string })?.type === 'data');
+    await waitUntil(() => [1, 2, 3].every((ch) => data(ch).length === 1));
+    for (const [i, session] of [a, b, c].entries()) {
+      expect(data(i + 1)[0]).toMatchObject({
+        id: 5,
+        result: { data: { json: session.sessionId } },
+      });
+    }
+    // Channel 1 stops its id 5: only its subscription stops.
+    mux.send(1, 'm', { id: 5, method: 'subscription.stop' });
+    await waitUntil(() => t.slowStarted.includes(`ticks-end:${a.sessionId}`));
+    await waitUntil(() =>
+      (mux.messages.get(1) ?? []).some((m) => (m.result as { type?: string })?.type === 'stopped'),
+    );
+    // Channel 2 closes: its subscription ends with it; channel 3's runs on.
+    mux.send(2, 'x');
+    await waitUntil(() => t.slowStarted.includes(`ticks-end:${b.sessionId}`));
+    expect(t.slowStarted).not.toContain(`ticks-end:${c.sessionId}`);
+    expect(
+      (mux.messages.get(3) ?? []).some((m) => (m.result as { type?: string })?.type === 'stopped'),
+    ).toBe(false);
+    // The same id again on channel 1 is not a duplicate of channel 3's.
+    mux.send(1, 'm', subscribe);
+    await waitUntil(() => data(1).length === 2);
+  });
+
+  it('drops the answer of a call whose channel closed meanwhile; the other channel is answered', async () => {
+    await using t = await startWsServer();
+    const [a, b] = await Promise.all([t.manager.createSession(), t.manager.createSession()]);
+    const mux = await openMux(t.url);
+    mux.open(1, a.sessionId);
+    mux.open(2, b.sessionId);
+    await waitUntil(() => t.ws.channelCount === 2);
+    const latch = new Latch();
+    t.latches.set('held', latch);
+    const slow = {
+      id: 1,
+      method: 'mutation',
+      params: { path: 'test.slow', input: { json: 'held' } },
+    };
+    mux.send(1, 'm', slow);
+    await waitUntil(() => t.slowStarted.includes('held'));
+    mux.send(1, 'x');
+    await waitUntil(() => t.ws.channelCount === 1);
+    mux.send(2, 'm', { ...slow, params: { ...slow.params, input: { json: 'free' } } });
+    await waitUntil(() => (mux.messages.get(2) ?? []).some((m) => m.id === 1));
+    latch.open();
+    await waitUntil(async () => (await t.manager.getSession(a.sessionId))?.connectionCount === 0);
+    // A later call on channel 2 still answers there, and channel 1 got nothing.
+    mux.send(2, 'm', {
+      id: 2,
+      method: 'query',
+      params: { path: 'session.get', input: { json: null } },
+    });
+    await waitUntil(() => (mux.messages.get(2) ?? []).some((m) => m.id === 2));
+    expect(mux.messages.get(1)).toBeUndefined();
+  });
+
+  it('with the app’s own createContext, gives each channel its connectionParams', async () => {
+    await using t = await startWsServer({
+      ws: {
+        createContext: ({ connectionParams }) => ({ tab: connectionParams?.tab }),
+      },
+    });
+    const [a, b] = await Promise.all([t.manager.createSession(), t.manager.createSession()]);
+    const mux = await openMux(t.url);
+    for (const [i, session] of [a, b].entries()) {
+      mux.send(i + 1, 'o');
+      mux.send(i + 1, 'm', {
+        method: 'connectionParams',
+        data: { sessionId: session.sessionId, tab: `tab ${i + 1}` },
+      });
+      mux.send(i + 1, 'm', {
+        id: 1,
+        method: 'mutation',
+        params: { path: 'test.context', input: { json: null } },
+      });
+    }
+    await waitUntil(() => [1, 2].every((c) => (mux.messages.get(c) ?? []).some((m) => m.id === 1)));
+    for (const [i, session] of [a, b].entries()) {
+      expect((mux.messages.get(i + 1) ?? []).find((m) => m.id === 1)?.result).toEqual({
+        type: 'data',
+        data: { json: { tab: `tab ${i + 1}`, sessionId: session.sessionId } },
+      });
+    }
   });
 });

@@ -57,7 +57,8 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
   readonly #host: MuxHost;
   readonly #limits: MuxLimits;
   readonly #channels = new Map<number, VirtualSocket>();
-  readonly #authenticated = new Set<VirtualSocket>();
+  /** Channels that authenticated (each marks itself, `VirtualSocket.authenticated`). */
+  #authenticated = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #ending = false;
   /** Gives back the socket's place among its address's unauthenticated ones. */
@@ -74,7 +75,7 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
       Heartbeat.alive(this);
-      for (const channel of this.#channels.values()) channel.emit('pong');
+      for (const channel of this.#channels.values()) channel.pong();
     });
     ws.on('close', () => this.#onClose());
     this.#armIdle();
@@ -87,13 +88,15 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
 
   /** Channels that authenticated their session and are served. */
   get authenticatedCount(): number {
-    return this.#authenticated.size;
+    return this.#authenticated;
   }
 
   /** A channel authenticated its session and was handed to tRPC. */
   authenticated(socket: VirtualSocket): void {
     if (this.#channels.get(socket.channel) !== socket) return;
-    this.#authenticated.add(socket);
+    if (socket.authenticated) return;
+    socket.authenticated = true;
+    this.#authenticated += 1;
     clearTimeout(this.#idleTimer);
     this.settle();
   }
@@ -172,7 +175,10 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     const socket = this.#channels.get(number);
     if (socket === undefined) return;
     this.#channels.delete(number);
-    if (this.#authenticated.delete(socket) && this.#authenticated.size === 0) this.#armIdle();
+    if (!socket.authenticated) return;
+    socket.authenticated = false;
+    this.#authenticated -= 1;
+    if (this.#authenticated === 0) this.#armIdle();
   }
 
   /** No authenticated channel for `authTimeoutMs`: the socket serves nobody, close it. */
@@ -191,7 +197,7 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     clearTimeout(this.#idleTimer);
     const channels = [...this.#channels.values()];
     this.#channels.clear();
-    this.#authenticated.clear();
+    this.#authenticated = 0;
     for (const channel of channels) channel.lost();
     this.settle();
     this.#host.muxClosed(this);

@@ -1,6 +1,7 @@
 /** Per-session bookkeeping of the sockets on this node. */
 interface Entry<T> {
-  readonly sockets: Set<T>;
+  /** The session's one socket (what nearly every session has), or a set past one. */
+  sockets: T | Set<T>;
   /** When a pong or message last wrote `lastActivity`, from `performance.now()`. */
   lastTouchAt: number;
 }
@@ -14,25 +15,33 @@ export class SessionSockets<T> {
   readonly #entries = new Map<string, Entry<T>>();
 
   add(sessionId: string, socket: T): void {
-    let entry = this.#entries.get(sessionId);
+    const entry = this.#entries.get(sessionId);
     if (entry === undefined) {
-      entry = { sockets: new Set(), lastTouchAt: Number.NEGATIVE_INFINITY };
-      this.#entries.set(sessionId, entry);
-    }
-    entry.sockets.add(socket);
+      this.#entries.set(sessionId, { sockets: socket, lastTouchAt: Number.NEGATIVE_INFINITY });
+    } else if (entry.sockets instanceof Set) entry.sockets.add(socket);
+    else if (entry.sockets !== socket) entry.sockets = new Set([entry.sockets, socket]);
   }
 
   remove(sessionId: string, socket: T): void {
     const entry = this.#entries.get(sessionId);
     if (entry === undefined) return;
+    if (entry.sockets === socket) {
+      this.#entries.delete(sessionId);
+      return;
+    }
+    if (!(entry.sockets instanceof Set)) return;
     entry.sockets.delete(socket);
-    if (entry.sockets.size === 0) this.#entries.delete(sessionId);
+    if (entry.sockets.size === 1) {
+      const [only] = entry.sockets;
+      if (only !== undefined) entry.sockets = only;
+    }
   }
 
   /** The session's sockets (a copy, safe to close while iterating). */
   of(sessionId: string): T[] {
     const entry = this.#entries.get(sessionId);
-    return entry === undefined ? [] : [...entry.sockets];
+    if (entry === undefined) return [];
+    return entry.sockets instanceof Set ? [...entry.sockets] : [entry.sockets];
   }
 
   /**

@@ -36,6 +36,21 @@ export function testRouter(latches: Map<string, Latch>, started: (name: string) 
           await latches.get(input)?.opened;
           return input;
         }),
+        /** The app context's `tab` (from an app `createContext`) and the caller's session id. */
+        context: sessionProcedure.mutation(({ ctx }) => ({
+          tab: (ctx as { tab?: unknown }).tab ?? null,
+          sessionId: ctx.session.sessionId,
+        })),
+        /** Yields the caller's session id, then waits until stopped (reported as `ticks-end:<id>`). */
+        ticks: sessionProcedure.subscription(async function* ({ ctx, signal }) {
+          const { sessionId } = ctx.session;
+          try {
+            yield sessionId;
+            await new Promise((resolve) => signal?.addEventListener('abort', resolve));
+          } finally {
+            started(`ticks-end:${sessionId}`);
+          }
+        }),
       }),
     }),
   );
