@@ -136,14 +136,19 @@ describe("transport: 'sse' against a real server", () => {
     // once, not after the minute-long backoff.
     const received: SessionEvent[] = [];
     rec.client.subscribeEvents((event) => received.push(event));
+    // An event through it proves the client reads the stream (the server
+    // counts a stream before its answer reaches the client).
     await rec.until(() => server.streamCount === 1, 'the stream');
+    await server.publish(rec.client.sessionId ?? '', 'tick', { n: 1 });
+    await rec.until(() => received.length === 1, 'the first event');
     network.dispatchEvent(new Event('offline'));
     server.cutStreams();
     await rec.until(() => rec.log.reconnect.length >= 1, 'an attempt held back');
     expect(rec.client.state).toBe('offline');
-    await server.publish(rec.client.sessionId ?? '', 'tick', { n: 1 });
+    await server.publish(rec.client.sessionId ?? '', 'tick', { n: 2 });
     network.dispatchEvent(new Event('online'));
-    await rec.until(() => received.length === 1, 'the event missed while offline');
+    await rec.until(() => received.length === 2, 'the event missed while offline');
+    expect(received.map((event) => event.data)).toEqual([{ n: 1 }, { n: 2 }]);
     expect(rec.client.state).toBe('connected');
   });
 
