@@ -145,17 +145,20 @@ function keyOf(ctx: MorganContext, batchIndex: number): unknown {
 /** The outcome to keep, as text; undefined when the call may run again (a transient failure). */
 function outcomeOf(result: MiddlewareResult<object>): string | undefined {
   if (result.ok) {
-    const text = JSON.stringify({ ok: superjson.serialize(result.data) });
-    return text.length <= MAX_STORED_OUTCOME_CHARS ? text : JSON.stringify({ tooLarge: true });
+    return bounded(JSON.stringify({ ok: superjson.serialize(result.data) }));
   }
   const error =
     result.error.cause instanceof MorganError ? toTRPCError(result.error.cause) : result.error;
   const errorCode = errorCodeOf(error);
   const status = errorCodeInfo[errorCode].httpStatus;
   if (status < 400 || status >= 500 || status === 429) return undefined;
-  const text = JSON.stringify({
-    error: { trpcCode: error.code, errorCode, message: error.message },
-  });
+  return bounded(
+    JSON.stringify({ error: { trpcCode: error.code, errorCode, message: error.message } }),
+  );
+}
+
+/** The outcome as kept: itself, or a note that it ran but was too large to keep. */
+function bounded(text: string): string {
   return text.length <= MAX_STORED_OUTCOME_CHARS ? text : JSON.stringify({ tooLarge: true });
 }
 

@@ -35,6 +35,18 @@ async function openMux(url: string) {
       send(c, 'o');
       send(c, 'm', { method: 'connectionParams', data: { sessionId } });
     },
+    /** Asks `session.get` on channel `c` as call `id`. */
+    getSession(c: number, id: number) {
+      send(c, 'm', {
+        id,
+        method: 'query',
+        params: { path: 'session.get', input: { json: null } },
+      });
+    },
+    /** True once channel `c` has an answer to call `id`. */
+    answered(c: number, id: number): boolean {
+      return (messages.get(c) ?? []).some((m) => m.id === id);
+    },
     subscribeEvents(c: number) {
       send(c, 'm', {
         id: 1,
@@ -106,12 +118,8 @@ describe('shared sockets (?mux=1)', () => {
     await waitUntil(() => t.ws.channelCount === 1);
     expect(t.ws.connectionCount).toBe(1);
     // The kept channel still answers.
-    mux.send(2, 'm', {
-      id: 7,
-      method: 'query',
-      params: { path: 'session.get', input: { json: null } },
-    });
-    await waitUntil(() => (mux.messages.get(2) ?? []).some((m) => m.id === 7));
+    mux.getSession(2, 7);
+    await waitUntil(() => mux.answered(2, 7));
     const answer = (mux.messages.get(2) ?? []).find((m) => m.id === 7);
     expect(answer?.result).toMatchObject({ data: { json: { sessionId: kept.sessionId } } });
   });
@@ -236,17 +244,9 @@ describe('shared sockets (?mux=1)', () => {
     expect(t.ws.channelCount).toBe(1);
     expect(t.ws.connectionCount).toBe(1);
     // A message already on its way to the closed channel is dropped, not an error.
-    mux.send(1, 'm', {
-      id: 1,
-      method: 'query',
-      params: { path: 'session.get', input: { json: null } },
-    });
-    mux.send(2, 'm', {
-      id: 2,
-      method: 'query',
-      params: { path: 'session.get', input: { json: null } },
-    });
-    await waitUntil(() => (mux.messages.get(2) ?? []).some((m) => m.id === 2));
+    mux.getSession(1, 1);
+    mux.getSession(2, 2);
+    await waitUntil(() => mux.answered(2, 2));
     expect(mux.messages.get(1)).toBeUndefined();
   });
 
@@ -367,16 +367,12 @@ describe('shared sockets (?mux=1)', () => {
     mux.send(1, 'x');
     await waitUntil(() => t.ws.channelCount === 1);
     mux.send(2, 'm', { ...slow, params: { ...slow.params, input: { json: 'free' } } });
-    await waitUntil(() => (mux.messages.get(2) ?? []).some((m) => m.id === 1));
+    await waitUntil(() => mux.answered(2, 1));
     latch.open();
     await waitUntil(async () => (await t.manager.getSession(a.sessionId))?.connectionCount === 0);
     // A later call on channel 2 still answers there, and channel 1 got nothing.
-    mux.send(2, 'm', {
-      id: 2,
-      method: 'query',
-      params: { path: 'session.get', input: { json: null } },
-    });
-    await waitUntil(() => (mux.messages.get(2) ?? []).some((m) => m.id === 2));
+    mux.getSession(2, 2);
+    await waitUntil(() => mux.answered(2, 2));
     expect(mux.messages.get(1)).toBeUndefined();
   });
 
