@@ -251,3 +251,29 @@ describe('connections', () => {
     await expect(manager.removeConnection(UNKNOWN)).resolves.toBeUndefined();
   });
 });
+
+describe("a tracked request's session snapshot", () => {
+  it('is built once, on first read, from what the store answered', async () => {
+    const { manager, clock } = setup();
+    const { sessionId } = await manager.createSession({ userId: 'u1', metadata: { plan: 'pro' } });
+    clock.now = T0 + 250;
+    const request = (await manager.beginRequest(sessionId)) as TrackedRequest;
+    expect(request.sessionId).toBe(sessionId);
+    const snapshot = request.session;
+    expect(request.session).toBe(snapshot);
+    expect(snapshot).toEqual({
+      sessionId,
+      userId: 'u1',
+      createdAt: new Date(T0),
+      lastActivity: new Date(T0 + 250),
+      metadata: { plan: 'pro' },
+      metadataVersion: 1,
+      connectionCount: 0,
+      activeRequests: [request.requestId],
+    });
+    // A copy: the snapshot does not follow the store once read.
+    await request.end();
+    expect(snapshot.activeRequests).toEqual([request.requestId]);
+    expect(await activeRequestsOf(manager, sessionId)).toEqual([]);
+  });
+});

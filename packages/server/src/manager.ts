@@ -205,6 +205,13 @@ export interface SessionMetrics {
 /** A request tracked with `await using`; disposing it ends the request. */
 export interface TrackedRequest extends AsyncDisposable {
   readonly requestId: string;
+  /** The tracked session's id (reading it builds no snapshot). */
+  readonly sessionId: string;
+  /**
+   * The session, as a snapshot built when first read (the record the store
+   * answered, with this request among its `activeRequests`). A request that
+   * never reads it pays for no `Date`, metadata parse or array copy.
+   */
   readonly session: Session;
   /** Ends the request; safe to call more than once. */
   end(): Promise<void>;
@@ -750,13 +757,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       this.#requestEnded();
       throw new SessionNotFoundError(sessionId);
     }
-    const request = new Tracked(
-      this.#requestEnds,
-      sessionId,
-      requestId,
-      toSession(record),
-      syncEnd,
-    );
+    const request = new Tracked(this.#requestEnds, sessionId, requestId, record, syncEnd);
     const over = this.#overRequestLimit(sessionId, record);
     if (over !== undefined) {
       void request.end();
@@ -896,24 +897,34 @@ interface RequestEnds {
  */
 class Tracked implements TrackedRequest {
   readonly requestId: string;
-  readonly session: Session;
+  readonly sessionId: string;
   readonly #ends: RequestEnds;
-  readonly #sessionId: string;
   readonly #syncEnd: boolean;
+  /** What the store answered; made into a `Session` only when read. */
+  #record: SessionRecord | undefined;
+  #session: Session | undefined = undefined;
   #ending: Promise<void> | undefined;
 
   constructor(
     ends: RequestEnds,
     sessionId: string,
     requestId: string,
-    session: Session,
+    record: SessionRecord,
     syncEnd: boolean,
   ) {
     this.#ends = ends;
-    this.#sessionId = sessionId;
+    this.sessionId = sessionId;
     this.requestId = requestId;
-    this.session = session;
+    this.#record = record;
     this.#syncEnd = syncEnd;
+  }
+
+  get session(): Session {
+    if (this.#session === undefined) {
+      this.#session = toSession(this.#record as SessionRecord);
+      this.#record = undefined;
+    }
+    return this.#session;
   }
 
   end(): Promise<void> {
@@ -923,7 +934,7 @@ class Tracked implements TrackedRequest {
     if (this.#syncEnd) {
       this.#ending = DONE;
       try {
-        store.removeRequestSync?.(this.#sessionId, this.requestId, ends.now());
+        store.removeRequestSync?.(this.sessionId, this.requestId, ends.now());
       } catch (error) {
         ends.failed(error);
       }
@@ -931,7 +942,7 @@ class Tracked implements TrackedRequest {
       return DONE;
     }
     // One promise per end: this runs once for every HTTP request.
-    this.#ending = store.removeRequest(this.#sessionId, this.requestId, ends.now()).then(
+    this.#ending = store.removeRequest(this.sessionId, this.requestId, ends.now()).then(
       () => ends.ended(),
       (error: unknown) => {
         ends.ended();

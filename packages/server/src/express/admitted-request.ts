@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import type { CapacityLimiter } from '../capacity.js';
 import type { MorganError } from '../errors.js';
 import type { TrackedRequest } from '../manager.js';
@@ -6,7 +6,7 @@ import type { Session } from '../session.js';
 import type { StreamBudget } from '../streams.js';
 import type { MorganRequestState } from './request.js';
 import { sendMorganError } from './respond.js';
-import type { RotationNotices } from './rotations.js';
+import type { InFlightRequest, RotationNotices } from './rotations.js';
 
 /** What every admitted request of one `sessionMiddleware` shares. */
 export interface Admission {
@@ -35,11 +35,12 @@ interface HoldsAdmitted {
  * goes away first, so one listener covers both ends of a request; the slot
  * and the tracked request are released exactly once.
  */
-export class AdmittedRequest implements MorganRequestState {
-  session: Session | undefined = undefined;
-  requestId: string | undefined = undefined;
+export class AdmittedRequest implements MorganRequestState, InFlightRequest {
+  /** Neighbours in the middleware's list of tracked requests (`RotationNotices`). @internal */
+  previousInFlight: AdmittedRequest | undefined = undefined;
+  /** @internal */
+  nextInFlight: AdmittedRequest | undefined = undefined;
   readonly #admission: Admission;
-  readonly #req: Request;
   readonly #res: Response;
   readonly #startedAt: number;
   #stream: boolean;
@@ -48,9 +49,8 @@ export class AdmittedRequest implements MorganRequestState {
   /** The session whose stream budget this stream holds a place of; null when none. */
   #streamOf: string | undefined | null = null;
 
-  constructor(admission: Admission, req: Request, res: Response, asStream: boolean) {
+  constructor(admission: Admission, res: Response, asStream: boolean) {
     this.#admission = admission;
-    this.#req = req;
     this.#res = res;
     this.#stream = asStream;
     // Only the adaptive limit reads latencies: a static one needs no clock.
@@ -58,6 +58,24 @@ export class AdmittedRequest implements MorganRequestState {
     this.#startedAt = limiter.adaptive === undefined ? 0 : limiter.now();
     (res as HoldsAdmitted)[ADMITTED] = this;
     res.on('close', releaseOnClose);
+  }
+
+  /** The request's session, a snapshot built when first read; undefined until tracked. */
+  get session(): Session | undefined {
+    return this.#tracked?.session;
+  }
+
+  /** Id of the tracked request; undefined until tracked. */
+  get requestId(): string | undefined {
+    return this.#tracked?.requestId;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#tracked?.sessionId;
+  }
+
+  get response(): Response {
+    return this.#res;
   }
 
   /** True once released (the response closed). */
@@ -68,9 +86,7 @@ export class AdmittedRequest implements MorganRequestState {
   /** The request is tracked on its session: `req.morgan.session` from now on. */
   track(request: TrackedRequest): void {
     this.#tracked = request;
-    this.session = request.session;
-    this.requestId = request.requestId;
-    this.#admission.rotations.add(request.session.sessionId, this.#req);
+    this.#admission.rotations.add(this);
   }
 
   /** Takes the stream's place in the budget; false (and answered) when it is refused. */
@@ -95,7 +111,7 @@ export class AdmittedRequest implements MorganRequestState {
     this.#stream = true;
     const { limiter, streams } = this.#admission;
     limiter.release();
-    const sessionId = this.#tracked?.session.sessionId;
+    const sessionId = this.#tracked?.sessionId;
     if (streams.tryOpen(sessionId) === undefined) this.#streamOf = sessionId;
     else this.#res.destroy();
   }
@@ -111,7 +127,7 @@ export class AdmittedRequest implements MorganRequestState {
     else if (this.#streamOf !== null) streams.close(this.#streamOf);
     const tracked = this.#tracked;
     if (tracked !== undefined) {
-      rotations.remove(tracked.session.sessionId, this.#req);
+      rotations.remove(this);
       void tracked.end();
     }
   }

@@ -7,7 +7,11 @@ import type { Session } from '../session.js';
  * cookie-session and Passport, which an app may use beside Morgan.
  */
 export interface MorganRequestState {
-  /** The caller's session, a snapshot taken when the request arrived; undefined without `X-Session-Id`. */
+  /**
+   * The caller's session, a snapshot built when first read (from what the
+   * store answered when the request arrived, with this request among its
+   * `activeRequests`); undefined without `X-Session-Id`.
+   */
   session?: Session | undefined;
   /** Why there is no session although an `X-Session-Id` was sent. */
   error?: typeof ErrorCode.INVALID_SESSION_ID | typeof ErrorCode.SESSION_NOT_FOUND | undefined;

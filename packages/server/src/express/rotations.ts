@@ -1,15 +1,25 @@
-import type { Request } from 'express';
+import type { Response } from 'express';
 import type { SessionManager, SessionRotatedEvent } from '../manager.js';
 import { SESSION_HEADER } from '../protocol.js';
 
+/** A tracked request as `RotationNotices` lists it (links of its own, no allocation). */
+export interface InFlightRequest {
+  previousInFlight: InFlightRequest | undefined;
+  nextInFlight: InFlightRequest | undefined;
+  readonly sessionId: string | undefined;
+  readonly response: Response;
+}
+
 /**
- * The requests in flight on this node per session id, so that the request
- * that rotates its session (`manager.rotateSession`) answers with the new id
- * in its `X-Session-Id` response header. A session has one request in flight
- * most of the time: it is held bare, and only several in a set.
+ * The requests in flight on this node, so that the request that rotates its
+ * session (`manager.rotateSession`) answers with the new id in its
+ * `X-Session-Id` response header. The requests are linked through
+ * themselves: adding and removing one is four pointer writes, with no map
+ * entry per request, and a rotation (rare: a login) walks the node's
+ * requests in flight, which capacity bounds.
  */
 export class RotationNotices {
-  readonly #requests = new Map<string, Request | Set<Request>>();
+  #first: InFlightRequest | undefined = undefined;
 
   /** Listens to the manager's local rotations; returns the removal. */
   listen(manager: SessionManager): () => void {
@@ -18,30 +28,31 @@ export class RotationNotices {
     return () => manager.off('rotated', onRotated);
   }
 
-  add(sessionId: string, req: Request): void {
-    const held = this.#requests.get(sessionId);
-    if (held === undefined) this.#requests.set(sessionId, req);
-    else if (held instanceof Set) held.add(req);
-    else this.#requests.set(sessionId, new Set([held, req]));
+  add(request: InFlightRequest): void {
+    const first = this.#first;
+    request.previousInFlight = undefined;
+    request.nextInFlight = first;
+    if (first !== undefined) first.previousInFlight = request;
+    this.#first = request;
   }
 
-  remove(sessionId: string, req: Request): void {
-    const held = this.#requests.get(sessionId);
-    if (held === req) {
-      this.#requests.delete(sessionId);
-    } else if (held instanceof Set) {
-      held.delete(req);
-      if (held.size === 0) this.#requests.delete(sessionId);
-    }
+  /** Unlinks the request; a request not listed is left alone. */
+  remove(request: InFlightRequest): void {
+    const { previousInFlight: previous, nextInFlight: next } = request;
+    if (previous !== undefined) previous.nextInFlight = next;
+    else if (this.#first === request) this.#first = next;
+    else return;
+    if (next !== undefined) next.previousInFlight = previous;
+    request.previousInFlight = undefined;
+    request.nextInFlight = undefined;
   }
 
   #onRotated({ sessionId, newSessionId, origin }: SessionRotatedEvent): void {
     if (origin !== 'local') return;
-    const held = this.#requests.get(sessionId);
-    if (held === undefined) return;
-    for (const req of held instanceof Set ? held : [held]) {
-      const res = req.res;
-      if (res !== undefined && !res.headersSent) res.setHeader(SESSION_HEADER, newSessionId);
+    for (let request = this.#first; request !== undefined; request = request.nextInFlight) {
+      if (request.sessionId !== sessionId) continue;
+      const res = request.response;
+      if (!res.headersSent) res.setHeader(SESSION_HEADER, newSessionId);
     }
   }
 }

@@ -167,7 +167,7 @@ export function sessionMiddleware(
    * admitted without one) but a place in the node's stream budget.
    */
   const admitted = (req: Request, res: Response, next: NextFunction, asStream: boolean): void => {
-    const admittedRequest = new AdmittedRequest(admission, req, res, asStream);
+    const admittedRequest = new AdmittedRequest(admission, res, asStream);
     const id = req.headers[header];
     if (id === undefined || id === '') {
       if (asStream && !admittedRequest.openStream(undefined)) return;
@@ -242,7 +242,8 @@ export function sessionMiddleware(
   };
 
   return function morganSession(req, res, next) {
-    if (exempt.has(req.path)) {
+    const path = req.path;
+    if (exempt.has(path)) {
       req.morgan = NO_SESSION;
       next();
       return;
@@ -251,7 +252,7 @@ export function sessionMiddleware(
       admitted(req, res, next, true);
       return;
     }
-    const slot = limiter.acquire(classOf(req.path));
+    const slot = limiter.acquire(classOf(path));
     if (slot === true) {
       admitted(req, res, next, false);
     } else if (slot === false) {
