@@ -23,6 +23,18 @@ function get(url: string, sessionId?: string): Promise<Response> {
   return fetch(url, sessionId === undefined ? {} : { headers: { 'X-Session-Id': sessionId } });
 }
 
+/** Status of a GET whose request target is exactly `target` (such as an absolute-form URL). */
+function statusOfTarget(port: number, target: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: target }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function expectShed(res: Response, retryAfter = '1'): Promise<void> {
   expect(res.status).toBe(503);
   expect(res.headers.get('retry-after')).toBe(retryAfter);
@@ -78,12 +90,16 @@ describe('node-wide capacity', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', activeRequests: 0 });
     expect((await get(`${http.url}/ready`)).status).toBe(200);
+    // The path is matched without its query, and in an absolute-form target too.
+    expect((await get(`${http.url}/health?probe=1`)).status).toBe(200);
+    expect(await statusOfTarget(http.port, `http://127.0.0.1:${http.port}/ready?x=1`)).toBe(200);
+    expect(await statusOfTarget(http.port, `http://127.0.0.1:${http.port}/hello`)).toBe(503);
     const metrics = await get(`${http.url}/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
     expect(text).toMatch(/^morgan_requests_in_flight 1$/m);
-    expect(text).toMatch(/^morgan_requests_shed_total 1$/m);
-    expect(manager.capacity.shedCount).toBe(1);
+    expect(text).toMatch(/^morgan_requests_shed_total 2$/m);
+    expect(manager.capacity.shedCount).toBe(2);
 
     hold.release();
     expect((await held).status).toBe(200);
