@@ -121,7 +121,11 @@ export class AdmittedRequest implements MorganRequestState, InFlightRequest {
     const { limiter, streams, rotations } = this.#admission;
     // A finished response is a latency sample for adaptive capacity; a
     // client that went away is not.
-    if (!this.#stream) limiter.release(this.#res.writableFinished ? this.#startedAt : undefined);
+    // (A static limit takes no sample: `writableFinished` is not read for it.)
+    if (!this.#stream) {
+      if (limiter.adaptive === undefined) limiter.release();
+      else limiter.release(this.#res.writableFinished ? this.#startedAt : undefined);
+    }
     else if (this.#streamOf !== null) streams.close(this.#streamOf);
     const tracked = this.#tracked;
     if (tracked !== undefined) {

@@ -166,9 +166,15 @@ export function sessionMiddleware(
    * Identifies and tracks a request. A stream holds no capacity slot (it was
    * admitted without one) but a place in the node's stream budget.
    */
-  const admitted = (req: Request, res: Response, next: NextFunction, asStream: boolean): void => {
+  const admitted = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    asStream: boolean,
+    headers: Request['headers'] = req.headers,
+  ): void => {
     const admittedRequest = new AdmittedRequest(admission, res, asStream);
-    const id = req.headers[header];
+    const id = headers[header];
     if (id === undefined || id === '') {
       if (asStream && !admittedRequest.openStream(undefined)) return;
       req.morgan = asStream ? NO_SESSION : admittedRequest;
@@ -248,13 +254,15 @@ export function sessionMiddleware(
       next();
       return;
     }
-    if (isStream(req)) {
-      admitted(req, res, next, true);
+    // Each read of `req` is a megamorphic load (see AdmittedRequest): headers once.
+    const headers = req.headers;
+    if (req.method === 'GET' && acceptsEventStream(headers)) {
+      admitted(req, res, next, true, headers);
       return;
     }
     const slot = limiter.acquire(classOf(path));
     if (slot === true) {
-      admitted(req, res, next, false);
+      admitted(req, res, next, false, headers);
     } else if (slot === false) {
       shed(req, res, next);
     } else {
@@ -286,7 +294,11 @@ function pathOf(req: Request): string {
  * `httpSubscriptionLink`, an `EventSource`) asks for `text/event-stream`.
  */
 function isStream(req: Request): boolean {
-  return req.method === 'GET' && (req.headers.accept?.includes('text/event-stream') ?? false);
+  return req.method === 'GET' && acceptsEventStream(req.headers);
+}
+
+function acceptsEventStream(headers: Request['headers']): boolean {
+  return headers.accept?.includes('text/event-stream') ?? false;
 }
 
 /**
