@@ -120,13 +120,12 @@ export class AdmittedRequest implements MorganRequestState, InFlightRequest {
     this.#done = true;
     const { limiter, streams, rotations } = this.#admission;
     // A finished response is a latency sample for adaptive capacity; a
-    // client that went away is not.
-    // (A static limit takes no sample: `writableFinished` is not read for it.)
+    // client that went away is not. A static limit takes no sample, so
+    // `writableFinished` is not read for it.
     if (!this.#stream) {
       if (limiter.adaptive === undefined) limiter.release();
       else limiter.release(this.#res.writableFinished ? this.#startedAt : undefined);
-    }
-    else if (this.#streamOf !== null) streams.close(this.#streamOf);
+    } else if (this.#streamOf !== null) streams.close(this.#streamOf);
     const tracked = this.#tracked;
     if (tracked !== undefined) {
       rotations.remove(this);
