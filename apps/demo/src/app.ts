@@ -16,6 +16,7 @@ import {
   healthRoutes,
   MorganMetrics,
   notFoundHandler,
+  requestHostOf,
   requireSession,
   type Shutdown,
   sendJson,
@@ -137,6 +138,8 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
     manager,
     router: appRouter,
     clientAddress: clientAddressOf(app),
+    // Behind a balancer that rewrites Host, the page's origin is judged by X-Forwarded-Host.
+    requestHost: requestHostOf(app),
     ...options.ws,
   });
   metrics.observeWebSocket(ws);

@@ -74,6 +74,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads MORGAN_ALLOWED_ORIGINS as a list of origins, refusing anything else', () => {
+    expect(
+      loadConfig({ MORGAN_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173' }),
+    ).toEqual({ allowedOrigins: ['https://app.example.com', 'http://localhost:5173'] });
+    for (const bad of ['app.example.com', 'https://app.example.com/path', 'ftp://x.example', '*']) {
+      const error = configError({ MORGAN_ALLOWED_ORIGINS: `https://ok.example,${bad}` });
+      expect(error.variable).toBe('MORGAN_ALLOWED_ORIGINS');
+      expect(error.value).toBe(bad);
+    }
+    expect(() => new SessionManager({ allowedOrigins: ['https://a.example/'] })).not.toThrow();
+    expect(() => new SessionManager({ allowedOrigins: ['a.example'] })).toThrow(ConfigError);
+  });
+
   it('reads REDIS_CLUSTER_NODES as a list of host:port', () => {
     expect(loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-2:7001 ,[::1]:7002' })).toEqual(
       {

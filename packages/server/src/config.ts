@@ -1,5 +1,6 @@
 import proxyaddr from 'proxy-addr';
 import type { CapacityOptions } from './capacity.js';
+import { parseAllowedOrigins } from './cross-origin.js';
 import { ConfigError } from './errors.js';
 import type { RateLimitPolicy } from './rate-limit.js';
 
@@ -27,6 +28,12 @@ export interface MorganConfig {
    * or every client counts as the balancer's address in the per-address limits.
    */
   trustProxy?: boolean | number | string[];
+  /**
+   * Other origins whose browser pages may call this server
+   * (`MORGAN_ALLOWED_ORIGINS=https://app.example.com,https://admin.example.com`);
+   * the manager's `allowedOrigins`.
+   */
+  allowedOrigins?: string[];
   /** Prefix of every Redis key and channel (`MORGAN_REDIS_PREFIX`); nodes sharing sessions use the same one. */
   redisKeyPrefix?: string;
   port?: number;
@@ -68,7 +75,8 @@ export const configVariables: readonly Variable[] = [
  * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`;
  * `MORGAN_REDIS_PREFIX` is 1 to 64 letters, digits and `:_.-`;
  * `MORGAN_CREATE_RATE_LIMIT` is sessions per minute per address, or `off`;
- * `MORGAN_CAPACITY_MODE` is `static` or `adaptive`).
+ * `MORGAN_CAPACITY_MODE` is `static` or `adaptive`;
+ * `MORGAN_ALLOWED_ORIGINS` is a comma-separated list of origins).
  * Unset or empty variables are left out so that option defaults apply.
  *
  * @throws ConfigError naming the variable and the bad value.
@@ -97,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         | 'requestRateLimit'
         | 'trustProxy'
         | 'capacity'
+        | 'allowedOrigins'
       >
     ] = value * (variable.scale ?? 1);
   }
@@ -121,6 +130,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const trustProxy = env.MORGAN_TRUST_PROXY?.trim();
   if (trustProxy !== undefined && trustProxy !== '')
     config.trustProxy = parseTrustProxy(trustProxy);
+  const origins = env.MORGAN_ALLOWED_ORIGINS;
+  if (origins !== undefined && origins.trim() !== '') {
+    config.allowedOrigins = parseAllowedOrigins(origins);
+  }
   const clusterNodes = env.REDIS_CLUSTER_NODES;
   if (clusterNodes !== undefined && clusterNodes.trim() !== '') {
     try {

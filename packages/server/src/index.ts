@@ -22,6 +22,7 @@ export {
   capacityLimiterDefaults,
 } from './capacity.js';
 export { configVariables, loadConfig, type MorganConfig } from './config.js';
+export type { AllowedOrigins, OriginCheck } from './cross-origin.js';
 export {
   CapacityError,
   ConfigError,

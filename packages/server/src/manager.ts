@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type CapacityLimiter, type CapacityOptions, createCapacityLimiter } from './capacity.js';
+import { type AllowedOrigins, checkAllowedOrigins } from './cross-origin.js';
 import {
   CapacityError,
   ErrorCode,
@@ -118,6 +119,18 @@ export interface SessionManagerOptions {
    * `stop()`. @default new MemoryEventLog() (100 events / 5 min per session)
    */
   eventLog?: EventLog;
+  /**
+   * Other origins whose browser pages may call this server: exact origins
+   * (`https://app.example.com`) or a function deciding. One setting for
+   * every transport: `sessionMiddleware` and `trpcHandler` refuse an unsafe
+   * HTTP request (POST, PUT, …) that the browser marks as cross-site with
+   * 403 `CROSS_SITE_REQUEST`, and `attachWebSocket` refuses an upgrade from
+   * another origin with 403 `FORBIDDEN_ORIGIN`, unless it is listed here.
+   * Same-origin pages and clients that send no `Origin` (servers, the SDK
+   * in Node) need no entry. Each adapter may override it.
+   * @default [] (no other origin)
+   */
+  allowedOrigins?: AllowedOrigins;
   /** Clock in epoch ms, for tests. @default Date.now */
   now?: () => number;
 }
@@ -138,6 +151,7 @@ export const sessionManagerDefaults = {
   requestRateLimit: { limit: 600, windowMs: 60_000 },
   drainTimeoutMs: 10_000,
   idempotencyWindowMs: 5 * 60 * 1000,
+  allowedOrigins: [],
 } as const satisfies Omit<
   Required<SessionManagerOptions>,
   'store' | 'eventLog' | 'now' | 'createRateLimit' | 'requestRateLimit' | 'capacity'
@@ -239,6 +253,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly drainTimeoutMs: number;
   /** How long a keyed mutation's outcome is kept (`idempotencyWindowMs`), in ms. */
   readonly idempotencyWindowMs: number;
+  /** Other origins allowed to call from a browser (`allowedOrigins`); the transports read it. */
+  readonly allowedOrigins: AllowedOrigins;
   readonly store: Store;
   /** Per-session event streams; write with `publish`. */
   readonly events: EventLog;
@@ -303,6 +319,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
         'idempotencyWindowMs',
         options.idempotencyWindowMs ?? sessionManagerDefaults.idempotencyWindowMs,
       ),
+    );
+    this.allowedOrigins = checkAllowedOrigins(
+      options.allowedOrigins ?? sessionManagerDefaults.allowedOrigins,
     );
     this.#now = options.now ?? Date.now;
     this.store = options.store ?? new MemoryStore();

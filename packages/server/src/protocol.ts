@@ -78,6 +78,7 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   ROUTE_NOT_FOUND: 'ROUTE_NOT_FOUND',
   FORBIDDEN_ORIGIN: 'FORBIDDEN_ORIGIN',
+  CROSS_SITE_REQUEST: 'CROSS_SITE_REQUEST',
   RATE_LIMITED: 'RATE_LIMITED',
   SERVER_AT_CAPACITY: 'SERVER_AT_CAPACITY',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
@@ -182,6 +183,11 @@ export const errorCodeInfo = {
     httpStatus: 403,
     wsCloseCode: CloseCode.FORBIDDEN,
     message: 'Origin is not allowed',
+  },
+  CROSS_SITE_REQUEST: {
+    httpStatus: 403,
+    wsCloseCode: CloseCode.FORBIDDEN,
+    message: 'Cross-site request refused: list the calling origin in allowedOrigins to allow it',
   },
   RATE_LIMITED: {
     httpStatus: 429,

@@ -41,6 +41,13 @@ export interface StartNginxOptions {
    * @default 60 (nginx's)
    */
   proxyReadTimeoutSeconds?: number;
+  /**
+   * Rewrite `Host` to the upstream group's name and pass the client's host
+   * in `X-Forwarded-Host`, as many load balancers do; otherwise `Host` is
+   * passed through unchanged.
+   * @default false
+   */
+  forwardHost?: boolean;
   /** How long `startNginx` waits for the port to answer. @default 10_000 */
   startTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before it sends SIGKILL. @default 5_000 */
@@ -54,6 +61,7 @@ export const nginxDefaults = {
   failTimeoutSeconds: 10,
   refuseWebSocket: false,
   proxyReadTimeoutSeconds: 60,
+  forwardHost: false,
   startTimeoutMs: 10_000,
   stopTimeoutMs: 5_000,
 } as const satisfies Omit<Required<StartNginxOptions>, 'upstreams'>;
@@ -177,6 +185,7 @@ interface ConfigInput {
   failTimeoutSeconds: number;
   refuseWebSocket: boolean;
   proxyReadTimeoutSeconds: number;
+  forwardHost: boolean;
   dir: string;
   port: number;
 }
@@ -241,8 +250,11 @@ ${refusal}      proxy_pass http://$morgan_upstream;
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+${
+  input.forwardHost
+    ? '      proxy_set_header Host $proxy_host;\n      proxy_set_header X-Forwarded-Host $http_host;\n'
+    : '      proxy_set_header Host $http_host;\n'
+}      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
     }
   }

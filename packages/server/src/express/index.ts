@@ -6,7 +6,7 @@
  * @module \@morgan/session-server/express
  */
 
-export { clientAddressOf } from './client-address.js';
+export { clientAddressOf, requestHostOf } from './client-address.js';
 export {
   type ErrorHandlerOptions,
   errorHandler,

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { batchPathClass, type RequestClass } from '../capacity/request-class.js';
+import type { AllowedOrigins } from '../cross-origin.js';
 import {
   CapacityError,
   ErrorCode,
@@ -11,6 +12,7 @@ import type { SessionManager, TrackedRequest } from '../manager.js';
 import { SESSION_HEADER_LOWER } from '../protocol.js';
 import { isSessionId } from '../session.js';
 import { type Admission, AdmittedRequest } from './admitted-request.js';
+import { crossSiteGuard } from './cross-site.js';
 import { EarlyRetries } from './early-retries.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
@@ -63,6 +65,16 @@ export interface SessionMiddlewareOptions {
    * @default false
    */
   slowEarlyRetries?: boolean;
+  /**
+   * Other origins whose pages may send unsafe requests (POST, PUT, PATCH,
+   * DELETE, …) through this middleware. A request that the browser marks
+   * as cross-site (`Sec-Fetch-Site`, or else an `Origin` whose host is not
+   * the request's) from an origin not allowed answers 403
+   * `CROSS_SITE_REQUEST` before anything else runs. Requests with neither
+   * header (servers, curl, the SDK in Node) pass.
+   * @default the manager's `allowedOrigins` (none)
+   */
+  allowedOrigins?: AllowedOrigins;
 }
 
 export const sessionMiddlewareDefaults = {
@@ -72,14 +84,16 @@ export const sessionMiddlewareDefaults = {
   retryAfterSeconds: 1,
   controlPaths: [],
   slowEarlyRetries: false,
-} as const satisfies Required<SessionMiddlewareOptions>;
+} as const satisfies Required<Omit<SessionMiddlewareOptions, 'allowedOrigins'>>;
 
 const NO_SESSION: MorganRequestState = Object.freeze({});
 
 /**
  * Express middleware that admits, identifies and tracks each request.
  *
- * In order: exempt paths pass through; a request past the node's capacity
+ * In order: exempt paths pass through; an unsafe request from a browser
+ * page of another origin not in `allowedOrigins` gets 403
+ * `CROSS_SITE_REQUEST`; a request past the node's capacity
  * (`manager.capacity`: `maxConcurrentRequests` or the adaptive limit, plus a
  * headroom for session control and the manager's optional short queue)
  * gets 503 `SERVER_AT_CAPACITY` with `Retry-After`, without touching the
@@ -116,6 +130,7 @@ export function sessionMiddleware(
     retryAfterSeconds,
   );
   const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
+  const refuseCrossSite = crossSiteGuard(options.allowedOrigins ?? manager.allowedOrigins);
   const rotations = new RotationNotices();
   rotations.listen(manager);
 
@@ -256,7 +271,9 @@ export function sessionMiddleware(
     }
     // Each read of `req` is a megamorphic load (see AdmittedRequest): headers once.
     const headers = req.headers;
-    if (req.method === 'GET' && acceptsEventStream(headers)) {
+    const method = req.method;
+    if (method !== 'GET' && refuseCrossSite(req, res)) return;
+    if (method === 'GET' && acceptsEventStream(headers)) {
       admitted(req, res, next, true, headers);
       return;
     }

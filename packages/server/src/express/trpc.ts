@@ -2,6 +2,7 @@ import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { getErrorShape, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Request, RequestHandler, Response } from 'express';
+import type { AllowedOrigins } from '../cross-origin.js';
 import { ErrorCode, errorCodeInfo, MorganError, RateLimitedError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
 import { CREATION_REFUSED } from '../manager.js';
@@ -9,6 +10,7 @@ import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
 import { errorCodeOf, toTRPCError } from '../trpc/errors.js';
 import { isSessionCreateProcedure } from '../trpc/procedures.js';
+import { crossSiteGuard } from './cross-site.js';
 import { RefusalHold } from './refusal-hold.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, rateLimitHeaders, retryAfterHeaders, sendJsonText } from './respond.js';
@@ -46,6 +48,15 @@ export interface TrpcHandlerOptions<TRouter extends AnyRouter = AnyRouter> {
    * only a generic message). @default logs to stderr
    */
   onInternalError?: (error: unknown, path: string | undefined) => void;
+  /**
+   * Other origins whose pages may call mutations from a browser. A POST
+   * that the browser marks as cross-site (an HTML form posting
+   * `multipart/form-data`, say) from an origin not allowed answers 403
+   * `CROSS_SITE_REQUEST` and runs nothing; the same check as
+   * `sessionMiddleware`'s, for a handler mounted without it.
+   * @default the manager's `allowedOrigins` (none)
+   */
+  allowedOrigins?: AllowedOrigins;
 }
 
 const JSON_TYPE = 'application/json';
@@ -58,7 +69,7 @@ export const trpcHandlerDefaults = {
   onInternalError: (error: unknown, path: string | undefined): void => {
     console.error(`[morgan] tRPC ${path ?? '?'} failed: ${redactError(error)}`);
   },
-} as const satisfies Required<Omit<TrpcHandlerOptions, 'createContext'>>;
+} as const satisfies Required<Omit<TrpcHandlerOptions, 'createContext' | 'allowedOrigins'>>;
 
 /**
  * Serves a tRPC router over HTTP (on Morgan's tRPC instance, or the app's
@@ -117,7 +128,9 @@ export function trpcHandler<TRouter extends AnyRouter>(
     maxTotal: 4_096,
   });
   const refuseCreation = creationRefusals(manager, router, hold);
+  const refuseCrossSite = crossSiteGuard(options.allowedOrigins ?? manager.allowedOrigins);
   return function morganTrpc(req, res, next) {
+    if (refuseCrossSite(req, res)) return;
     // Requests the Fetch API that tRPC builds its request with refuses,
     // which tRPC would answer 500 and report as internal errors.
     if (req.method === 'TRACE') {

@@ -31,7 +31,7 @@ import { PendingWork } from './pending-work.js';
 import { SessionSockets } from './session-sockets.js';
 import { currentChannel, SharedChannel, SharedTrpc } from './shared-trpc.js';
 import {
-  compileOriginCheck,
+  compileUpgradeOriginCheck,
   rejectUpgrade,
   upgradeListener,
   withoutConnectionParamsFlag,
@@ -124,8 +124,16 @@ class WebSocketLayer<TRouter extends AnyRouter>
   #closing: Promise<void> | undefined;
 
   constructor(server: Server, options: AttachWebSocketOptions<TRouter>) {
-    const { manager, router, allowedOrigins, onError, createContext, clientAddress, ...rest } =
-      options;
+    const {
+      manager,
+      router,
+      allowedOrigins,
+      onError,
+      createContext,
+      clientAddress,
+      requestHost,
+      ...rest
+    } = options;
     this.#createContext = createContext;
     this.#clientAddress = clientAddress ?? ((req) => req.socket.remoteAddress);
     this.#settings = resolveSettings(rest);
@@ -134,7 +142,10 @@ class WebSocketLayer<TRouter extends AnyRouter>
     this.#onUpgrade = upgradeListener({
       server,
       path: this.#settings.path,
-      originAllowed: compileOriginCheck(allowedOrigins),
+      originAllowed: compileUpgradeOriginCheck(
+        allowedOrigins ?? manager.allowedOrigins,
+        requestHost ?? ((req) => req.headers.host),
+      ),
       closing: () => this.#closing !== undefined,
       accept: (req, socket, head) => this.#accept(req, socket, head),
     });

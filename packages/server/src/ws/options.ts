@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import type { WSSHandlerOptions } from '@trpc/server/adapters/ws';
+import type { AllowedOrigins } from '../cross-origin.js';
 import type { SessionManager } from '../manager.js';
 import type { AppContextOf } from '../trpc/context.js';
 
-/** Decides whether a browser page from `origin` may open a socket. */
-export type OriginCheck = (origin: string | undefined) => boolean;
+export type { OriginCheck } from '../cross-origin.js';
 
 /** What an app's `createContext` gets for a socket. */
 export interface WebSocketContextOptions {
@@ -30,13 +30,24 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
   /** Largest incoming message, in bytes; larger ones close the socket with 1009. @default 1_048_576 (1 MiB) */
   maxPayload?: number;
   /**
-   * Origins allowed to connect (exact `Origin` header values, such as
-   * `https://app.example.com`), or a function deciding. A request whose
-   * Origin is refused gets 403 before the upgrade. Requests without an
-   * Origin header (non-browser clients) are allowed by the list form.
-   * @default undefined (every origin)
+   * Other origins whose pages may open a socket (exact `Origin` values, such
+   * as `https://app.example.com`, or a function deciding). An upgrade whose
+   * `Origin` is another origin (another site, or a sibling subdomain) and
+   * not allowed gets 403 `FORBIDDEN_ORIGIN` before the upgrade, so a page
+   * elsewhere cannot ride on the visitor's cookies. Same-origin pages (by
+   * `requestHost`) and clients without an `Origin` (servers, the SDK in
+   * Node) always connect.
+   * @default the manager's `allowedOrigins` (none)
    */
-  allowedOrigins?: readonly string[] | OriginCheck | undefined;
+  allowedOrigins?: AllowedOrigins | undefined;
+  /**
+   * The host an upgrade request was sent to, against which a page's
+   * `Origin` counts as same-origin. Behind a load balancer that rewrites
+   * `Host`, pass `requestHostOf(app)` (`./express`): it follows the app's
+   * `trust proxy` setting and `X-Forwarded-Host`, as `req.host` does.
+   * @default the `Host` header
+   */
+  requestHost?: ((req: IncomingMessage) => string | undefined) | undefined;
   /** Time a new socket has to send its `connectionParams`, in ms; then it is closed with 4400. @default 10_000 */
   authTimeoutMs?: number;
   /**
@@ -113,7 +124,13 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
 export type WebSocketSettings = Required<
   Omit<
     AttachWebSocketOptions<AnyRouter>,
-    'manager' | 'router' | 'allowedOrigins' | 'onError' | 'createContext' | 'clientAddress'
+    | 'manager'
+    | 'router'
+    | 'allowedOrigins'
+    | 'onError'
+    | 'createContext'
+    | 'clientAddress'
+    | 'requestHost'
   >
 >;
 

@@ -1,19 +1,28 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import {
+  type AllowedOrigins,
+  compileAllowedOrigins,
+  upgradeOriginAllowed,
+} from '../cross-origin.js';
 import { ErrorCode, errorCodeInfo } from '../errors.js';
 import { errorBody } from '../express/respond.js';
 import { errorMessage } from '../protocol.js';
-import type { OriginCheck } from './options.js';
 
-/** Builds the origin check once from the option. */
-export function compileOriginCheck(
-  allowed: readonly string[] | OriginCheck | undefined,
-): OriginCheck {
-  if (allowed === undefined) return () => true;
-  if (typeof allowed === 'function') return allowed;
-  const origins = new Set(allowed.map((origin) => origin.toLowerCase()));
-  return (origin) => origin === undefined || origins.has(origin.toLowerCase());
+/** Decides on an upgrade request's `Origin`: true when the page may connect. */
+export type UpgradeOriginCheck = (req: IncomingMessage) => boolean;
+
+/**
+ * Builds the upgrade's origin check once: no `Origin` (not a page) and a
+ * same-origin page connect; another origin only when allowed.
+ */
+export function compileUpgradeOriginCheck(
+  allowed: AllowedOrigins,
+  host: (req: IncomingMessage) => string | undefined,
+): UpgradeOriginCheck {
+  const check = compileAllowedOrigins(allowed);
+  return (req) => upgradeOriginAllowed(req.headers.origin, () => host(req), check);
 }
 
 /** The path of an upgrade request's URL, or undefined when it does not parse. */
@@ -64,7 +73,7 @@ export function rejectUpgrade(
 export interface UpgradeGate {
   server: Server;
   path: string;
-  originAllowed: OriginCheck;
+  originAllowed: UpgradeOriginCheck;
   closing: () => boolean;
   /** Completes the handshake of an accepted request. */
   accept: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -73,7 +82,7 @@ export interface UpgradeGate {
 /**
  * The HTTP server's `upgrade` listener: other paths get 404 (unless another
  * listener is registered to serve them), then 503 while closing, 403 for an
- * Origin not allowed, and the rest is accepted.
+ * page of another origin not allowed, and the rest is accepted.
  */
 export function upgradeListener(gate: UpgradeGate) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -87,7 +96,7 @@ export function upgradeListener(gate: UpgradeGate) {
       rejectUpgrade(socket, ErrorCode.SHUTTING_DOWN);
       return;
     }
-    if (!gate.originAllowed(req.headers.origin)) {
+    if (!gate.originAllowed(req)) {
       rejectUpgrade(socket, ErrorCode.FORBIDDEN_ORIGIN);
       return;
     }
