@@ -5,9 +5,8 @@
 // default Morgan refuses it before anything runs; listed origins,
 // same-origin pages and clients that send no browser headers pass.
 import { request } from 'node:http';
-import { startNginx } from '@morgan/test-support';
 import { describe, expect, test } from 'vitest';
-import { startVictimApp } from '../testing/victim-app.js';
+import { startVictimApp, startVictimBehindNginx } from '../testing/victim-app.js';
 
 const ATTACKER = 'https://attacker.example';
 
@@ -192,16 +191,10 @@ describe('cross-site requests over HTTP', () => {
   });
 
   test('behind nginx with trust proxy, the forwarded host is the origin a page is judged by', async () => {
-    await using app = await startVictimApp({ trustProxy: 'loopback' });
-    await using nginx = await startNginx({
-      upstreams: [`127.0.0.1:${app.port}`],
-      forwardHost: true,
-    });
-    await using untrusting = await startVictimApp();
-    await using nginxUntrusted = await startNginx({
-      upstreams: [`127.0.0.1:${untrusting.port}`],
-      forwardHost: true,
-    });
+    await using trusting = await startVictimBehindNginx(true);
+    await using untrustingStack = await startVictimBehindNginx(false);
+    const { app, nginx } = trusting;
+    const { app: untrusting, nginx: nginxUntrusted } = untrustingStack;
     const page = (proxy: { url: string }) => ({ origin: proxy.url });
     // nginx sends Host: the upstream group and X-Forwarded-Host: the page's host.
     const cookie = await app.logIn('victim');

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startNginx } from '@morgan/test-support';
 import { initTRPC, TRPCError } from '@trpc/server';
 import express, { type Request, type Response } from 'express';
 import expressSession from 'express-session';
@@ -159,4 +160,27 @@ export async function startVictimApp(options: VictimAppOptions = {}): Promise<Vi
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * The victim app behind a real nginx that rewrites `Host` and sends the
+ * page's host in `X-Forwarded-Host`, with the app trusting it (`trust proxy`
+ * loopback) or not. `await using` stops both.
+ */
+export async function startVictimBehindNginx(trusted: boolean) {
+  const app = await startVictimApp(trusted ? { trustProxy: 'loopback' } : {});
+  try {
+    const nginx = await startNginx({ upstreams: [`127.0.0.1:${app.port}`], forwardHost: true });
+    return {
+      app,
+      nginx,
+      async [Symbol.asyncDispose]() {
+        await nginx.stop();
+        await app[Symbol.asyncDispose]();
+      },
+    };
+  } catch (error) {
+    await app[Symbol.asyncDispose]();
+    throw error;
+  }
 }

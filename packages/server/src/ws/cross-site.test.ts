@@ -4,10 +4,9 @@
 // opens a socket (the browser attaches the victim's cookie), authenticates
 // it with a Morgan session of its own and calls as the victim, unless the
 // upgrade is refused. Per-tab sockets and shared sockets (`?mux=1`) alike.
-import { startNginx } from '@morgan/test-support';
 import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { startVictimApp, type VictimApp } from '../testing/victim-app.js';
+import { startVictimApp, startVictimBehindNginx, type VictimApp } from '../testing/victim-app.js';
 import { call, closed, connect } from './testing/ws-server.js';
 
 const ATTACKER = 'https://attacker.example';
@@ -96,16 +95,10 @@ describe('cross-site WebSocket upgrades', () => {
   });
 
   test('behind nginx with trust proxy, a page of the public origin connects', async () => {
-    await using app = await startVictimApp({ trustProxy: 'loopback' });
-    await using nginx = await startNginx({
-      upstreams: [`127.0.0.1:${app.port}`],
-      forwardHost: true,
-    });
-    await using untrusting = await startVictimApp();
-    await using nginxUntrusted = await startNginx({
-      upstreams: [`127.0.0.1:${untrusting.port}`],
-      forwardHost: true,
-    });
+    await using trusting = await startVictimBehindNginx(true);
+    await using untrustingStack = await startVictimBehindNginx(false);
+    const { app, nginx } = trusting;
+    const { app: untrusting, nginx: nginxUntrusted } = untrustingStack;
     const cookie = await app.logIn('victim');
     const wsUrl = `ws://127.0.0.1:${nginx.port}/trpc`;
     expect(await hijack(app, wsUrl, nginx.url, cookie)).toBe('victim');
