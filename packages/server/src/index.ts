@@ -38,6 +38,7 @@ export {
   SessionNotFoundError,
   StoreUnavailableError,
   toMorganError,
+  VersionConflictError,
 } from './errors.js';
 export {
   compareEventIds,
