@@ -153,28 +153,13 @@ type PositiveOption =
   | 'maxStreams'
   | 'maxStreamsPerSession';
 
-/** The manager's plain settings: the options above, validated, defaults applied. */
-export interface ManagerSettings {
-  readonly sessionTimeoutMs: number;
-  readonly cleanupIntervalMs: number;
-  readonly maxConcurrentRequests: number;
-  readonly maxMetadataBytes: number;
-  readonly maxMetadataDepth: number;
-  readonly maxSessions: number;
-  readonly maxSessionsPerUser: number;
-  readonly drainTimeoutMs: number;
-  readonly idempotencyWindowMs: number;
-  readonly allowedOrigins: AllowedOrigins;
-  readonly now: () => number;
-}
-
 /**
  * Validates the plain options and applies their defaults, in a fixed order
  * (the first bad one is the one reported).
  *
  * @throws MorganError `INVALID_CONFIG` naming the option and the value.
  */
-export function resolveSettings(options: SessionManagerOptions): ManagerSettings {
+export function resolveSettings(options: SessionManagerOptions) {
   const sessionTimeoutMs = positive(
     'sessionTimeoutMs',
     options.sessionTimeoutMs ?? sessionManagerDefaults.sessionTimeoutMs,
@@ -205,6 +190,9 @@ export function resolveSettings(options: SessionManagerOptions): ManagerSettings
     now: options.now ?? Date.now,
   };
 }
+
+/** The manager's plain settings: the options above, checked, defaults applied. */
+export type ManagerSettings = Readonly<ReturnType<typeof resolveSettings>>;
 
 /** A positive count option, or its default. */
 export function positiveOption(options: SessionManagerOptions, name: PositiveOption): number {
