@@ -28,24 +28,19 @@ import {
   reconnectDefaults,
   type SessionClientOptions,
   sessionClientDefaults,
+  transportFallbackDefaults,
 } from './options.js';
 import { type CreateSessionInput, code, type SessionInfo } from './protocol.js';
 import { ReconnectScheduler } from './reconnect.js';
 import { SessionApi } from './session-api.js';
-import type { SessionClientEvents } from './session-events.js';
+import type { SessionClientEvents, TransportEvent, TransportKind } from './session-events.js';
 import { SessionKeeper } from './session-keeper.js';
 import { SharedConnection, type SharedConnectionDeps } from './shared/hub.js';
 import { SessionSocket, type SessionSocketHooks } from './socket.js';
 import { SseTransport } from './sse.js';
 import { type ConnectionState, ConnectionStateMachine, type ConnectionStatus } from './state.js';
 import { defaultStorageOption, openSessionIdStore, type SessionIdStore } from './storage.js';
-import {
-  TransportController,
-  type TransportEvent,
-  type TransportKind,
-  TrialScheduler,
-  transportFallbackDefaults,
-} from './transport.js';
+import { TransportController, TrialScheduler } from './transport.js';
 import { type ClientUrls, resolveUrls } from './urls.js';
 
 /** Options of `close()`. */

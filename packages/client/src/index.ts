@@ -48,6 +48,9 @@ export {
   reconnectDefaults,
   type SessionClientOptions,
   sessionClientDefaults,
+  type TransportFallbackOptions,
+  type TransportOption,
+  transportFallbackDefaults,
   type WebSocketLike,
 } from './options.js';
 export type {
@@ -64,6 +67,8 @@ export type {
   SessionClientEvents,
   SessionReplacedEvent,
   SessionRotatedEvent,
+  TransportEvent,
+  TransportKind,
 } from './session-events.js';
 export { createMemoryLocks, type LockManagerLike } from './shared/locks.js';
 export type { BroadcastChannelConstructor, BroadcastChannelLike } from './shared/messages.js';
@@ -75,13 +80,6 @@ export {
   connectionTransitions,
 } from './state.js';
 export { createMemoryStorage, type StorageLike, type StorageOption } from './storage.js';
-export {
-  type TransportEvent,
-  type TransportFallbackOptions,
-  type TransportKind,
-  type TransportOption,
-  transportFallbackDefaults,
-} from './transport.js';
 
 /**
  * Creates a session-aware tRPC client for a Morgan server. Call `connect()`

@@ -21,7 +21,8 @@ import {
 } from './idempotency.js';
 import type { FetchLike } from './options.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
-import { type TransportKind, transportSwitchLink } from './transport.js';
+import type { TransportKind } from './session-events.js';
+import { transportSwitchLink } from './transport.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {

@@ -2,54 +2,10 @@ import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import { clientClosedError, type SessionClientError } from './errors.js';
+import type { TransportFallbackOptions, TransportOption } from './options.js';
 import { ReconnectScheduler } from './reconnect.js';
+import type { TransportEvent, TransportKind } from './session-events.js';
 import type { SessionSocketHooks } from './socket.js';
-
-/** The `transport` option: what carries subscriptions. */
-export type TransportOption = 'auto' | 'websocket' | 'sse';
-
-/** The transport in use: the WebSocket, or Server-Sent Events (with calls over HTTP). */
-export type TransportKind = 'websocket' | 'sse';
-
-/** When `transport: 'auto'` gives up on the WebSocket, and how it tries again. */
-export interface TransportFallbackOptions {
-  /**
-   * Sockets in a row that close before the server confirmed them (an
-   * upgrade answered with an HTTP error, a socket that never opens or
-   * closes at once) after which the client checks that HTTP works and, if
-   * so, moves to SSE.
-   * @default 2
-   */
-  failures: number;
-  /**
-   * How long a socket may stay neither confirmed nor closed (an upgrade
-   * that hangs) before the client checks that HTTP works and, if so, moves
-   * to SSE.
-   * @default 10000
-   */
-  timeoutMs: number;
-  /**
-   * Mean delay between attempts to go back to the WebSocket while on SSE;
-   * each is jittered between half and one and a half of it.
-   * @default 30000
-   */
-  retryWebSocketMs: number;
-}
-
-/** Defaults of {@link TransportFallbackOptions}. */
-export const transportFallbackDefaults: TransportFallbackOptions = {
-  failures: 2,
-  timeoutMs: 10_000,
-  retryWebSocketMs: 30_000,
-};
-
-/** What `transport` carries: the transport now in use and why it changed. */
-export interface TransportEvent {
-  transport: TransportKind;
-  previous: TransportKind;
-  /** `websocket-refused`: upgrades fail while HTTP works; `websocket-restored`: a socket was confirmed again. */
-  reason: 'websocket-refused' | 'websocket-restored';
-}
 
 /** What the controller asks of the client. */
 export interface TransportControllerHooks {
