@@ -92,6 +92,23 @@ export class TransportController {
   }
 
   /**
+   * The WebSocket constructor to give a socket: with `'auto'`, one that
+   * tells {@link socketCreated} of each socket it creates; else
+   * `WebSocketImpl` itself.
+   */
+  watch(WebSocketImpl: unknown): unknown {
+    if (this.mode !== 'auto') return WebSocketImpl;
+    const controller = this;
+    const Base = WebSocketImpl as new (url: string, protocols?: string | string[]) => object;
+    return class extends Base {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        controller.socketCreated();
+      }
+    };
+  }
+
+  /**
    * Wraps a socket's hooks: sockets that fail before they are confirmed
    * count towards the fallback, and while on SSE a socket is a trial whose
    * confirmation moves subscriptions back and whose failure is not a loss.
