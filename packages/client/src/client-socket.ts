@@ -6,7 +6,8 @@ import type { ClientLifetime } from './lifetime.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
 import type { SharedSocket } from './shared/shared-socket.js';
 import { SessionSocket, type SessionSocketHooks } from './socket.js';
-import { type TransportController, TrialScheduler } from './transport.js';
+import type { TransportController } from './transport.js';
+import { TrialScheduler } from './trial-scheduler.js';
 
 /** What a {@link ClientSocket} works with. */
 export interface ClientSocketDeps {

@@ -7,6 +7,7 @@ import {
 } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { resolveClientConfig } from './client-config.js';
+import { ClientTransports } from './client-transports.js';
 import { ClientConnection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { clientClosedError } from './errors.js';
@@ -22,7 +23,6 @@ import { type SharedSocket, sharedSocketFor } from './shared/shared-socket.js';
 import { ClientShutdown } from './shutdown.js';
 import type { ConnectionState, ConnectionStatus } from './state.js';
 import type { SessionIdStore } from './storage.js';
-import { ClientTransports } from './transports.js';
 
 /** Options of `close()`. */
 export interface CloseOptions {

@@ -22,7 +22,7 @@ import {
 import type { FetchLike } from './options.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
 import type { TransportKind } from './session-events.js';
-import { transportSwitchLink } from './transport.js';
+import { transportSwitchLink } from './transport-switch.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {

@@ -1,3 +1,4 @@
+import type { ClientTransports } from './client-transports.js';
 import type { ClientConnection } from './connection.js';
 import type { Emitter } from './emitter.js';
 import type { SessionClientError } from './errors.js';
@@ -5,7 +6,6 @@ import type { ClientLifetime } from './lifetime.js';
 import type { SessionClientEvents } from './session-events.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
 import type { SharedSocket } from './shared/shared-socket.js';
-import type { ClientTransports } from './transports.js';
 
 /** Everything a shutdown stops. */
 export interface ShutdownParts {

@@ -4,7 +4,8 @@ import type { SessionInfo } from './protocol.js';
 import { ReconnectScheduler } from './reconnect.js';
 import type { TransportEvent } from './session-events.js';
 import type { SessionSocketHooks } from './socket.js';
-import { TransportController, type TransportControllerHooks, TrialScheduler } from './transport.js';
+import { TransportController, type TransportControllerHooks } from './transport.js';
+import { TrialScheduler } from './trial-scheduler.js';
 
 const options = { failures: 2, timeoutMs: 10_000, retryWebSocketMs: 30_000 };
 const lost = new SessionClientError('NETWORK_ERROR', 'WebSocket closed (1006)');
