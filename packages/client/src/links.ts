@@ -12,7 +12,7 @@ import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import { ClientErrorCode, SessionClientError } from './errors.js';
-import { httpRetryLink, type RetryLinkDeps, SESSION_HEADER } from './http.js';
+import { httpRetryLink, type RetryLinkDeps } from './http.js';
 import {
   IDEMPOTENCY_HEADER,
   idempotencyKeyOf,
@@ -20,6 +20,7 @@ import {
   keyedWsClient,
 } from './idempotency.js';
 import type { FetchLike } from './options.js';
+import { SESSION_HEADER } from './protocol.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
 import type { TransportKind } from './session-events.js';
 import { transportSwitchLink } from './transport-switch.js';

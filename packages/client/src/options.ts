@@ -4,8 +4,6 @@ import type { LockManagerLike } from './shared/locks.js';
 import type { BroadcastChannelConstructor } from './shared/messages.js';
 import type { StorageOption } from './storage.js';
 
-export type { JsonObject, JsonValue } from './protocol.js';
-
 /**
  * A WebSocket constructor: the browser's, or `WebSocket` from the `ws`
  * package in Node 20 (which has no global one).
