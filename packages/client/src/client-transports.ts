@@ -35,8 +35,8 @@ export interface ClientTransportsDeps {
  * SSE the session's event stream.
  */
 export class ClientTransports implements ConnectionCarrier {
-  readonly controller: TransportController;
-  readonly sse: SseTransport;
+  readonly #controller: TransportController;
+  readonly #sse: SseTransport;
   readonly socket: ClientSocket;
   /** What `createSessionLinks` needs; the same for every `links()`. */
   readonly linkDeps: SessionLinkDeps;
@@ -48,7 +48,7 @@ export class ClientTransports implements ConnectionCarrier {
     this.#deps = deps;
     const { connection, lifetime } = deps;
     const closed = () => lifetime.closed;
-    this.controller = new TransportController(
+    this.#controller = new TransportController(
       config.transport,
       config.transportFallback,
       config.webSocket() !== undefined,
@@ -60,7 +60,7 @@ export class ClientTransports implements ConnectionCarrier {
         closed,
       },
     );
-    this.sse = new SseTransport({
+    this.#sse = new SseTransport({
       url: config.urls.trpcHttp,
       fetch: config.fetch,
       scheduler: connection.scheduler,
@@ -77,7 +77,7 @@ export class ClientTransports implements ConnectionCarrier {
         // A subscription before `connect()` connects, as over the socket.
         onStream: () => connection.connectIfIdle(),
         onIdle: () => {
-          if (this.current === 'sse' && connection.status !== 'connected') this.sse.connect();
+          if (this.current === 'sse' && connection.status !== 'connected') this.#sse.connect();
         },
         closed,
       },
@@ -86,7 +86,7 @@ export class ClientTransports implements ConnectionCarrier {
       url: config.urls.trpcWs,
       webSocket: config.webSocket,
       connection,
-      transport: this.controller,
+      transport: this.#controller,
       session: deps.session,
       shared: deps.shared,
       lifetime,
@@ -97,31 +97,31 @@ export class ClientTransports implements ConnectionCarrier {
 
   /** The transport subscriptions use now. */
   get current(): TransportKind {
-    return this.controller.current;
+    return this.#controller.current;
   }
 
   open(): void {
     if (this.current === 'sse') {
-      this.sse.connect();
+      this.#sse.connect();
       return;
     }
     this.socket.client();
   }
 
   get isOpen(): boolean {
-    return this.current === 'sse' ? this.sse.open : this.socket.open;
+    return this.current === 'sse' ? this.#sse.open : this.socket.open;
   }
 
   get lastError(): SessionClientError | undefined {
-    return this.current === 'sse' ? this.sse.lastError : this.socket.lastError;
+    return this.current === 'sse' ? this.#sse.lastError : this.socket.lastError;
   }
 
   reopen(): void {
-    if (this.current === 'sse') this.sse.connect();
+    if (this.current === 'sse') this.#sse.connect();
   }
 
   refusal(): Error | undefined {
-    const needed = this.controller.mode === 'websocket';
+    const needed = this.#controller.mode === 'websocket';
     return needed && this.#config.webSocket() === undefined
       ? new TypeError(NO_WEBSOCKET)
       : undefined;
@@ -132,15 +132,15 @@ export class ClientTransports implements ConnectionCarrier {
    * its reconnects stop at once, its close is what the promise waits for.
    */
   close(): Promise<void> | undefined {
-    this.controller.close();
-    this.sse.close();
+    this.#controller.close();
+    this.#sse.close();
     return this.socket.close();
   }
 
   #linkDeps(): SessionLinkDeps {
     const config = this.#config;
     const { calls, shared } = this.#deps;
-    const controller = this.controller;
+    const controller = this.#controller;
     return {
       httpUrl: config.urls.trpcHttp,
       fetch: config.fetch,
@@ -156,7 +156,7 @@ export class ClientTransports implements ConnectionCarrier {
           : {
               current: () => controller.current,
               onSwitch: (listener) => controller.onSwitch(listener),
-              sseLink: () => this.sse.link(),
+              sseLink: () => this.#sse.link(),
             },
     };
   }
@@ -165,9 +165,9 @@ export class ClientTransports implements ConnectionCarrier {
   #onChange(event: TransportEvent): void {
     if (event.transport === 'sse') {
       this.socket.retire();
-      this.sse.connect();
+      this.#sse.connect();
     } else {
-      this.sse.close();
+      this.#sse.close();
     }
     this.#deps.emitter.emit('transport', event);
   }

@@ -61,7 +61,7 @@ export interface SessionLifecycleDeps {
 export class SessionLifecycle implements ConnectionSession {
   readonly api: SessionApi;
   readonly keeper: SessionKeeper;
-  readonly heartbeat: HeartbeatTimer;
+  readonly #heartbeat: HeartbeatTimer;
   readonly events: EventStream;
   readonly #emitter: Emitter<SessionClientEvents>;
 
@@ -85,7 +85,7 @@ export class SessionLifecycle implements ConnectionSession {
       socketSession: async () => socket()?.currentSession(),
       closed: () => lifetime.closed,
     });
-    this.heartbeat = new HeartbeatTimer({
+    this.#heartbeat = new HeartbeatTimer({
       intervalMs: config.heartbeatIntervalMs,
       beat: () => this.#beat(),
       onBeat: (report) => emitter.emit('heartbeat', report),
@@ -115,12 +115,12 @@ export class SessionLifecycle implements ConnectionSession {
   connected(previous: ConnectionState): void {
     // Beat at once while the server's timeout (hence the interval) is
     // unknown, and after being offline.
-    this.heartbeat.start(previous.status === 'offline' || !this.heartbeat.knowsTimeout);
+    this.#heartbeat.start(previous.status === 'offline' || !this.#heartbeat.knowsTimeout);
     this.events.resume();
   }
 
   disconnected(): void {
-    this.heartbeat.stop();
+    this.#heartbeat.stop();
   }
 
   lost(): void {
@@ -129,7 +129,7 @@ export class SessionLifecycle implements ConnectionSession {
 
   /** Stops heartbeats and the event stream (shutdown). */
   stop(): void {
-    this.heartbeat.stop();
+    this.#heartbeat.stop();
     this.events.stop();
   }
 
