@@ -1,13 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ClusterOptions, RedisOptions } from 'ioredis';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../errors.js';
-import {
-  flexibleRateLimiter,
-  type RateLimiter,
-  type RateLimitPolicy,
-  seconds,
-} from '../rate-limit.js';
+import type { RateLimiter, RateLimitPolicy } from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS } from '../store/idempotency-records.js';
 import type {
@@ -18,90 +11,19 @@ import type {
   StoreSettings,
 } from '../store/store.js';
 import { type RedisClient, StoreConnection, withTimeout } from './connection.js';
-import { KeyLayout, type ShardKeys, shardOf } from './key-layout.js';
+import { RedisIdempotencyRecords } from './idempotency-records.js';
+import { KeyLayout, shardOf } from './key-layout.js';
 import { NodeLease } from './node-lease.js';
+import { redisRateLimiter } from './rate-limiter.js';
 import { RecentWrites } from './recent-writes.js';
-import { optionalArg, type RawFields, toRecord, toRecords } from './records.js';
-import { FIELDS, type ScriptName, scripts } from './scripts.js';
+import { optionalArg, type RawFields, toRecord } from './records.js';
+import { type RedisStoreOptions, redisStoreDefaults } from './redis-store-options.js';
+import { type ScriptName, scripts } from './scripts.js';
+import { isLive, SessionReads } from './session-reads.js';
 import { EventSubscriber } from './subscriber.js';
+import { RedisSweeper } from './sweeper.js';
 
-/** Options of a `RedisStore`. */
-export interface RedisStoreOptions {
-  /** Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). @default 'redis://127.0.0.1:6379' */
-  url?: string;
-  /** ioredis options, merged over the store's fail-fast defaults. @default {} */
-  redis?: RedisOptions;
-  /**
-   * Redis Cluster nodes (`host:port`, a few are enough: the rest are
-   * discovered) to connect to instead of `url`; the demo reads them from
-   * `REDIS_CLUSTER_NODES`. `redis` then applies to each node's connection.
-   * @default undefined (one Redis at `url`)
-   */
-  clusterNodes?: readonly string[];
-  /** ioredis `Cluster` options, merged over the store's fail-fast defaults. @default {} */
-  cluster?: ClusterOptions;
-  /**
-   * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
-   * instead of `url`. The store does not close it, and its own settings
-   * (offline queue, timeouts) decide how it fails.
-   * @default undefined (the store opens and owns its connection)
-   */
-  client?: RedisClient;
-  /** Prefix of every key and of the events channel; nodes sharing sessions use the same one. @default 'morgan:' */
-  keyPrefix?: string;
-  /** This node's id; events it publishes are not delivered back to it. @default crypto.randomUUID() */
-  nodeId?: string;
-  /**
-   * Longest wait for a Redis reply, and for the first connection, in ms.
-   * While Redis is unreachable operations reject at once with
-   * `StoreUnavailableError` (`STORE_UNAVAILABLE`); the client reconnects by itself.
-   * @default 1_000
-   */
-  commandTimeoutMs?: number;
-  /**
-   * Extra life of an idle session's key past the session timeout, in ms. Redis
-   * frees the key after `sessionTimeoutMs + ttlGraceMs` even when no node
-   * sweeps; keep it above the cleanup interval so a sweep announces each expiry.
-   * @default 600_000 (10 min)
-   */
-  ttlGraceMs?: number;
-  /** Sessions removed per sweep script call (one call per batch). @default 1_000 */
-  sweepBatchSize?: number;
-  /**
-   * Life of this node's lease, in ms, re-armed every third of it while the
-   * node runs. When a node dies (kill -9, frozen) with requests in flight or
-   * sockets open, the first sweep after its lease lapses, on any node, undoes
-   * those pins, so its sessions expire again and counts are right.
-   * @default 15_000
-   */
-  leaseMs?: number;
-  /**
-   * Touch coalescing, in ms. When this node wrote a session's `lastActivity`
-   * (by a touch, a request, a connection or `create`) less than this long
-   * before, `touch(id, now)` only reads the session (one HMGET, as `get`
-   * does, expiry checked here) and writes nothing; otherwise it runs the
-   * touch script. Most touches of a busy session then cost a plain read
-   * instead of a script with writes.
-   *
-   * The trade-off: `lastActivity` in Redis, and in the record a coalesced
-   * touch returns, may lag the last touch by up to this much, so an idle
-   * session may expire up to this much early. The WebSocket layer already
-   * throttles its touches to one per `touchIntervalMs` (1 s) for the same
-   * reason. `0` runs the script on every touch.
-   * @default 1_000
-   */
-  touchResolutionMs?: number;
-}
-
-export const redisStoreDefaults = {
-  url: 'redis://127.0.0.1:6379',
-  keyPrefix: 'morgan:',
-  commandTimeoutMs: 1_000,
-  ttlGraceMs: 10 * 60 * 1000,
-  sweepBatchSize: 1_000,
-  leaseMs: 15_000,
-  touchResolutionMs: 1_000,
-} as const;
+export { type RedisStoreOptions, redisStoreDefaults } from './redis-store-options.js';
 
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 
@@ -130,9 +52,11 @@ export class RedisStore implements Store {
   readonly #connection: StoreConnection<ScriptName>;
   readonly #commandTimeoutMs: number;
   readonly #ttlGraceMs: number;
-  readonly #sweepBatchSize: number;
   readonly #lease: NodeLease;
   readonly #recentWrites: RecentWrites;
+  readonly #reads: SessionReads;
+  readonly #sweeper: RedisSweeper;
+  readonly #idempotency: RedisIdempotencyRecords;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #requestWindowMs = 0;
@@ -146,7 +70,6 @@ export class RedisStore implements Store {
     this.#keys = new KeyLayout(this.keyPrefix);
     this.#commandTimeoutMs = options.commandTimeoutMs ?? redisStoreDefaults.commandTimeoutMs;
     this.#ttlGraceMs = options.ttlGraceMs ?? redisStoreDefaults.ttlGraceMs;
-    this.#sweepBatchSize = options.sweepBatchSize ?? redisStoreDefaults.sweepBatchSize;
     this.#recentWrites = new RecentWrites(
       options.touchResolutionMs ?? redisStoreDefaults.touchResolutionMs,
     );
@@ -164,6 +87,23 @@ export class RedisStore implements Store {
       this.nodeId,
       options.leaseMs ?? redisStoreDefaults.leaseMs,
     );
+    const parts = { connection: this.#connection, keys: this.#keys };
+    this.#reads = new SessionReads(parts, () => this.#timeoutMs);
+    this.#idempotency = new RedisIdempotencyRecords(parts, {
+      windowMs: () => this.#idempotencyWindowMs,
+      timeoutMs: () => this.#timeoutMs,
+    });
+    this.#sweeper = new RedisSweeper(parts, {
+      nodeId: this.nodeId,
+      sweepBatchSize: options.sweepBatchSize ?? redisStoreDefaults.sweepBatchSize,
+      timeoutMs: () => this.#timeoutMs,
+      ttlMs: () => this.#ttlMs,
+      ended: (record) => {
+        this.#recentWrites.forget(record.sessionId);
+        if (record.userId !== undefined)
+          void this.#reads.unindexUser(record.userId, record.sessionId);
+      },
+    });
   }
 
   configure(settings: StoreSettings): void {
@@ -182,7 +122,7 @@ export class RedisStore implements Store {
   async create(record: SessionRecord): Promise<void> {
     const id = record.sessionId;
     const shard = this.#keys.shardOf(id);
-    if (record.userId !== undefined) await this.#indexUser(record.userId, id);
+    if (record.userId !== undefined) await this.#reads.indexUser(record.userId, id);
     const replaced = await this.#run(
       'morganCreate',
       this.#keys.session(id),
@@ -201,12 +141,12 @@ export class RedisStore implements Store {
     );
     this.#recentWrites.record(id, record.lastActivity);
     if (typeof replaced === 'string' && replaced !== record.userId) {
-      await this.#unindexUser(replaced, id);
+      await this.#reads.unindexUser(replaced, id);
     }
   }
 
   async get(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    const fields = await this.#read(sessionId);
+    const fields = await this.#reads.read(sessionId);
     if (fields[2] === null) return undefined;
     const record = toRecord(sessionId, fields);
     return isLive(record, now, this.#timeoutMs) ? record : undefined;
@@ -261,7 +201,7 @@ export class RedisStore implements Store {
     this.#recentWrites.forget(sessionId);
     if (reply === null) return undefined;
     const record = toRecord(sessionId, reply as RawFields);
-    if (record.userId !== undefined) await this.#unindexUser(record.userId, sessionId);
+    if (record.userId !== undefined) await this.#reads.unindexUser(record.userId, sessionId);
     return record;
   }
 
@@ -287,7 +227,7 @@ export class RedisStore implements Store {
       changes.userId ??
       (await this.#connection.call(() => this.#connection.client.hget(oldKey, 'u'))) ??
       undefined;
-    if (user !== undefined) await this.#indexUser(user, newSessionId);
+    if (user !== undefined) await this.#reads.indexUser(user, newSessionId);
     const reply = (await this.#run(
       'morganRotate',
       oldKey,
@@ -305,17 +245,17 @@ export class RedisStore implements Store {
     )) as (string | null)[] | null;
     this.#recentWrites.forget(sessionId);
     if (reply === null) {
-      if (user !== undefined) await this.#unindexUser(user, newSessionId);
+      if (user !== undefined) await this.#reads.unindexUser(user, newSessionId);
       return undefined;
     }
     this.#recentWrites.record(newSessionId, now);
     const record = toRecord(newSessionId, reply.slice(0, 8));
     // The user changed between the read and the script (another rotation).
     if (record.userId !== undefined && record.userId !== user) {
-      await this.#indexUser(record.userId, newSessionId);
+      await this.#reads.indexUser(record.userId, newSessionId);
     }
     const oldUser = reply[8];
-    if (typeof oldUser === 'string') await this.#unindexUser(oldUser, sessionId);
+    if (typeof oldUser === 'string') await this.#reads.unindexUser(oldUser, sessionId);
     return record;
   }
 
@@ -362,142 +302,52 @@ export class RedisStore implements Store {
     await this.#update('morganRemoveConnection', sessionId, now, true);
   }
 
-  /**
-   * One script on the key's record and the session's hash (one slot): the
-   * record, or a new pending claim for a live session. See
-   * `idempotency-scripts.ts` for the record's format.
-   */
-  async claimIdempotencyKey(
+  /** One script on the key's record and the session's hash (one slot). */
+  claimIdempotencyKey(
     sessionId: string,
     key: string,
     fingerprint: string,
     now: number,
   ): Promise<IdempotencyClaim> {
-    const reply = await this.#run(
-      'morganIdemClaim',
-      this.#keys.idempotencyKey(sessionId, key),
-      this.#keys.session(sessionId),
-      fingerprint,
-      this.#idempotencyWindowMs,
-      now,
-      this.#timeoutMs,
-    );
-    return typeof reply === 'string' ? parseIdempotencyRecord(reply) : { state: 'new' };
+    return this.#idempotency.claim(sessionId, key, fingerprint, now);
   }
 
-  async completeIdempotencyKey(
+  completeIdempotencyKey(
     sessionId: string,
     key: string,
     outcome: string,
     _now: number,
   ): Promise<void> {
-    await this.#run(
-      'morganIdemComplete',
-      this.#keys.idempotencyKey(sessionId, key),
-      outcome,
-      this.#idempotencyWindowMs,
-    );
+    return this.#idempotency.complete(sessionId, key, outcome);
   }
 
-  async releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
-    await this.#run('morganIdemRelease', this.#keys.idempotencyKey(sessionId, key));
+  releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
+    return this.#idempotency.release(sessionId, key);
   }
 
-  /**
-   * The user's live sessions, from the user's index and one HMGET per entry;
-   * entries whose session ended (or went to another user) are dropped from
-   * the index on the way.
-   */
-  async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    const indexKey = this.#keys.user(userId);
-    const ids = await this.#connection.call(() => this.#connection.client.smembers(indexKey));
-    const records = await this.#readAll(ids);
-    const live: SessionRecord[] = [];
-    const stale: string[] = [];
-    ids.forEach((id, i) => {
-      const record = records[i];
-      if (record === undefined || record.userId !== userId) stale.push(id);
-      else if (isLive(record, now, this.#timeoutMs)) live.push(record);
-    });
-    if (stale.length > 0) {
-      this.#connection.call(() => this.#connection.client.srem(indexKey, ...stale)).catch(() => {});
-    }
-    return live.sort((x, y) => y.lastActivity - x.lastActivity);
+  /** The user's live sessions (the user's index, one HMGET per entry; stale entries dropped). */
+  listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    return this.#reads.listByUser(userId, now);
   }
 
-  /**
-   * Up to `limit` live sessions, most recently active first: from each shard
-   * its pinned sessions and its `limit` most recently active idle ones, so
-   * the cost is the number of pinned sessions plus 16 × `limit` reads.
-   */
-  async list(limit: number, now: number): Promise<SessionRecord[]> {
-    const count = Math.max(0, Math.floor(limit));
-    const cutoff = now - this.#timeoutMs;
-    const client = this.#connection.client;
-    const perShard = await Promise.all(
-      this.#keys.shards.map((shard) =>
-        this.#connection.call(async () => {
-          const [pinned, idle] = await Promise.all([
-            client.smembers(shard.pinned),
-            count === 0
-              ? Promise.resolve([])
-              : client.zrevrangebyscore(shard.idle, '+inf', cutoff, 'LIMIT', 0, count),
-          ]);
-          return [...pinned, ...idle];
-        }),
-      ),
-    );
-    const records = await this.#readAll(perShard.flat());
-    return records
-      .filter((record): record is SessionRecord => record !== undefined)
-      .sort((x, y) => y.lastActivity - x.lastActivity)
-      .slice(0, count);
+  /** Up to `limit` live sessions, most recently active first (pinned plus 16 × `limit` reads). */
+  list(limit: number, now: number): Promise<SessionRecord[]> {
+    return this.#reads.list(limit, now);
   }
 
-  /**
-   * Visits every shard (in parallel): first undoes the pins of nodes whose
-   * lease lapsed there, then ends the sessions idle past the timeout, oldest
-   * first, `sweepBatchSize` per script call.
-   */
-  async sweep(now: number): Promise<SessionRecord[]> {
-    const cutoff = now - this.#timeoutMs;
-    const removed = await Promise.all(
-      this.#keys.shards.map(async (shard) => {
-        await this.#reapLapsedNodes(shard);
-        return this.#expireIdle(shard, cutoff);
-      }),
-    );
-    return removed.flat();
+  /** Undoes the pins of nodes whose lease lapsed, then ends sessions idle past the timeout. */
+  sweep(now: number): Promise<SessionRecord[]> {
+    return this.#sweeper.sweep(now);
   }
 
-  async count(): Promise<number> {
-    const client = this.#connection.client;
-    const counts = await Promise.all(
-      this.#keys.shards.map((shard) =>
-        this.#connection.call(() =>
-          Promise.all([client.zcard(shard.idle), client.scard(shard.pinned)]),
-        ),
-      ),
-    );
-    return counts.reduce((sum, [idle, pinned]) => sum + idle + pinned, 0);
+  /** Sessions in the store: idle and pinned, counted per shard. */
+  count(): Promise<number> {
+    return this.#reads.count();
   }
 
-  /**
-   * A limiter counting in this Redis (`rate-limiter-flexible`), under the
-   * key prefix: every node sharing the store shares the counts. A Redis
-   * failure rejects with `STORE_UNAVAILABLE`.
-   */
+  /** A limiter counting in this Redis: every node sharing the store shares the counts. */
   rateLimiter(name: string, policy: RateLimitPolicy): RateLimiter {
-    const limiter = flexibleRateLimiter(
-      new RateLimiterRedis({
-        storeClient: this.#connection.client,
-        keyPrefix: this.#keys.rateLimit(name),
-        points: policy.limit,
-        duration: seconds(policy),
-      }),
-      policy,
-    );
-    return { policy, consume: (key) => this.#connection.call(() => limiter.consume(key)) };
+    return redisRateLimiter({ connection: this.#connection, keys: this.#keys }, name, policy);
   }
 
   /**
@@ -556,90 +406,6 @@ export class RedisStore implements Store {
     await Promise.all([this.#subscriber?.close(), this.#connection.close()]);
   }
 
-  #read(sessionId: string): Promise<RawFields> {
-    return this.#connection.call(() =>
-      this.#connection.client.hmget(this.#keys.session(sessionId), ...FIELDS),
-    );
-  }
-
-  /** The records of `ids` (undefined where the hash is gone), one HMGET each, all sent at once. */
-  async #readAll(ids: readonly string[]): Promise<(SessionRecord | undefined)[]> {
-    const replies = await Promise.all(ids.map((id) => this.#read(id)));
-    return replies.map((fields, i) =>
-      fields[2] === null ? undefined : toRecord(ids[i] as string, fields),
-    );
-  }
-
-  #indexUser(userId: string, sessionId: string): Promise<number> {
-    return this.#connection.call(() =>
-      this.#connection.client.sadd(this.#keys.user(userId), sessionId),
-    );
-  }
-
-  /** Drops an index entry, best effort: readers drop entries whose session is gone anyway. */
-  async #unindexUser(userId: string, sessionId: string): Promise<void> {
-    await this.#connection
-      .call(() => this.#connection.client.srem(this.#keys.user(userId), sessionId))
-      .catch(() => {});
-  }
-
-  /** Ends the shard's sessions idle since before `cutoff`, in batches; returns them. */
-  async #expireIdle(shard: ShardKeys, cutoff: number): Promise<SessionRecord[]> {
-    const removed: SessionRecord[] = [];
-    const client = this.#connection.client;
-    for (;;) {
-      const ids = await this.#connection.call(() =>
-        client.zrangebyscore(shard.idle, '-inf', `(${cutoff}`, 'LIMIT', 0, this.#sweepBatchSize),
-      );
-      if (ids.length === 0) return removed;
-      const batch = toRecords(
-        await this.#run(
-          'morganExpire',
-          1 + ids.length,
-          shard.idle,
-          ...ids.map((id) => this.#keys.session(id)),
-          cutoff,
-          this.nodeId,
-          this.#keys.storeEvents,
-          ...ids,
-        ),
-      );
-      for (const record of batch) {
-        this.#recentWrites.forget(record.sessionId);
-        if (record.userId !== undefined) void this.#unindexUser(record.userId, record.sessionId);
-      }
-      removed.push(...batch);
-      if (ids.length < this.#sweepBatchSize) return removed;
-    }
-  }
-
-  /** Undoes, in this shard, the pins of every node whose lease there has lapsed. */
-  async #reapLapsedNodes(shard: ShardKeys): Promise<void> {
-    const client = this.#connection.client;
-    const nodes = await this.#connection.call(() => client.smembers(shard.nodes));
-    await Promise.all(
-      nodes.map(async (node) => {
-        const leased = await this.#connection.call(() => client.exists(shard.lease(node)));
-        if (leased === 1) return;
-        const pins = await this.#connection.call(() => client.hkeys(shard.pins(node)));
-        const ids = [...new Set(pins.map(pinnedSessionId))];
-        await this.#run(
-          'morganReap',
-          5 + ids.length,
-          shard.pins(node),
-          shard.nodes,
-          shard.lease(node),
-          shard.idle,
-          shard.pinned,
-          ...ids.map((id) => this.#keys.session(id)),
-          node,
-          this.#ttlMs,
-          ...ids,
-        );
-      }),
-    );
-  }
-
   async #update(
     name: ScriptName,
     sessionId: string,
@@ -673,25 +439,6 @@ export class RedisStore implements Store {
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     return this.#connection.run(name, ...args);
   }
-}
-
-/** A key's record: `p<fingerprint>` (pending) or `d<fingerprint>\n<outcome>` (done). */
-function parseIdempotencyRecord(value: string): IdempotencyClaim {
-  if (value.startsWith('p')) return { state: 'pending', fingerprint: value.slice(1) };
-  const end = value.indexOf('\n');
-  return { state: 'done', fingerprint: value.slice(1, end), outcome: value.slice(end + 1) };
-}
-
-/** A pinned session lives; an idle one while it is no older than the timeout. */
-function isLive(record: SessionRecord, now: number, timeoutMs: number): boolean {
-  const pinned = record.connectionCount > 0 || record.activeRequests.length > 0;
-  return pinned || now - record.lastActivity <= timeoutMs;
-}
-
-/** The session id of a pin field: "c\t<id>" or "r\t<id>\t<request id>". */
-function pinnedSessionId(field: string): string {
-  const end = field.indexOf('\t', 2);
-  return end === -1 ? field.slice(2) : field.slice(2, end);
 }
 
 /** True when a Redis command was sent but not answered within the command timeout. */
