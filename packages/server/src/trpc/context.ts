@@ -7,7 +7,9 @@ import { SESSION_HEADER } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
 import { notStarted, toTRPCError } from './errors.js';
-import { BATCHED_KEY } from './idempotency.js';
+
+/** Marks the value of `ctx.idempotencyKey` for a keyed HTTP request of several calls. */
+export const BATCHED_KEY = Symbol('morgan.batchedIdempotencyKey');
 
 /**
  * What Morgan puts in every procedure's `ctx`, over HTTP and WebSocket. An

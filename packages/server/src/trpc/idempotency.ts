@@ -4,7 +4,7 @@ import { type AnyTRPCMiddlewareFunction, initTRPC, TRPCError } from '@trpc/serve
 import superjson from 'superjson';
 import { ErrorCode, errorCodeInfo, MorganError, RequestInProgressError } from '../errors.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../protocol.js';
-import type { MorganContext } from './context.js';
+import { BATCHED_KEY, type MorganContext } from './context.js';
 import { errorCodeOf, toTRPCError } from './errors.js';
 
 /**
@@ -26,9 +26,6 @@ export const MAX_STORED_OUTCOME_CHARS = 64 * 1024;
  * that carries a key; HTTP calls carry theirs in `ctx.idempotencyKey`.
  */
 export const messageIdempotencyKeys = new AsyncLocalStorage<readonly unknown[]>();
-
-/** Marks the value of `ctx.idempotencyKey` for a keyed HTTP request of several calls. */
-export const BATCHED_KEY = Symbol('morgan.batchedIdempotencyKey');
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 

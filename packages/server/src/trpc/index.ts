@@ -8,13 +8,14 @@
  */
 export {
   type AppContextOf,
+  BATCHED_KEY,
   createHttpContext,
   type HttpContextOptions,
   type MorganContext,
   resolveSessionContext,
 } from './context.js';
 export { errorCodeOf, morganErrorData, toTRPCError } from './errors.js';
-export { BATCHED_KEY, MAX_STORED_OUTCOME_CHARS } from './idempotency.js';
+export { MAX_STORED_OUTCOME_CHARS } from './idempotency.js';
 export {
   type MorganErrorShape,
   mergeRouters,
