@@ -114,13 +114,21 @@ export {
   type SessionRecord,
   toSession,
 } from './session.js';
+export type { StoreFallback, StoreFallbackWarning } from './store/capabilities.js';
 export { MemoryStore } from './store/memory.js';
 export type {
+  CrossNodeEvents,
   IdempotencyClaim,
+  IdempotencyKeys,
   RotateChanges,
+  SessionListing,
+  SharedRateLimits,
   Store,
+  StoreCapabilities,
+  StoreCore,
   StoreEvent,
   StoreSettings,
+  SyncRequests,
 } from './store/store.js';
 export {
   StreamBudget,

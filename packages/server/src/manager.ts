@@ -21,7 +21,6 @@ import {
   serializeMetadata,
 } from './metadata.js';
 import {
-  memoryRateLimiter,
   type RateLimitDecision,
   type RateLimiter,
   type RateLimitPolicy,
@@ -35,8 +34,20 @@ import {
   type SessionRecord,
   toSession,
 } from './session.js';
+import {
+  announceFallbacks,
+  type StoreFallback,
+  type StoreFallbackWarning,
+  storeCapabilities,
+} from './store/capabilities.js';
 import { MemoryStore } from './store/memory.js';
-import type { IdempotencyClaim, RotateChanges, Store, StoreEvent } from './store/store.js';
+import type {
+  IdempotencyClaim,
+  IdempotencyKeys,
+  RotateChanges,
+  Store,
+  StoreEvent,
+} from './store/store.js';
 import { StreamBudget, streamBudgetDefaults } from './streams.js';
 
 /** Options of a `SessionManager`. Each has a `MORGAN_*` variable (see `loadConfig`). */
@@ -194,6 +205,8 @@ export interface SessionManagerEvents {
   rotated: [event: SessionRotatedEvent];
   /** A background sweep failed (for example the store was unreachable). */
   error: [error: Error];
+  /** Once at `start()` when the store lacks capabilities (else `process.emitWarning`). */
+  warning: [warning: StoreFallbackWarning];
 }
 
 /** Figures reported by `getMetrics()`. */
@@ -256,6 +269,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   /** Other origins allowed to call from a browser (`allowedOrigins`); the transports read it. */
   readonly allowedOrigins: AllowedOrigins;
   readonly store: Store;
+  /** Optional store capabilities this node runs on its own (`/health` reports them). */
+  readonly storeFallbacks: readonly StoreFallback[];
+  readonly #idempotency: IdempotencyKeys;
   /** Per-session event streams; write with `publish`. */
   readonly events: EventLog;
   /** Node-wide admission of requests; adapters take a slot per request. */
@@ -338,6 +354,11 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       requestWindowMs: this.#requestPolicy?.windowMs,
       idempotencyWindowMs: this.idempotencyWindowMs,
     });
+    const capabilities = storeCapabilities(this.store, {
+      idempotencyWindowMs: this.idempotencyWindowMs,
+    });
+    this.storeFallbacks = capabilities.fallbacks;
+    this.#idempotency = capabilities.idempotency;
     this.events = options.eventLog ?? new MemoryEventLog();
     this.events.configure?.({ sessionTimeoutMs: this.sessionTimeoutMs });
     this.capacity = createCapacityLimiter(
@@ -350,10 +371,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     );
     const createPolicy = options.createRateLimit ?? sessionManagerDefaults.createRateLimit;
     this.#createLimiter =
-      createPolicy === false
-        ? undefined
-        : (this.store.rateLimiter?.('create', createPolicy) ??
-          memoryRateLimiter('create', createPolicy));
+      createPolicy === false ? undefined : capabilities.rateLimiter('create', createPolicy);
     this.streams = new StreamBudget({
       maxStreams: limit('maxStreams'),
       maxStreamsPerSession: limit('maxStreamsPerSession'),
@@ -378,6 +396,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     }, this.cleanupIntervalMs);
     this.#timer.unref();
     this.#unsubscribe = this.store.subscribe?.((event) => this.#onStoreEvent(event));
+    announceFallbacks(this.store, this.storeFallbacks, (warning) => this.emit('warning', warning));
     return this;
   }
 
@@ -524,17 +543,17 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     key: string,
     fingerprint: string,
   ): Promise<IdempotencyClaim> {
-    return this.store.claimIdempotencyKey(sessionId, key, fingerprint, this.#now());
+    return this.#idempotency.claimIdempotencyKey(sessionId, key, fingerprint, this.#now());
   }
 
   /** Stores the outcome of the call that claimed `key`, for `idempotencyWindowMs`. */
   completeIdempotencyKey(sessionId: string, key: string, outcome: string): Promise<void> {
-    return this.store.completeIdempotencyKey(sessionId, key, outcome, this.#now());
+    return this.#idempotency.completeIdempotencyKey(sessionId, key, outcome, this.#now());
   }
 
   /** Drops a pending claim of `key`, so the call may run again (it failed transiently). */
   releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
-    return this.store.releaseIdempotencyKey(sessionId, key);
+    return this.#idempotency.releaseIdempotencyKey(sessionId, key);
   }
 
   /** The session, or undefined when absent or expired. Does not touch it. */
