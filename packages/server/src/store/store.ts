@@ -205,10 +205,11 @@ export interface SessionListing {
  * Capability: sessions deleted, expired or rotated on other nodes, so this
  * node closes their sockets and ends their event streams at once.
  *
- * Fallback without it: this node learns of them only when a call finds the
- * session gone (a socket's next heartbeat or request). A store that lives
- * in one process has no other nodes: a `subscribe` that never calls its
- * listener is exact there (`MemoryStore`'s).
+ * Fallback without it: this node hears only of what it did itself; its
+ * sockets of a session ended elsewhere stay open, their calls answering
+ * `SESSION_NOT_FOUND`, and a rotation elsewhere does not move them. A store
+ * that lives in one process has no other nodes: a `subscribe` that never
+ * calls its listener is exact there (`MemoryStore`'s).
  */
 export interface CrossNodeEvents {
   /** Delivers events of other nodes (never this store's own). Returns the unsubscribe function. */
