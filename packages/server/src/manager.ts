@@ -36,18 +36,13 @@ import {
 } from './session.js';
 import {
   announceFallbacks,
+  type CapabilitiesInUse,
   type StoreFallback,
   type StoreFallbackWarning,
   storeCapabilities,
 } from './store/capabilities.js';
 import { MemoryStore } from './store/memory.js';
-import type {
-  IdempotencyClaim,
-  IdempotencyKeys,
-  RotateChanges,
-  Store,
-  StoreEvent,
-} from './store/store.js';
+import type { IdempotencyClaim, RotateChanges, Store, StoreEvent } from './store/store.js';
 import { StreamBudget, streamBudgetDefaults } from './streams.js';
 
 /** Options of a `SessionManager`. Each has a `MORGAN_*` variable (see `loadConfig`). */
@@ -271,7 +266,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   readonly store: Store;
   /** Optional store capabilities this node runs on its own (`/health` reports them). */
   readonly storeFallbacks: readonly StoreFallback[];
-  readonly #idempotency: IdempotencyKeys;
+  readonly #idempotency: CapabilitiesInUse['idempotency'];
   /** Per-session event streams; write with `publish`. */
   readonly events: EventLog;
   /** Node-wide admission of requests; adapters take a slot per request. */
