@@ -6,13 +6,19 @@
 // assertions; it is typechecked and compiled by tsc, then the server runs and
 // the client SDK connects to it from Node over HTTP and WebSocket.
 //
-// Two apps, so both ends of the supported ranges are installed:
+// A matrix of apps, so both ends of the supported ranges are installed, each
+// with one copy of tRPC and skipLibCheck off (Morgan's .d.ts are checked
+// against the installed tRPC's and Express's own types):
 // - Express 4 + @types/express 4 + the newest @trpc/* 11.x, without ioredis
-//   (an optional peer), with skipLibCheck off: Morgan's .d.ts are checked
-//   against Express 4's types;
+//   (an optional peer);
 // - Express 5 + @trpc/* at the floor of Morgan's peer range, with ioredis and
-//   the Redis sample. skipLibCheck stays on there: tRPC 11.22's own ws .d.ts
-//   fail a full library check, whoever imports them.
+//   the Redis sample;
+// - Express 5 + @trpc/* 11.19.0, a release many apps pinned (the floor was
+//   11.22.1 before Morgan kept to tRPC's public API).
+// tRPC releases before 11.25 ship declarations (`@trpc/server/adapters/ws`,
+// which `@trpc/client`'s wsLink imports) that a full library check fails
+// with @types/ws 8.5.13 and later, whoever imports them; the apps on those
+// releases pin @types/ws 8.5.12, as such an app must.
 //
 // Outside CI an unreachable registry skips the test with a message; under
 // CI=true it fails.
@@ -44,6 +50,7 @@ const variants = [
     express: '^4.21.0',
     typesExpress: '^4.17.21',
     trpc: '^11',
+    typesWs: '^8',
     redis: false,
     skipLibCheck: false,
   },
@@ -52,9 +59,23 @@ const variants = [
     express: '^5',
     typesExpress: '^5',
     trpc: trpcFloor,
+    typesWs: '8.5.12',
     redis: true,
-    skipLibCheck: true,
+    skipLibCheck: false,
   },
+  ...(trpcFloor === '11.19.0'
+    ? []
+    : [
+        {
+          name: 'Express 5, @trpc/* 11.19.0',
+          express: '^5',
+          typesExpress: '^5',
+          trpc: '11.19.0',
+          typesWs: '8.5.12',
+          redis: false,
+          skipLibCheck: false,
+        },
+      ]),
 ];
 
 // Compile-time checks that the installed types reach an app: inputs, outputs
@@ -145,7 +166,7 @@ async function install(t, dir, variant) {
     'zod@^4',
     `typescript@${typescriptVersion}`,
     '@types/node@^20',
-    '@types/ws@^8',
+    `@types/ws@${variant.typesWs}`,
     ...(variant.redis ? ['ioredis@^5'] : []),
   ];
   const output = await npmInstall(t, dir, dependencies, { online });

@@ -34,7 +34,7 @@ export const backoffDefaults: BackoffOptions = {
  * Pure apart from `random`, which tests and callers may pass in.
  *
  * @example
- * fullJitterBackoff(3, backoffDefaults); // somewhere in [0, 8000) ms
+ * fullJitterBackoff(3, reconnectDefaults); // somewhere in [0, 8000) ms
  */
 export function fullJitterBackoff(
   attempt: number,

@@ -9,8 +9,6 @@ import {
   type SessionEvent,
 } from './protocol.js';
 
-export type { GapEvent, RotatedEvent, RotatedEventData, SessionEvent } from './protocol.js';
-
 /** Receives session events, gaps included. */
 export type SessionEventHandler = (event: SessionEvent) => void;
 

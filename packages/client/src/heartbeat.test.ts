@@ -1,10 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  type HeartbeatResult,
-  HeartbeatTimer,
-  heartbeatIntervalFor,
-  MIN_HEARTBEAT_INTERVAL_MS,
-} from './heartbeat.js';
+import { HeartbeatTimer, heartbeatIntervalFor, MIN_HEARTBEAT_INTERVAL_MS } from './heartbeat.js';
+import type { HeartbeatResult } from './protocol.js';
 
 function result(sessionTimeoutMs: number): HeartbeatResult {
   return { lastActivity: new Date(0), expiresAt: new Date(sessionTimeoutMs), sessionTimeoutMs };

@@ -1,7 +1,5 @@
 import type { HeartbeatResult } from './protocol.js';
 
-export type { HeartbeatResult } from './protocol.js';
-
 /** What the `heartbeat` event carries. */
 export interface HeartbeatReport extends HeartbeatResult {
   /** Round trip of this heartbeat, in milliseconds. */

@@ -6,9 +6,6 @@ import { idempotencyKeyOf } from './idempotency.js';
 import type { HttpRetryOptions } from './options.js';
 import { type AttemptOutcome, CallRetries } from './retry-policy.js';
 
-export { SESSION_HEADER } from './protocol.js';
-export { httpRetryDelay } from './retry-policy.js';
-
 /**
  * Context flags a call can pass to the client's links:
  * `trpc.cart.set.mutate(input, { context: { idempotent: true } })`.

@@ -9,79 +9,67 @@ import type { AnyRouter } from '@trpc/server';
 import { SessionClient } from './client.js';
 import type { SessionClientOptions } from './options.js';
 
-export {
-  type BackoffOptions,
-  backoffCeiling,
-  backoffDefaults,
-  fullJitterBackoff,
-  parseRetryAfter,
-} from './backoff.js';
+// What the docs describe, and the types of its signatures. Helpers that
+// only the SDK and its tests use stay in their modules (tests import them
+// from there); `import-graph.test.ts` and `package.test.ts` guard this file.
+export { type BackoffOptions, fullJitterBackoff } from './backoff.js';
 export { type CloseOptions, SessionClient } from './client.js';
 export {
   ClientErrorCode,
-  isNetworkError,
   SessionClientError,
   type SessionClientErrorDetails,
-  serverErrorCode,
 } from './errors.js';
-export {
-  type GapEvent,
-  isGapEvent,
-  isRotatedEvent,
-  type RotatedEvent,
-  type RotatedEventData,
-  type SessionEvent,
-  type SessionEventHandler,
-} from './events.js';
+export { isGapEvent, isRotatedEvent, type SessionEventHandler } from './events.js';
 export type { SessionFetch, SessionFetchInit } from './fetch.js';
-export { type HeartbeatReport, type HeartbeatResult, heartbeatIntervalFor } from './heartbeat.js';
-export { httpRetryDelay, SESSION_HEADER, type SessionCallContext } from './http.js';
+export type { HeartbeatReport } from './heartbeat.js';
+export type { SessionCallContext } from './http.js';
 export {
   type ConnectionMode,
   type FetchLike,
   type HttpRetryOptions,
   httpRetryDefaults,
-  type JsonObject,
-  type JsonValue,
   type OnlineEventSource,
   type ReconnectOptions,
   reconnectDefaults,
   type SessionClientOptions,
   sessionClientDefaults,
+  type TransportFallbackOptions,
+  type TransportOption,
+  transportFallbackDefaults,
   type WebSocketLike,
 } from './options.js';
-export type {
-  ConnectionParams,
-  CreateSessionInput,
-  ErrorBody,
-  ErrorCode,
-  GapEventData,
-  SessionInfo,
+export {
+  CloseCode,
+  type ConnectionParams,
+  type CreateSessionInput,
+  type ErrorBody,
+  type ErrorCode,
+  GAP_EVENT_TYPE,
+  type GapEvent,
+  type GapEventData,
+  type HeartbeatResult,
+  type JsonObject,
+  type JsonValue,
+  RETRYABLE_STATUSES,
+  ROTATED_EVENT_TYPE,
+  type RotatedEvent,
+  type RotatedEventData,
+  SESSION_HEADER,
+  type SessionEvent,
+  type SessionInfo,
 } from './protocol.js';
-export { CloseCode, GAP_EVENT_TYPE, RETRYABLE_STATUSES, ROTATED_EVENT_TYPE } from './protocol.js';
 export type {
   ReconnectEvent,
   SessionClientEvents,
   SessionReplacedEvent,
   SessionRotatedEvent,
+  TransportEvent,
+  TransportKind,
 } from './session-events.js';
 export { createMemoryLocks, type LockManagerLike } from './shared/locks.js';
 export type { BroadcastChannelConstructor, BroadcastChannelLike } from './shared/messages.js';
-export { HANDOVER_CLOSE_CODE } from './shared/messages.js';
-export {
-  type ConnectionState,
-  type ConnectionStatus,
-  canTransition,
-  connectionTransitions,
-} from './state.js';
-export { createMemoryStorage, type StorageLike, type StorageOption } from './storage.js';
-export {
-  type TransportEvent,
-  type TransportFallbackOptions,
-  type TransportKind,
-  type TransportOption,
-  transportFallbackDefaults,
-} from './transport.js';
+export type { ConnectionState, ConnectionStatus } from './state.js';
+export type { StorageLike, StorageOption } from './storage.js';
 
 /**
  * Creates a session-aware tRPC client for a Morgan server. Call `connect()`

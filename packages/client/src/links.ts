@@ -12,7 +12,7 @@ import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import { ClientErrorCode, SessionClientError } from './errors.js';
-import { httpRetryLink, type RetryLinkDeps, SESSION_HEADER } from './http.js';
+import { httpRetryLink, type RetryLinkDeps } from './http.js';
 import {
   IDEMPOTENCY_HEADER,
   idempotencyKeyOf,
@@ -20,8 +20,10 @@ import {
   keyedWsClient,
 } from './idempotency.js';
 import type { FetchLike } from './options.js';
+import { SESSION_HEADER } from './protocol.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
-import { type TransportKind, transportSwitchLink } from './transport.js';
+import type { TransportKind } from './session-events.js';
+import { transportSwitchLink } from './transport-switch.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {

@@ -3,9 +3,6 @@ import { type JsonObject, RETRYABLE_STATUSES } from './protocol.js';
 import type { LockManagerLike } from './shared/locks.js';
 import type { BroadcastChannelConstructor } from './shared/messages.js';
 import type { StorageOption } from './storage.js';
-import type { TransportFallbackOptions, TransportOption } from './transport.js';
-
-export type { JsonObject, JsonValue } from './protocol.js';
 
 /**
  * A WebSocket constructor: the browser's, or `WebSocket` from the `ws`
@@ -69,6 +66,31 @@ export interface HttpRetryOptions {
    * @default []
    */
   idempotentPaths: readonly string[];
+}
+
+/** When `transport: 'auto'` gives up on the WebSocket, and how it tries again. */
+export interface TransportFallbackOptions {
+  /**
+   * Sockets in a row that close before the server confirmed them (an
+   * upgrade answered with an HTTP error, a socket that never opens or
+   * closes at once) after which the client checks that HTTP works and, if
+   * so, moves to SSE.
+   * @default 2
+   */
+  failures: number;
+  /**
+   * How long a socket may stay neither confirmed nor closed (an upgrade
+   * that hangs) before the client checks that HTTP works and, if so, moves
+   * to SSE.
+   * @default 10000
+   */
+  timeoutMs: number;
+  /**
+   * Mean delay between attempts to go back to the WebSocket while on SSE;
+   * each is jittered between half and one and a half of it.
+   * @default 30000
+   */
+  retryWebSocketMs: number;
 }
 
 /** Options of `createSessionClient`. */
@@ -179,6 +201,9 @@ export interface SessionClientOptions {
   BroadcastChannel?: BroadcastChannelConstructor;
 }
 
+/** The `transport` option: what carries subscriptions. */
+export type TransportOption = 'auto' | 'websocket' | 'sse';
+
 /** How a client reaches the server's WebSocket: a socket of its own, or one per browser. */
 export type ConnectionMode = 'per-tab' | 'shared';
 
@@ -195,6 +220,13 @@ export const httpRetryDefaults: HttpRetryOptions = {
   maxDelayMs: 10_000,
   statuses: RETRYABLE_STATUSES,
   idempotentPaths: [],
+};
+
+/** Defaults of {@link TransportFallbackOptions}. */
+export const transportFallbackDefaults: TransportFallbackOptions = {
+  failures: 2,
+  timeoutMs: 10_000,
+  retryWebSocketMs: 30_000,
 };
 
 /** Defaults of {@link SessionClientOptions} (those that have one everywhere). */

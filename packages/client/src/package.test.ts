@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { WebSocket } from 'ws';
+import * as sdk from './index.js';
 import {
   type ConnectionState,
   createSessionClient,
@@ -56,10 +57,11 @@ function moduleSpecifiers(fileName: string, text: string): string[] {
   return found;
 }
 
+/** The shipped sources, subfolders (`shared/`) included: all but tests and `testing/`. */
 async function shippedFiles(): Promise<string[]> {
-  return (await readdir(srcDir)).filter(
-    (file) => file.endsWith('.ts') && !file.endsWith('.test.ts'),
-  );
+  return (await readdir(srcDir, { recursive: true }))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .filter((file) => !file.startsWith(`testing${sep}`));
 }
 
 describe('package surface', () => {
@@ -68,12 +70,34 @@ describe('package surface', () => {
     for (const file of await shippedFiles()) {
       const text = await readFile(join(srcDir, file), 'utf8');
       for (const specifier of moduleSpecifiers(file, text)) {
-        if (specifier.startsWith('./')) continue;
+        if (specifier.startsWith('./') || specifier.startsWith('../')) continue;
         if (!BROWSER_SAFE.has(specifier)) offenders.push(`${file}: ${specifier}`);
       }
       if (/\bprocess\.|\bBuffer\b|\brequire\(/.test(text)) offenders.push(`${file}: Node global`);
     }
     expect(offenders).toEqual([]);
+  });
+
+  it('exports on purpose: what the docs describe, not the helpers only tests use', () => {
+    expect(Object.keys(sdk).sort()).toEqual([
+      'ClientErrorCode',
+      'CloseCode',
+      'GAP_EVENT_TYPE',
+      'RETRYABLE_STATUSES',
+      'ROTATED_EVENT_TYPE',
+      'SESSION_HEADER',
+      'SessionClient',
+      'SessionClientError',
+      'createMemoryLocks',
+      'createSessionClient',
+      'fullJitterBackoff',
+      'httpRetryDefaults',
+      'isGapEvent',
+      'isRotatedEvent',
+      'reconnectDefaults',
+      'sessionClientDefaults',
+      'transportFallbackDefaults',
+    ]);
   });
 
   it('documents every default', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffCeiling } from './backoff.js';
-import { isGapEvent, type SessionEvent } from './events.js';
+import { isGapEvent } from './events.js';
+import type { SessionEvent } from './protocol.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer } from './testing/server.js';
 

@@ -1,7 +1,7 @@
 import { createTRPCClient } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
-import { isRotatedEvent, type SessionEvent } from './events.js';
-import { SESSION_HEADER } from './protocol.js';
+import { isRotatedEvent } from './events.js';
+import { SESSION_HEADER, type SessionEvent } from './protocol.js';
 import { createMemoryStorage } from './storage.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer, type TestRouter, type TestServer } from './testing/server.js';

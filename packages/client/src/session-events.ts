@@ -1,9 +1,7 @@
 import type { SessionClientError } from './errors.js';
-import type { GapEvent, SessionEvent } from './events.js';
 import type { HeartbeatReport } from './heartbeat.js';
-import type { SessionInfo } from './protocol.js';
+import type { GapEvent, SessionEvent, SessionInfo } from './protocol.js';
 import type { ConnectionState } from './state.js';
-import type { TransportEvent } from './transport.js';
 
 /** What `session-replaced` carries. */
 export interface SessionReplacedEvent {
@@ -34,6 +32,17 @@ export interface ReconnectEvent {
   /** 0 for the first retry after a loss. */
   attempt: number;
   delayMs: number;
+}
+
+/** The transport in use: the WebSocket, or Server-Sent Events (with calls over HTTP). */
+export type TransportKind = 'websocket' | 'sse';
+
+/** What `transport` carries: the transport now in use and why it changed. */
+export interface TransportEvent {
+  transport: TransportKind;
+  previous: TransportKind;
+  /** `websocket-refused`: upgrades fail while HTTP works; `websocket-restored`: a socket was confirmed again. */
+  reason: 'websocket-refused' | 'websocket-restored';
 }
 
 /** The events of a session client and their listeners' signatures. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isGapEvent, type SessionEvent } from './events.js';
+import { isGapEvent } from './events.js';
+import type { SessionEvent } from './protocol.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer } from './testing/server.js';
 

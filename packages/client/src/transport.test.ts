@@ -2,13 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SessionClientError } from './errors.js';
 import type { SessionInfo } from './protocol.js';
 import { ReconnectScheduler } from './reconnect.js';
+import type { TransportEvent } from './session-events.js';
 import type { SessionSocketHooks } from './socket.js';
-import {
-  TransportController,
-  type TransportControllerHooks,
-  type TransportEvent,
-  TrialScheduler,
-} from './transport.js';
+import { TransportController, type TransportControllerHooks } from './transport.js';
+import { TrialScheduler } from './trial-scheduler.js';
 
 const options = { failures: 2, timeoutMs: 10_000, retryWebSocketMs: 30_000 };
 const lost = new SessionClientError('NETWORK_ERROR', 'WebSocket closed (1006)');

@@ -1,55 +1,7 @@
-import type { Operation, TRPCLink } from '@trpc/client';
-import type { AnyRouter } from '@trpc/server';
-import { observable, type Unsubscribable } from '@trpc/server/observable';
-import { clientClosedError, type SessionClientError } from './errors.js';
-import { ReconnectScheduler } from './reconnect.js';
+import type { SessionClientError } from './errors.js';
+import type { TransportFallbackOptions, TransportOption } from './options.js';
+import type { TransportEvent, TransportKind } from './session-events.js';
 import type { SessionSocketHooks } from './socket.js';
-
-/** The `transport` option: what carries subscriptions. */
-export type TransportOption = 'auto' | 'websocket' | 'sse';
-
-/** The transport in use: the WebSocket, or Server-Sent Events (with calls over HTTP). */
-export type TransportKind = 'websocket' | 'sse';
-
-/** When `transport: 'auto'` gives up on the WebSocket, and how it tries again. */
-export interface TransportFallbackOptions {
-  /**
-   * Sockets in a row that close before the server confirmed them (an
-   * upgrade answered with an HTTP error, a socket that never opens or
-   * closes at once) after which the client checks that HTTP works and, if
-   * so, moves to SSE.
-   * @default 2
-   */
-  failures: number;
-  /**
-   * How long a socket may stay neither confirmed nor closed (an upgrade
-   * that hangs) before the client checks that HTTP works and, if so, moves
-   * to SSE.
-   * @default 10000
-   */
-  timeoutMs: number;
-  /**
-   * Mean delay between attempts to go back to the WebSocket while on SSE;
-   * each is jittered between half and one and a half of it.
-   * @default 30000
-   */
-  retryWebSocketMs: number;
-}
-
-/** Defaults of {@link TransportFallbackOptions}. */
-export const transportFallbackDefaults: TransportFallbackOptions = {
-  failures: 2,
-  timeoutMs: 10_000,
-  retryWebSocketMs: 30_000,
-};
-
-/** What `transport` carries: the transport now in use and why it changed. */
-export interface TransportEvent {
-  transport: TransportKind;
-  previous: TransportKind;
-  /** `websocket-refused`: upgrades fail while HTTP works; `websocket-restored`: a socket was confirmed again. */
-  reason: 'websocket-refused' | 'websocket-restored';
-}
 
 /** What the controller asks of the client. */
 export interface TransportControllerHooks {
@@ -133,6 +85,23 @@ export class TransportController {
       this.#timer = undefined;
       if (!this.#confirmed) this.#check('timeout');
     }, this.#options.timeoutMs);
+  }
+
+  /**
+   * The WebSocket constructor to give a socket: with `'auto'`, one that
+   * tells {@link socketCreated} of each socket it creates; else
+   * `WebSocketImpl` itself.
+   */
+  watch(WebSocketImpl: unknown): unknown {
+    if (this.mode !== 'auto') return WebSocketImpl;
+    const controller = this;
+    const Base = WebSocketImpl as new (url: string, protocols?: string | string[]) => object;
+    return class extends Base {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        controller.socketCreated();
+      }
+    };
   }
 
   /**
@@ -253,126 +222,5 @@ export class TransportController {
     // it first would end them instead.
     for (const listener of [...this.#listeners]) listener();
     this.#hooks.onChange({ transport: next, previous, reason });
-  }
-}
-
-/** Where subscriptions go: the transport in use and its changes. */
-export interface SubscriptionRoute<TRouter extends AnyRouter> {
-  current: () => TransportKind;
-  onSwitch: (listener: () => void) => () => void;
-  websocket: TRPCLink<TRouter>;
-  sse: TRPCLink<TRouter>;
-}
-
-/**
- * A terminating link for subscriptions over the transport in use. When the
- * transport changes, each running subscription ends on the old one and is
- * sent again on the new one with the id of the last tracked event it
- * delivered (as tRPC does after a reconnect), so the server resumes after it:
- * nothing is lost, nothing repeated.
- */
-export function transportSwitchLink<TRouter extends AnyRouter>(
-  route: SubscriptionRoute<TRouter>,
-): TRPCLink<TRouter> {
-  return (runtime) => {
-    const links = { websocket: route.websocket(runtime), sse: route.sse(runtime) };
-    return ({ op }) =>
-      observable((observer) => {
-        let lastEventId: string | undefined;
-        let inner: Unsubscribable | undefined;
-        let on: TransportKind | undefined;
-        let done = false;
-        /** Counts starts: an inner subscription ended by a move reports nothing. */
-        let generation = 0;
-        const start = () => {
-          const mine = ++generation;
-          const current = () => mine === generation && !done;
-          on = route.current();
-          const input = withLastEventId(op.input, lastEventId);
-          const moved: Operation = { ...op, input };
-          inner = links[on]({ op: moved, next: () => observable(() => {}) }).subscribe({
-            next(envelope) {
-              if (!current()) return;
-              const id = (envelope.result as { id?: unknown } | undefined)?.id;
-              if (typeof id === 'string' && id !== '') lastEventId = id;
-              observer.next(envelope);
-            },
-            error(error) {
-              if (!current()) return;
-              done = true;
-              observer.error(error);
-            },
-            complete() {
-              if (!current()) return;
-              done = true;
-              observer.complete();
-            },
-          });
-        };
-        const off = route.onSwitch(() => {
-          if (done || route.current() === on) return;
-          const previous = inner;
-          inner = undefined;
-          generation += 1;
-          previous?.unsubscribe();
-          start();
-        });
-        start();
-        return () => {
-          done = true;
-          generation += 1;
-          off();
-          inner?.unsubscribe();
-        };
-      });
-  };
-}
-
-/** tRPC's rule: an object (or no) input gets `lastEventId`; other inputs stay as they are. */
-function withLastEventId(input: unknown, lastEventId: string | undefined): unknown {
-  if (lastEventId === undefined) return input;
-  if (input !== null && input !== undefined && typeof input !== 'object') return input;
-  return { ...((input as object | null | undefined) ?? {}), lastEventId };
-}
-
-/**
- * The scheduler of a socket opened to try the WebSocket again while on SSE:
- * while it is a trial, its reconnects wait until it ends (`end()`, which
- * rejects them: the trial failed and its socket is closed), so a failed
- * trial neither schedules a reconnect nor changes the client's state. Once
- * the server confirmed it (`promote()`), it waits the client's scheduler
- * like any socket.
- */
-export class TrialScheduler extends ReconnectScheduler {
-  readonly #main: ReconnectScheduler;
-  readonly #held = new Set<(error: unknown) => void>();
-  #trial = true;
-
-  constructor(main: ReconnectScheduler) {
-    super({ delayMs: () => 0, maxAttempts: Number.POSITIVE_INFINITY, onSchedule: () => {} });
-    this.#main = main;
-  }
-
-  override wait(): Promise<void> {
-    if (!this.#trial) return this.#main.wait();
-    return new Promise<void>((_resolve, reject) => {
-      this.#held.add(reject);
-    });
-  }
-
-  override reset(): void {
-    this.#main.reset();
-  }
-
-  /** The trial succeeded: the socket reconnects by the client's scheduler from now on. */
-  promote(): void {
-    this.#trial = false;
-  }
-
-  /** The trial failed: its pending reconnects end. */
-  end(): void {
-    const held = [...this.#held];
-    this.#held.clear();
-    for (const reject of held) reject(clientClosedError());
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { configVariables, loadConfig } from './config.js';
 import { ConfigError, ErrorCode } from './errors.js';
-import { SessionManager } from './manager.js';
+import { SessionManager, sessionManagerDefaults } from './manager.js';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -58,6 +58,20 @@ describe('loadConfig', () => {
     ['MORGAN_CREATE_RATE_LIMIT', 'lots'],
     ['MORGAN_REQUEST_RATE_LIMIT', '0'],
     ['MORGAN_REQUEST_RATE_LIMIT', 'many'],
+    ['MORGAN_MAX_METADATA_DEPTH', '0'],
+    ['MORGAN_MAX_METADATA_DEPTH', '2.5'],
+    ['MORGAN_MAX_SESSIONS', '-1'],
+    ['MORGAN_MAX_SESSIONS', 'lots'],
+    ['MORGAN_MAX_SESSIONS_PER_USER', '0'],
+    ['MORGAN_MAX_STREAMS', '1e4'],
+    ['MORGAN_MAX_STREAMS_PER_SESSION', '0'],
+    ['MORGAN_MAX_QUEUED_REQUESTS', '-3'],
+    ['MORGAN_MAX_QUEUED_REQUESTS', '0.5'],
+    ['MORGAN_MAX_QUEUE_WAIT_MS', 'soon'],
+    ['MORGAN_MAX_QUEUE_WAIT_MS', '2147483648'],
+    ['MORGAN_DRAIN_TIMEOUT_MS', '-1'],
+    ['MORGAN_DRAIN_TIMEOUT_MS', '1.5'],
+    ['MORGAN_DRAIN_TIMEOUT_MS', '2147483648'],
   ])('%s=%s fails naming the variable and value', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -205,5 +219,76 @@ describe('loadConfig', () => {
       if (saved === undefined) delete process.env.MORGAN_MAX_CONCURRENT;
       else process.env.MORGAN_MAX_CONCURRENT = saved;
     }
+  });
+});
+
+describe('loadConfig: limits, queue and drain', () => {
+  it('reads each as a whole number in the unit of its option', () => {
+    expect(
+      loadConfig({
+        MORGAN_MAX_METADATA_DEPTH: '8',
+        MORGAN_MAX_SESSIONS: '5000',
+        MORGAN_MAX_SESSIONS_PER_USER: ' 3 ',
+        MORGAN_MAX_STREAMS: '200',
+        MORGAN_MAX_STREAMS_PER_SESSION: '2',
+        MORGAN_MAX_QUEUED_REQUESTS: '50',
+        MORGAN_MAX_QUEUE_WAIT_MS: '250',
+        MORGAN_DRAIN_TIMEOUT_MS: '30000',
+      }),
+    ).toEqual({
+      maxMetadataDepth: 8,
+      maxSessions: 5000,
+      maxSessionsPerUser: 3,
+      maxStreams: 200,
+      maxStreamsPerSession: 2,
+      maxQueuedRequests: 50,
+      maxQueueWaitMs: 250,
+      drainTimeoutMs: 30_000,
+    });
+  });
+
+  it('accepts 0 where the option means none: no queue, no wait, no drain', () => {
+    const config = loadConfig({
+      MORGAN_MAX_QUEUED_REQUESTS: '0',
+      MORGAN_MAX_QUEUE_WAIT_MS: '0',
+      MORGAN_DRAIN_TIMEOUT_MS: '0',
+    });
+    expect(config).toEqual({ maxQueuedRequests: 0, maxQueueWaitMs: 0, drainTimeoutMs: 0 });
+    expect(new SessionManager(config).drainTimeoutMs).toBe(0);
+  });
+
+  it('feeds a SessionManager', () => {
+    const manager = new SessionManager(
+      loadConfig({
+        MORGAN_MAX_METADATA_DEPTH: '4',
+        MORGAN_MAX_SESSIONS: '10',
+        MORGAN_MAX_SESSIONS_PER_USER: '2',
+        MORGAN_MAX_STREAMS: '20',
+        MORGAN_MAX_STREAMS_PER_SESSION: '1',
+        MORGAN_MAX_QUEUED_REQUESTS: '5',
+        MORGAN_MAX_QUEUE_WAIT_MS: '100',
+        MORGAN_DRAIN_TIMEOUT_MS: '500',
+      }),
+    );
+    expect(manager).toMatchObject({
+      maxMetadataDepth: 4,
+      maxSessions: 10,
+      maxSessionsPerUser: 2,
+      drainTimeoutMs: 500,
+    });
+    expect(manager.streams).toMatchObject({ maxStreams: 20, maxStreamsPerSession: 1 });
+    expect(manager.capacity).toMatchObject({ maxQueue: 5, maxQueueWaitMs: 100 });
+  });
+
+  it('has a variable for every manager option with a default', () => {
+    const env = Object.fromEntries(configVariables.map(({ name }) => [name, '1']));
+    const config = loadConfig({
+      ...env,
+      MORGAN_CREATE_RATE_LIMIT: '1',
+      MORGAN_REQUEST_RATE_LIMIT: '1',
+      MORGAN_ALLOWED_ORIGINS: 'https://app.example.com',
+    });
+    const without = Object.keys(sessionManagerDefaults).filter((option) => !(option in config));
+    expect(without).toEqual([]);
   });
 });

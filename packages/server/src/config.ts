@@ -6,12 +6,32 @@ import type { RateLimitPolicy } from './rate-limit.js';
 
 /** Settings read from the environment; each maps to a manager option. */
 export interface MorganConfig {
+  /** Idle time before a session expires (`MORGAN_SESSION_TIMEOUT`, minutes). */
   sessionTimeoutMs?: number;
+  /** Time between expiry sweeps (`MORGAN_CLEANUP_INTERVAL`, seconds). */
   cleanupIntervalMs?: number;
+  /** Requests in flight before 503 (`MORGAN_MAX_CONCURRENT`). */
   maxConcurrentRequests?: number;
+  /** Requests that may wait for a slot (`MORGAN_MAX_QUEUED_REQUESTS`, 0 or more). */
+  maxQueuedRequests?: number;
+  /** Longest wait for a slot (`MORGAN_MAX_QUEUE_WAIT_MS`, milliseconds, 0 or more). */
+  maxQueueWaitMs?: number;
   /** `MORGAN_CAPACITY_MODE`: `static` (`maxConcurrentRequests`) or `adaptive` (a limit that follows latency). */
   capacity?: CapacityOptions;
+  /** Largest serialised metadata (`MORGAN_MAX_METADATA_BYTES`, bytes). */
   maxMetadataBytes?: number;
+  /** Deepest nesting in metadata (`MORGAN_MAX_METADATA_DEPTH`, levels). */
+  maxMetadataDepth?: number;
+  /** Sessions the store may hold (`MORGAN_MAX_SESSIONS`). */
+  maxSessions?: number;
+  /** Live sessions per user (`MORGAN_MAX_SESSIONS_PER_USER`). */
+  maxSessionsPerUser?: number;
+  /** SSE streams open at once on the node (`MORGAN_MAX_STREAMS`). */
+  maxStreams?: number;
+  /** SSE streams per session on the node (`MORGAN_MAX_STREAMS_PER_SESSION`). */
+  maxStreamsPerSession?: number;
+  /** Longest wait for requests in flight in `stop()` (`MORGAN_DRAIN_TIMEOUT_MS`, milliseconds, 0 or more). */
+  drainTimeoutMs?: number;
   /** How long a keyed mutation's outcome is kept (`MORGAN_IDEMPOTENCY_WINDOW_MS`, milliseconds). */
   idempotencyWindowMs?: number;
   /** Sessions per minute per client address (`MORGAN_CREATE_RATE_LIMIT`, or `off`). */
@@ -36,6 +56,7 @@ export interface MorganConfig {
   allowedOrigins?: string[];
   /** Prefix of every Redis key and channel (`MORGAN_REDIS_PREFIX`); nodes sharing sessions use the same one. */
   redisKeyPrefix?: string;
+  /** Port of the demo server (`PORT`). */
   port?: number;
 }
 
@@ -47,7 +68,12 @@ interface Variable {
   unit: string;
   /** Largest value, in the variable's unit. */
   max?: number;
+  /** True when 0 is a value (no queue, no wait); otherwise it must be positive. */
+  zero?: boolean;
 }
+
+/** Longest delay Node's timers honour, in ms; a longer one would fire after 1 ms. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
 /** The environment variables the loader reads, with their units. */
 export const configVariables: readonly Variable[] = [
@@ -61,18 +87,41 @@ export const configVariables: readonly Variable[] = [
     max: 2_147_483,
   },
   { name: 'MORGAN_MAX_CONCURRENT', key: 'maxConcurrentRequests', unit: 'requests' },
+  { name: 'MORGAN_MAX_QUEUED_REQUESTS', key: 'maxQueuedRequests', unit: 'requests', zero: true },
+  {
+    name: 'MORGAN_MAX_QUEUE_WAIT_MS',
+    key: 'maxQueueWaitMs',
+    unit: 'milliseconds',
+    max: MAX_TIMER_DELAY_MS,
+    zero: true,
+  },
   { name: 'MORGAN_MAX_METADATA_BYTES', key: 'maxMetadataBytes', unit: 'bytes' },
+  { name: 'MORGAN_MAX_METADATA_DEPTH', key: 'maxMetadataDepth', unit: 'levels' },
+  { name: 'MORGAN_MAX_SESSIONS', key: 'maxSessions', unit: 'sessions' },
+  { name: 'MORGAN_MAX_SESSIONS_PER_USER', key: 'maxSessionsPerUser', unit: 'sessions' },
+  { name: 'MORGAN_MAX_STREAMS', key: 'maxStreams', unit: 'streams' },
+  { name: 'MORGAN_MAX_STREAMS_PER_SESSION', key: 'maxStreamsPerSession', unit: 'streams' },
+  {
+    name: 'MORGAN_DRAIN_TIMEOUT_MS',
+    key: 'drainTimeoutMs',
+    unit: 'milliseconds',
+    max: MAX_TIMER_DELAY_MS,
+    zero: true,
+  },
   {
     name: 'MORGAN_IDEMPOTENCY_WINDOW_MS',
     key: 'idempotencyWindowMs',
     unit: 'milliseconds',
-    max: 2_147_483_647,
+    max: MAX_TIMER_DELAY_MS,
   },
   { name: 'PORT', key: 'port', unit: 'port' },
 ];
 
 /**
  * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`;
+ * the numbers of `configVariables` are positive, whole but for minutes and
+ * seconds, and may be 0 for `MORGAN_MAX_QUEUED_REQUESTS`,
+ * `MORGAN_MAX_QUEUE_WAIT_MS` and `MORGAN_DRAIN_TIMEOUT_MS`;
  * `MORGAN_REDIS_PREFIX` is 1 to 64 letters, digits and `:_.-`;
  * `MORGAN_CREATE_RATE_LIMIT` is sessions per minute per address, or `off`;
  * `MORGAN_CAPACITY_MODE` is `static` or `adaptive`;
@@ -88,7 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const variable of configVariables) {
     const raw = env[variable.name];
     if (raw === undefined || raw.trim() === '') continue;
-    const value = parsePositive(variable.name, raw, variable.unit);
+    const value = parseNumber(variable, raw);
     if (variable.max !== undefined && value > variable.max) {
       throw new ConfigError(variable.name, raw, `at most ${variable.max} ${variable.unit}`);
     }
@@ -188,14 +237,17 @@ function parseTrustProxy(raw: string): boolean | number | string[] {
 
 const REDIS_PREFIX = /^[A-Za-z0-9:_.-]{1,64}$/;
 
-function parsePositive(name: string, raw: string, unit: string): number {
+/** The variable's number: positive (or 0 when it may be), whole but for minutes and seconds. */
+function parseNumber({ name, unit, zero = false }: Variable, raw: string): number {
   const text = raw.trim();
   const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(name, raw, `a positive number of ${unit}`);
+  // The variables that may be 0 all count whole things (requests, milliseconds).
+  const zeroOrMore = `a whole number of ${unit}, 0 or more`;
+  if (!Number.isFinite(value) || (value <= 0 && !zero)) {
+    throw new ConfigError(name, raw, zero ? zeroOrMore : `a positive number of ${unit}`);
   }
   if (unit !== 'minutes' && unit !== 'seconds' && !Number.isInteger(value)) {
-    throw new ConfigError(name, raw, `a positive whole number of ${unit}`);
+    throw new ConfigError(name, raw, zero ? zeroOrMore : `a positive whole number of ${unit}`);
   }
   return value;
 }

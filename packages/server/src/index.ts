@@ -39,6 +39,7 @@ export {
   SessionNotFoundError,
   StoreUnavailableError,
   toMorganError,
+  VersionConflictError,
 } from './errors.js';
 export {
   compareEventIds,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isGapEvent, type SessionEvent } from '../events.js';
+import { isGapEvent } from '../events.js';
 import type { SessionClientOptions } from '../options.js';
+import type { SessionEvent } from '../protocol.js';
 import { type RecordedClient, recordedClient } from '../testing/client.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
 import { createMemoryLocks } from './locks.js';

@@ -41,6 +41,41 @@ async function startApp() {
 }
 
 describe('the request that rotates its session', () => {
+  test('many sessionMiddleware on one manager add one rotated listener, and each still tells its request', async () => {
+    const manager = new SessionManager().start();
+    managers.push(manager);
+    const before = manager.listenerCount('rotated');
+    const app = express();
+    for (let i = 0; i < 1000; i += 1) {
+      const mounted = express.Router();
+      mounted.use(sessionMiddleware(manager));
+      mounted.post('/login', requireSession(), async (req, res) => {
+        const session = await manager.rotateSession(req.morgan.session?.sessionId ?? '');
+        res.json({ sessionId: session.sessionId });
+      });
+      app.use(`/app${i}`, mounted);
+    }
+    expect(manager.listenerCount('rotated')).toBe(before + 1);
+    // Another manager has notices of its own.
+    const other = new SessionManager();
+    managers.push(other);
+    sessionMiddleware(other);
+    expect(other.listenerCount('rotated')).toBe(1);
+    expect(manager.listenerCount('rotated')).toBe(before + 1);
+
+    await using http = await startHttpServer(app);
+    for (const mount of ['/app0', '/app999']) {
+      const old = await manager.createSession();
+      const res = await fetch(`${http.url}${mount}/login`, {
+        method: 'POST',
+        headers: { 'X-Session-Id': old.sessionId },
+      });
+      const body = (await res.json()) as { sessionId: string };
+      expect(body.sessionId).not.toBe(old.sessionId);
+      expect(res.headers.get('x-session-id')).toBe(body.sessionId);
+    }
+  });
+
   test('answers with the new id in X-Session-Id; the old id answers 404 at once', async () => {
     const { manager, http } = await startApp();
     await using _ = http;

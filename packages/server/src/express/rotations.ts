@@ -17,6 +17,8 @@ export interface InFlightRequest {
  * themselves: adding and removing one is four pointer writes, with no map
  * entry per request, and a rotation (rare: a login) walks the node's
  * requests in flight, which capacity bounds.
+ *
+ * One per manager (`rotationNoticesOf`), shared by all its middleware.
  */
 export class RotationNotices {
   #first: InFlightRequest | undefined = undefined;
@@ -55,4 +57,23 @@ export class RotationNotices {
       if (!res.headersSent) res.setHeader(SESSION_HEADER, newSessionId);
     }
   }
+}
+
+/** Each manager's notices; held weakly, so a manager no longer used is freed with them. */
+const noticesByManager = new WeakMap<SessionManager, RotationNotices>();
+
+/**
+ * The manager's `RotationNotices`, made and listening on first use: every
+ * `sessionMiddleware` on one manager lists its requests there, so a manager
+ * carries one `'rotated'` listener however many middleware are made for it
+ * (a middleware has no end at which it could remove a listener of its own).
+ */
+export function rotationNoticesOf(manager: SessionManager): RotationNotices {
+  let notices = noticesByManager.get(manager);
+  if (notices === undefined) {
+    notices = new RotationNotices();
+    notices.listen(manager);
+    noticesByManager.set(manager, notices);
+  }
+  return notices;
 }

@@ -16,7 +16,7 @@ import { crossSiteGuard } from './cross-site.js';
 import { EarlyRetries } from './early-retries.js';
 import type { MorganRequestState } from './request.js';
 import { errorBody, prepareJsonResponse, retryAfterHeaders, sendError } from './respond.js';
-import { RotationNotices } from './rotations.js';
+import { rotationNoticesOf } from './rotations.js';
 
 /** Options of `sessionMiddleware`. */
 export interface SessionMiddlewareOptions {
@@ -131,8 +131,7 @@ export function sessionMiddleware(
   );
   const sendShed = prepareJsonResponse(503, shedBody, shedHeaders);
   const refuseCrossSite = crossSiteGuard(options.allowedOrigins ?? manager.allowedOrigins);
-  const rotations = new RotationNotices();
-  rotations.listen(manager);
+  const rotations = rotationNoticesOf(manager);
 
   const defers = (path: string): boolean => {
     for (const prefix of deferred) {

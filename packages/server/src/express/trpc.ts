@@ -1,6 +1,5 @@
-import type { AnyRouter, inferRouterContext } from '@trpc/server';
+import type { AnyTRPCRouter as AnyRouter, inferRouterContext } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import { getErrorShape, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AllowedOrigins } from '../cross-origin.js';
 import { ErrorCode, errorCodeInfo, MorganError, RateLimitedError } from '../errors.js';
@@ -8,7 +7,8 @@ import type { SessionManager } from '../manager.js';
 import { CREATION_REFUSED } from '../manager.js';
 import { redactError } from '../redact.js';
 import { type AppContextOf, createHttpContext, type HttpContextOptions } from '../trpc/context.js';
-import { errorCodeOf, toTRPCError } from '../trpc/errors.js';
+import { batchTooLargeMessage, errorEnvelope } from '../trpc/error-envelope.js';
+import { errorCodeOf } from '../trpc/errors.js';
 import { isSessionCreateProcedure } from '../trpc/procedures.js';
 import { crossSiteGuard } from './cross-site.js';
 import { RefusalHold } from './refusal-hold.js';
@@ -129,8 +129,10 @@ export function trpcHandler<TRouter extends AnyRouter>(
   });
   const refuseCreation = creationRefusals(manager, router, hold);
   const refuseCrossSite = crossSiteGuard(options.allowedOrigins ?? manager.allowedOrigins);
+  const refuseLargeBatch = batchLimit(router, settings.maxBatchSize);
   return function morganTrpc(req, res, next) {
     if (refuseCrossSite(req, res)) return;
+    if (settings.allowBatching && refuseLargeBatch(req, res)) return;
     // Requests the Fetch API that tRPC builds its request with refuses,
     // which tRPC would answer 500 and report as internal errors.
     if (req.method === 'TRACE') {
@@ -193,27 +195,14 @@ function creationRefusals(
   hold: RefusalHold,
 ): (req: Request, res: Response) => boolean {
   const procedures = router._def.procedures as Record<string, unknown>;
-  const config = router._def._config;
   // The envelope depends on the path only (message, code, errorCode); made
   // once per path, so a refusal allocates no error and formats nothing.
   const bodies = new Map<string, string | undefined>();
   const bodyOf = (path: string, paths: readonly string[]): string | undefined => {
     if (bodies.has(path)) return bodies.get(path);
-    let body: string | undefined;
-    try {
-      const shape = getErrorShape({
-        config,
-        error: toTRPCError(new RateLimitedError(CREATION_REFUSED)),
-        type: 'mutation',
-        path: paths[0],
-        input: undefined,
-        ctx: undefined,
-      });
-      body = JSON.stringify(transformTRPCResponse(config, { error: shape }));
-    } catch {
-      // An app's error formatter that needs a context: let tRPC answer.
-      body = undefined;
-    }
+    const refused = new RateLimitedError(CREATION_REFUSED);
+    const envelope = errorEnvelope(router, refused, 'mutation', paths[0]);
+    const body = envelope === undefined ? undefined : JSON.stringify(envelope);
     if (bodies.size < 64) bodies.set(path, body);
     return body;
   };
@@ -241,6 +230,38 @@ function creationRefusals(
     hold.hold(req.ip ?? '', refusal.resetMs, (listener) => res.once('close', listener), answer);
     return true;
   };
+}
+
+/**
+ * Answers a batch of more than `max` calls with 400 `INVALID_REQUEST`
+ * before tRPC reads it, so none of its calls runs (whatever the installed
+ * tRPC's own `maxBatchSize` support), and returns true; false for any other
+ * request.
+ */
+function batchLimit(router: AnyRouter, max: number): (req: Request, res: Response) => boolean {
+  const error = new MorganError(ErrorCode.INVALID_REQUEST, batchTooLargeMessage(max));
+  const envelope = errorEnvelope(router, error, 'unknown');
+  const body =
+    envelope === undefined ? errorBody(error.code, error.message) : JSON.stringify(envelope);
+  return (req, res) => {
+    const url = req.url;
+    const query = url.indexOf('?');
+    if (query === -1 || !/[?&]batch=(1|true)(&|$)/.test(url.slice(query))) return false;
+    // tRPC splits the decoded path at commas.
+    const calls = decodedPath(url.slice(0, query)).split(',').length;
+    if (calls <= max) return false;
+    if (hasBody(req)) res.setHeader('Connection', 'close');
+    sendJsonText(res, 400, body);
+    return true;
+  };
+}
+
+function decodedPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 function hasBody(req: Request): boolean {

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { TRPCError } from '@trpc/server';
-import { type MiddlewareResult, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
+import { type AnyTRPCMiddlewareFunction, initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ErrorCode, errorCodeInfo, MorganError, RequestInProgressError } from '../errors.js';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../protocol.js';
@@ -52,6 +51,10 @@ export function callFingerprint(path: string, rawInput: unknown): string {
     .digest('hex');
 }
 
+/** What a middleware's `next()` resolves to (tRPC's public middleware type, not its internals). */
+export type MiddlewareResult = Awaited<ReturnType<AnyTRPCMiddlewareFunction>>;
+type MiddlewareOkResult = Extract<MiddlewareResult, { ok: true }>;
+
 /** A kept outcome: the result (superjson), a client error, or a result too large to keep. */
 type Outcome =
   | { ok: { json: unknown; meta?: unknown } }
@@ -74,7 +77,7 @@ interface IdempotentCall {
   path: string;
   batchIndex: number;
   getRawInput: () => Promise<unknown>;
-  next: () => Promise<MiddlewareResult<object>>;
+  next: () => Promise<MiddlewareResult>;
 }
 
 /**
@@ -92,7 +95,7 @@ interface IdempotentCall {
  * A malformed key answers 400 `INVALID_IDEMPOTENCY_KEY`. Calls without a
  * key, queries, subscriptions and calls without a session just run.
  */
-export async function idempotentCall(call: IdempotentCall): Promise<MiddlewareResult<object>> {
+export async function idempotentCall(call: IdempotentCall): Promise<MiddlewareResult> {
   const { ctx, type, next } = call;
   if (type !== 'mutation') return next();
   const key = keyOf(ctx, call.batchIndex);
@@ -114,9 +117,9 @@ export async function idempotentCall(call: IdempotentCall): Promise<MiddlewareRe
       throw toTRPCError(new MorganError(ErrorCode.IDEMPOTENCY_KEY_REUSED));
     }
     if (claim.state === 'pending') throw toTRPCError(new RequestInProgressError(1));
-    return replay(JSON.parse(claim.outcome) as Outcome);
+    return await replay(JSON.parse(claim.outcome) as Outcome);
   }
-  let result: MiddlewareResult<object>;
+  let result: MiddlewareResult;
   try {
     result = await next();
   } catch (error) {
@@ -143,7 +146,7 @@ function keyOf(ctx: MorganContext, batchIndex: number): unknown {
 }
 
 /** The outcome to keep, as text; undefined when the call may run again (a transient failure). */
-function outcomeOf(result: MiddlewareResult<object>): string | undefined {
+function outcomeOf(result: MiddlewareResult): string | undefined {
   if (result.ok) {
     return bounded(JSON.stringify({ ok: superjson.serialize(result.data) }));
   }
@@ -162,13 +165,10 @@ function bounded(text: string): string {
   return text.length <= MAX_STORED_OUTCOME_CHARS ? text : JSON.stringify({ tooLarge: true });
 }
 
-function replay(outcome: Outcome): MiddlewareResult<object> {
+async function replay(outcome: Outcome): Promise<MiddlewareResult> {
   if ('ok' in outcome) {
-    return {
-      ok: true,
-      data: superjson.deserialize(outcome.ok as Parameters<typeof superjson.deserialize>[0]),
-      marker: middlewareMarker,
-    };
+    const data = superjson.deserialize(outcome.ok as Parameters<typeof superjson.deserialize>[0]);
+    return { ...(await successShape()), data };
   }
   if ('error' in outcome) {
     const { trpcCode, errorCode, message } = outcome.error;
@@ -180,4 +180,32 @@ function replay(outcome: Outcome): MiddlewareResult<object> {
       `This call already ran; its result was larger than ${MAX_STORED_OUTCOME_CHARS} characters and was not kept`,
     ),
   );
+}
+
+let successResult: Promise<MiddlewareOkResult> | undefined;
+
+/**
+ * A success result of a middleware's `next()`, made by tRPC itself: tRPC
+ * has no public constructor for one, and a repeat must answer the kept
+ * result without running its procedure again. So a tiny router of our own
+ * runs once through tRPC's public API and the result its `next()` gave is
+ * kept as the shape to copy (with the kept data put in): whatever fields a
+ * tRPC release adds to its results, a replayed one has them too.
+ */
+function successShape(): Promise<MiddlewareOkResult> {
+  successResult ??= (async () => {
+    const t = initTRPC.create();
+    let result: MiddlewareResult | undefined;
+    const probe = t.procedure
+      .use(async ({ next }) => {
+        result = await next();
+        return result;
+      })
+      .query(() => null);
+    await t.createCallerFactory(t.router({ probe }))({}).probe();
+    const made = result as MiddlewareResult | undefined;
+    if (made === undefined || !made.ok) throw new Error('tRPC gave no middleware result');
+    return made;
+  })();
+  return successResult;
 }

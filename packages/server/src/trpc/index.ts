@@ -16,6 +16,7 @@ export {
 export { errorCodeOf, morganErrorData, toTRPCError } from './errors.js';
 export { BATCHED_KEY, MAX_STORED_OUTCOME_CHARS } from './idempotency.js';
 export {
+  type MorganErrorShape,
   mergeRouters,
   morganSseOptions,
   publicProcedure,
@@ -24,9 +25,15 @@ export {
   sessionProcedure,
   t,
 } from './init.js';
+export type {
+  MorganProcedureBuilder,
+  MorganProcedures,
+  SessionEventsProcedure,
+  SessionProcedures,
+  TrackedSessionEvent,
+} from './procedure-types.js';
 export {
   createMorganProcedures,
-  type MorganProcedures,
   type MorganProceduresOptions,
 } from './procedures.js';
 export { createSessionRouter, type SessionRouter } from './session-router.js';

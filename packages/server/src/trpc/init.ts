@@ -1,7 +1,12 @@
-import { initTRPC } from '@trpc/server';
+import {
+  initTRPC,
+  type TRPC_ERROR_CODE_KEY,
+  type TRPC_ERROR_CODE_NUMBER,
+  type TRPCErrorFormatter,
+} from '@trpc/server';
 import superjson from 'superjson';
 import { ErrorCode } from '../errors.js';
-import { errorMessage } from '../protocol.js';
+import { errorMessage, type MorganErrorData } from '../protocol.js';
 import type { MorganContext } from './context.js';
 import { morganErrorData } from './errors.js';
 import { createMorganProcedures } from './procedures.js';
@@ -19,6 +24,36 @@ export const morganSseOptions = {
   client: { reconnectAfterInactivityMs: 60_000 },
 } as const;
 
+/** The error shape of Morgan's instance: tRPC's, with the stable code in `data.errorCode`. */
+export interface MorganErrorShape {
+  message: string;
+  code: TRPC_ERROR_CODE_NUMBER;
+  data: {
+    code: TRPC_ERROR_CODE_KEY;
+    httpStatus: number;
+    path: string | undefined;
+  } & MorganErrorData;
+}
+
+/** Morgan's instance's error formatter: no stack, no internal message, `data.errorCode`. */
+const errorFormatter: TRPCErrorFormatter<MorganContext | undefined, MorganErrorShape> = ({
+  shape,
+  error,
+}) => {
+  const data = morganErrorData(error);
+  const internal = data.errorCode === ErrorCode.INTERNAL_ERROR;
+  return {
+    ...shape,
+    message: internal ? errorMessage(ErrorCode.INTERNAL_ERROR) : shape.message,
+    data: {
+      code: shape.data.code,
+      httpStatus: shape.data.httpStatus,
+      path: shape.data.path,
+      ...data,
+    },
+  };
+};
+
 /**
  * Morgan's default tRPC instance, for apps without one of their own (the
  * quick start). Apps with their own instance use `createMorganProcedures(t)`.
@@ -29,20 +64,7 @@ export const t = initTRPC.context<MorganContext>().create({
   // error costs no stack formatting, whatever NODE_ENV says.
   isDev: false,
   sse: morganSseOptions,
-  errorFormatter({ shape, error }) {
-    const data = morganErrorData(error);
-    const internal = data.errorCode === ErrorCode.INTERNAL_ERROR;
-    return {
-      ...shape,
-      message: internal ? errorMessage(ErrorCode.INTERNAL_ERROR) : shape.message,
-      data: {
-        code: shape.data.code,
-        httpStatus: shape.data.httpStatus,
-        path: shape.data.path,
-        ...data,
-      },
-    };
-  },
+  errorFormatter,
 });
 
 const defaults = createMorganProcedures(t);

@@ -1,12 +1,12 @@
 import type { TRPCRootObject, TRPCRuntimeConfigOptions } from '@trpc/server';
-import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import { z } from 'zod';
 import { ErrorCode, MorganError } from '../errors.js';
 import type { HeartbeatResult } from '../protocol.js';
 import type { MorganContext } from './context.js';
 import { notStarted, toTRPCError } from './errors.js';
 import { sessionEvents, sessionEventsInput } from './events.js';
-import { idempotentCall } from './idempotency.js';
+import { idempotentCall, type MiddlewareResult } from './idempotency.js';
+import type { MorganProcedures } from './procedure-types.js';
 
 /** Options of `createMorganProcedures` and `createSessionRouter`. */
 export interface MorganProceduresOptions<TContext extends MorganContext = MorganContext> {
@@ -91,7 +91,10 @@ export function createMorganProcedures<
   TContext extends MorganContext,
   TMeta extends object,
   TOptions extends TRPCRuntimeConfigOptions<TContext, TMeta>,
->(t: TRPCRootObject<TContext, TMeta, TOptions>, options: MorganProceduresOptions<TContext> = {}) {
+>(
+  t: TRPCRootObject<TContext, TMeta, TOptions>,
+  options: MorganProceduresOptions<TContext> = {},
+): MorganProcedures<TContext, TMeta, TOptions> {
   const { identify, allowClientUserId = false } = options;
 
   const publicProcedure = t.procedure
@@ -116,7 +119,7 @@ export function createMorganProcedures<
           path,
           batchIndex,
           getRawInput,
-          next: next as () => Promise<MiddlewareResult<object>>,
+          next: next as () => Promise<MiddlewareResult>,
         }) as ReturnType<typeof next>,
     );
 
@@ -209,10 +212,3 @@ export function createMorganProcedures<
 
   return { publicProcedure, sessionProcedure, sessionEventsProcedure, sessionRouter };
 }
-
-/** What `createMorganProcedures` returns. */
-export type MorganProcedures<
-  TContext extends MorganContext,
-  TMeta extends object,
-  TOptions extends TRPCRuntimeConfigOptions<TContext, TMeta>,
-> = ReturnType<typeof createMorganProcedures<TContext, TMeta, TOptions>>;

@@ -16,10 +16,11 @@ import {
 import type { SessionEndedEvent, SessionManager, SessionRotatedEvent } from '../manager.js';
 import { CloseCode } from '../protocol.js';
 import type { MorganContext } from '../trpc/context.js';
+import { batchTooLargeMessage, errorEnvelope } from '../trpc/error-envelope.js';
 import { type BufferedMessage, Connection, type ConnectionHost } from './connection.js';
 import { type EventSocket, SessionEventsServer, SocketEvents } from './event-subscriptions.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
-import { withMessageIdempotencyKeys } from './idempotency-keys.js';
+import { type BatchLimit, withMessageIdempotencyKeys } from './idempotency-keys.js';
 import { isMuxRequest, type MuxHost, MuxSocket } from './mux.js';
 import {
   type AttachWebSocketOptions,
@@ -104,6 +105,8 @@ class WebSocketLayer<TRouter extends AnyRouter>
   readonly #work = new PendingWork();
   readonly #createContext: AttachWebSocketOptions<TRouter>['createContext'];
   readonly #clientAddress: (req: IncomingMessage) => string | undefined;
+  /** Batches over `maxBatchSize` are answered here, none run, whatever tRPC's own support. */
+  readonly #batchLimit: BatchLimit;
   /** Sockets per client address that have not authenticated yet. */
   readonly #pendingByAddress = new Map<string, number>();
   /** Gives back a socket's place among its address's unauthenticated ones. */
@@ -137,6 +140,7 @@ class WebSocketLayer<TRouter extends AnyRouter>
     this.#createContext = createContext;
     this.#clientAddress = clientAddress ?? ((req) => req.socket.remoteAddress);
     this.#settings = resolveSettings(rest);
+    this.#batchLimit = batchLimitOf(router, this.#settings.maxBatchSize);
     this.manager = manager;
     this.#server = server;
     this.#onUpgrade = upgradeListener({
@@ -290,7 +294,8 @@ class WebSocketLayer<TRouter extends AnyRouter>
     }
     this.#byWs.set(ws, connection);
     // tRPC's listeners read the idempotency keys of the messages they handle.
-    const emit = () => withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req));
+    const emit = () =>
+      withMessageIdempotencyKeys(ws, () => this.wss.emit('connection', ws, req), this.#batchLimit);
     if (this.#events === undefined) emit();
     else {
       // `session.events` is served by `#events` (in tRPC's wire format),
@@ -356,7 +361,11 @@ class WebSocketLayer<TRouter extends AnyRouter>
     trpc = new SharedTrpc();
     this.#sharedTrpc.set(mux, trpc);
     const socket = trpc as unknown as WebSocket;
-    withMessageIdempotencyKeys(socket, () => this.wss.emit('connection', socket, mux.req));
+    withMessageIdempotencyKeys(
+      socket,
+      () => this.wss.emit('connection', socket, mux.req),
+      this.#batchLimit,
+    );
     return trpc;
   }
 
@@ -606,4 +615,11 @@ function isFrameError(cause: unknown): boolean {
 /** The shared socket that carries `ws`, when it is a channel of one. */
 function muxOf(ws: object): MuxSocket | undefined {
   return ws instanceof VirtualSocket ? (ws.carrier as MuxSocket) : undefined;
+}
+
+/** The answer to a batch of more than `max` calls: tRPC's error envelope, 400 `INVALID_REQUEST`. */
+function batchLimitOf(router: AnyRouter, max: number): BatchLimit {
+  const error = new MorganError(ErrorCode.INVALID_REQUEST, batchTooLargeMessage(max));
+  const text = JSON.stringify({ id: null, ...errorEnvelope(router, error, 'unknown') });
+  return { maxBatchSize: max, answer: (socket) => socket.send(text) };
 }

@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import type { AnyRouter } from '@trpc/server';
-import { TRPCError } from '@trpc/server';
+import type { AnyTRPCRouter as AnyRouter } from '@trpc/server';
 import {
-  callProcedure,
-  getErrorShape,
+  callTRPCProcedure,
   getTRPCErrorFromUnknown,
-  parseTRPCMessage,
+  getTRPCErrorShape,
+  TRPCError,
   transformTRPCResponse,
-} from '@trpc/server/unstable-core-do-not-import';
+} from '@trpc/server';
+import { parseTRPCMessage } from '@trpc/server/rpc';
 import type { RawData } from 'ws';
 import { SessionNotFoundError } from '../errors.js';
 import {
@@ -165,7 +165,7 @@ export class SessionEventsServer {
   }
 
   admit(context: unknown, input: unknown): Promise<unknown> {
-    return callProcedure({
+    return callTRPCProcedure({
       router: this.#router,
       path: PATH,
       getRawInput: async () => input,
@@ -385,7 +385,7 @@ export class SocketEvents {
   /** tRPC's error shape for `error` (its fallback when the formatter throws). */
   errorShape(error: TRPCError, input: unknown): unknown {
     try {
-      return getErrorShape({
+      return getTRPCErrorShape({
         config: this.server.config,
         error,
         type: 'subscription',

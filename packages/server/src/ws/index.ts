@@ -5,12 +5,11 @@
  *
  * @module \@morgan/session-server/ws
  */
-export { CloseCode } from '../protocol.js';
 export { attachWebSocket, type WebSocketAttachment } from './attach.js';
 export {
   type AttachWebSocketOptions,
   attachWebSocketDefaults,
   type CloseWebSocketOptions,
-  type OriginCheck,
   type WebSocketContextOptions,
+  type WebSocketErrorInfo,
 } from './options.js';

@@ -1,11 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import type { AnyRouter } from '@trpc/server';
-import type { WSSHandlerOptions } from '@trpc/server/adapters/ws';
+import type {
+  AnyTRPCRouter as AnyRouter,
+  inferRouterContext,
+  TRPCError,
+  TRPCProcedureType,
+} from '@trpc/server';
 import type { AllowedOrigins } from '../cross-origin.js';
 import type { SessionManager } from '../manager.js';
 import type { AppContextOf } from '../trpc/context.js';
-
-export type { OriginCheck } from '../cross-origin.js';
 
 /** What an app's `createContext` gets for a socket. */
 export interface WebSocketContextOptions {
@@ -13,6 +15,17 @@ export interface WebSocketContextOptions {
   req: IncomingMessage;
   /** The socket's tRPC `connectionParams` (string values), `sessionId` included: a token, for example. */
   connectionParams: Record<string, string> | null;
+}
+
+/** What `onError` gets: the error of a call over a socket, as tRPC's adapters report one. */
+export interface WebSocketErrorInfo<TRouter extends AnyRouter = AnyRouter> {
+  error: TRPCError;
+  type: TRPCProcedureType | 'unknown';
+  path: string | undefined;
+  input: unknown;
+  ctx: inferRouterContext<TRouter> | undefined;
+  /** The socket's upgrade request. */
+  req: IncomingMessage;
 }
 
 /** Options of `attachWebSocket`. */
@@ -109,7 +122,7 @@ export interface AttachWebSocketOptions<TRouter extends AnyRouter> {
     | ((opts: WebSocketContextOptions) => AppContextOf<TRouter> | Promise<AppContextOf<TRouter>>)
     | undefined;
   /** Called with each error a procedure throws (tRPC's `onError`). */
-  onError?: WSSHandlerOptions<TRouter>['onError'];
+  onError?: ((info: WebSocketErrorInfo<TRouter>) => void) | undefined;
   /**
    * The client's address, for the limits per address (sockets not yet
    * authenticated, session creations). Behind a load balancer, derive it as
