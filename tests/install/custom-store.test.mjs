@@ -3,8 +3,9 @@
 // the workspace, the example is compiled by tsc against the published
 // types (a full library check), and its node:test file runs the published
 // conformance suite (@morgan/session-server/testing) against its own store.
-// A store that breaks a rule must fail that suite. Outside CI an
-// unreachable registry skips the test with a message; under CI=true it fails.
+// A store that breaks a rule, or declares other capabilities than it has,
+// must fail that suite. Outside CI an unreachable registry skips the test
+// with a message; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,10 +47,17 @@ test('examples/custom-store passes the published conformance suite under node:te
     const passed = await run('npm', ['test'], { cwd: dir, timeoutMs: 180_000 });
     assert.equal(passed.code, 0, `npm test failed in ${dir}:\n${passed.output}`);
     assert.match(passed.output, /Store conformance: MapStore/);
-    assert.match(passed.output, /# map has no idempotency/, 'capabilities it lacks are skipped');
+    assert.match(passed.output, /has exactly the optional capabilities it declares/);
     assert.match(passed.output, /ℹ fail 0/);
+    assert.match(passed.output, /ℹ skipped 0/, 'only the tests that apply are registered');
+    assert.doesNotMatch(
+      passed.output,
+      /claims a new key once/,
+      'no tests of undeclared idempotency',
+    );
 
-    // The same suite on a store that forgets its sessions' count: it must fail.
+    // The same suite on a store that forgets its sessions' count, and on
+    // MapStore declaring less than it has: each must fail.
     writeFileSync(
       join(dir, 'dist', 'broken.test.js'),
       `import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -63,7 +71,11 @@ class Forgetful extends MapStore {
 }
 describeStoreConformance(
   { describe, test, beforeEach, afterEach },
-  { name: 'Forgetful', createStore: () => new Forgetful() },
+  { name: 'Forgetful', capabilities: ['listing'], createStore: () => new Forgetful() },
+);
+describeStoreConformance(
+  { describe, test, beforeEach, afterEach },
+  { name: 'Undeclared', capabilities: [], createStore: () => new MapStore() },
 );
 `,
     );
@@ -77,6 +89,10 @@ describeStoreConformance(
     );
     assert.notEqual(broken.code, 0, `a store that breaks the rules passed:\n${broken.output}`);
     assert.match(broken.output, /not ok \d+ - counts stored sessions/);
+    assert.match(
+      broken.output,
+      /not ok \d+ - has exactly the optional capabilities it declares[^\n]*\n[\s\S]*?map declares \[\] and has \{[^}]*"listing":\["list"\]/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

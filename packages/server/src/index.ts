@@ -116,7 +116,11 @@ export {
   type SessionRecord,
   toSession,
 } from './session.js';
-export type { StoreFallback, StoreFallbackWarning } from './store/capabilities.js';
+export type {
+  StoreCapability,
+  StoreFallback,
+  StoreFallbackWarning,
+} from './store/capabilities.js';
 export { MemoryStore } from './store/memory.js';
 export type {
   CrossNodeEvents,

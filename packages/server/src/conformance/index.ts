@@ -14,7 +14,7 @@
  *
  * describeStoreConformance(
  *   { describe, test, beforeEach, afterEach },
- *   { name: 'MyStore', createStore: () => new MyStore() },
+ *   { name: 'MyStore', capabilities: ['listing'], createStore: () => new MyStore() },
  * );
  *
  * @module \@morgan/session-server/testing
@@ -22,5 +22,5 @@
 
 export { describeEventLogConformance, type EventLogConformanceOptions } from './event-log.js';
 export { sessionRecord } from './records.js';
-export type { TestContext, TestRunner } from './runner.js';
+export type { TestRunner } from './runner.js';
 export { describeStoreConformance, type StoreConformanceOptions } from './store.js';

@@ -10,16 +10,10 @@
 export interface TestRunner {
   /** Groups the tests `body` registers. */
   describe(name: string, body: () => void): unknown;
-  /** Registers a test; `body` may get a context with `skip` (vitest and `node:test` give one). */
-  test(name: string, body: (context: TestContext) => Promise<void> | void): unknown;
+  /** Registers a test. */
+  test(name: string, body: () => Promise<void> | void): unknown;
   /** Runs `hook` before each test of the enclosing `describe`. */
   beforeEach(hook: () => Promise<void> | void): unknown;
   /** Runs `hook` after each test of the enclosing `describe`. */
   afterEach(hook: () => Promise<void> | void): unknown;
-}
-
-/** What the suites use of a test's context: marking the test skipped. */
-export interface TestContext {
-  /** vitest's ends the test; `node:test`'s marks it and the suite returns. */
-  skip?(note?: string): void;
 }

@@ -1,18 +1,23 @@
 import type { Store } from '../store/store.js';
-import type { StoreConformanceOptions } from './fixture.js';
+import { type StoreConformanceOptions, storeSuite } from './fixture.js';
 import type { TestRunner } from './runner.js';
-import { describeStoreCapabilities } from './store-capabilities.js';
-import { describeStoreCore } from './store-core.js';
+import { capabilityTests, declarationTest } from './store-capabilities.js';
+import { expiryTests } from './store-expiry.js';
+import { nodeTests } from './store-nodes.js';
+import { recordTests } from './store-records.js';
+import { requestTests } from './store-requests.js';
 
 export type { StoreConformanceOptions } from './fixture.js';
 
 /**
- * The rules of `Store` as tests that run unchanged against every store:
- * the required core always, each optional capability when the store has it
- * (skipped with a note otherwise), and what nodes share when `createPeer`
- * is given. Each test gets a fresh store from `createStore`, configured with
- * a one-minute timeout, and closes it afterwards. Time is passed explicitly
- * as `now`, starting at the real clock and moving forwards only.
+ * The rules of `Store` as tests that run unchanged against every store.
+ * Which tests exist is decided when they are registered, so none is ever
+ * skipped: the required core always (with one test that the store has
+ * exactly the `capabilities` it declares), the tests of each declared
+ * capability, and what nodes share when `createPeer` is given. Each test
+ * gets a fresh store from `createStore`, configured with a one-minute
+ * timeout, and closes it afterwards. Time is passed explicitly as `now`,
+ * starting at the real clock and moving forwards only.
  *
  * Call it at the top level of a test file, with your runner's functions.
  *
@@ -24,15 +29,31 @@ export type { StoreConformanceOptions } from './fixture.js';
  *
  * describeStoreConformance(
  *   { describe, test, beforeEach, afterEach },
- *   { name: 'MyStore', createStore: () => new MyStore() },
+ *   { name: 'MyStore', capabilities: ['listing'], createStore: () => new MyStore() },
  * );
  */
 export function describeStoreConformance<S extends Store>(
   runner: TestRunner,
   options: StoreConformanceOptions<S>,
 ): void {
-  runner.describe(`Store conformance: ${options.name}`, () => {
-    describeStoreCore(runner, options);
-    describeStoreCapabilities(runner, options);
+  const { describe } = runner;
+  const { capabilities, createPeer } = options;
+  describe(`Store conformance: ${options.name}`, () => {
+    describe('core', () => {
+      const suite = storeSuite(runner, options);
+      declarationTest(suite, capabilities);
+      recordTests(suite);
+      requestTests(suite);
+      expiryTests(suite);
+    });
+    if (capabilities.length > 0) {
+      describe('capabilities', () => capabilityTests(storeSuite(runner, options), capabilities));
+    }
+    if (createPeer !== undefined) {
+      describe('nodes', () =>
+        nodeTests(storeSuite(runner, options), capabilities, (store) =>
+          createPeer.call(options, store as S),
+        ));
+    }
   });
 }

@@ -33,6 +33,7 @@ const clusterStore = (keyPrefix: string) =>
 
 describeStoreConformance(vitestRunner, {
   name: 'RedisStore on Redis Cluster',
+  capabilities: ['idempotency', 'rateLimits', 'listing', 'events'],
   createStore: () => clusterStore(freshPrefix()),
   createPeer: (store) => clusterStore(store.keyPrefix),
 });

@@ -23,6 +23,7 @@ const storeAt = (keyPrefix: string) =>
 
 describeStoreConformance(vitestRunner, {
   name: 'RedisStore',
+  capabilities: ['idempotency', 'rateLimits', 'listing', 'events'],
   createStore: () => storeAt(`${redis.keyPrefix}${randomBytes(4).toString('hex')}:`),
   cleanup: (store) => deleteKeys(redis.url, store.keyPrefix),
   createPeer: (store) => storeAt(store.keyPrefix),

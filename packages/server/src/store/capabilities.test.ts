@@ -34,14 +34,17 @@ function withNodeIdempotency(inner: Store): Store {
   });
 }
 
-// The suite skips what a core-only store lacks, and the per-node records
-// keep the idempotency contract (on one node).
+// A core-only store declares no capability and runs the core tests only;
+// with the per-node records it declares idempotency, and they keep its
+// contract (on one node).
 describeStoreConformance(vitestRunner, {
   name: 'a core-only store',
+  capabilities: [],
   createStore: () => coreOnly(new MemoryStore()),
 });
 describeStoreConformance(vitestRunner, {
   name: 'a core-only store with per-node idempotency records',
+  capabilities: ['idempotency'],
   createStore: () => withNodeIdempotency(coreOnly(new MemoryStore())),
 });
 

@@ -11,7 +11,18 @@ import type {
   SyncRequests,
 } from './store.js';
 
-/** Each optional capability of `Store` by the name docs/stores.md gives it. */
+/**
+ * An optional capability of `Store`, by the name docs/stores.md gives it
+ * (and `/health` reports when it falls back), as a store author declares
+ * it to the conformance suite.
+ *
+ * @example
+ * // a store that implements StoreCore and SessionListing
+ * describeStoreConformance(runner, { name: 'PostgresStore', capabilities: ['listing'], createStore });
+ */
+export type StoreCapability = 'idempotency' | 'rateLimits' | 'listing' | 'events' | 'syncRequests';
+
+/** The interface of each optional capability of `Store`. */
 export interface CapabilityInterfaces {
   idempotency: IdempotencyKeys;
   rateLimits: SharedRateLimits;
@@ -28,11 +39,8 @@ export const capabilityMethods = {
   events: ['subscribe'],
   syncRequests: ['addRequestSync', 'removeRequestSync'],
 } as const satisfies {
-  [C in keyof CapabilityInterfaces]: readonly (keyof CapabilityInterfaces[C])[];
+  [C in StoreCapability]: readonly (keyof CapabilityInterfaces[C])[];
 };
-
-/** An optional capability of `Store`, by the name docs/stores.md gives it. */
-export type StoreCapability = keyof CapabilityInterfaces;
 
 /**
  * A capability the manager runs without the store: `idempotency` (records

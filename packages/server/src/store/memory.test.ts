@@ -6,6 +6,7 @@ import { MemoryStore } from './memory.js';
 
 describeStoreConformance(vitestRunner, {
   name: 'MemoryStore',
+  capabilities: ['idempotency', 'rateLimits', 'listing', 'events', 'syncRequests'],
   createStore: () => new MemoryStore(),
 });
 
