@@ -27,16 +27,24 @@ const SKIPPED_DIRS = new Set([
 /** Loaded by vitest itself (bundled by it, not by tsc); no test code lives there. */
 const SKIPPED_FILES = new Set(['vitest.config.ts']);
 
-/** Package directories named by pnpm-workspace.yaml (`dir` or `dir/*` entries). */
+/**
+ * Package directories named by pnpm-workspace.yaml (`dir` or `dir/*` entries),
+ * less those its `!dir` entries exclude (examples/custom-store installs the
+ * packed package with npm; tests/install compiles it).
+ */
 function workspacePackages() {
   const yaml = readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8');
-  const globs = [...yaml.matchAll(/^\s+-\s+['"]?([^'"\s]+)['"]?\s*$/gm)].map((m) => m[1]);
+  const entries = [...yaml.matchAll(/^\s+-\s+['"]?([^'"\s]+)['"]?\s*$/gm)].map((m) => m[1]);
+  const excluded = new Set(
+    entries.filter((entry) => entry.startsWith('!')).map((entry) => join(root, entry.slice(1))),
+  );
+  const globs = entries.filter((entry) => !entry.startsWith('!'));
   const dirs = globs.flatMap((glob) => {
     if (!glob.endsWith('/*')) return [join(root, glob)];
     const parent = join(root, glob.slice(0, -2));
     return readdirSync(parent).map((name) => join(parent, name));
   });
-  return dirs.filter((dir) => existsSync(join(dir, 'package.json')));
+  return dirs.filter((dir) => !excluded.has(dir) && existsSync(join(dir, 'package.json')));
 }
 
 function typeScriptFiles(dir) {

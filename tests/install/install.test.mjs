@@ -25,15 +25,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { cleanEnv, freePort, isNetworkFailure, run, start, typeScriptSamples } from './support.mjs';
+import {
+  cleanEnv,
+  freePort,
+  npmInstall,
+  packPackages,
+  registryAnswers,
+  root,
+  run,
+  start,
+  typeScriptSamples,
+} from './support.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const isCI = process.env.CI === 'true' || process.env.CI === '1';
-const localPnpm = join(root, '.tools', 'node_modules', '.bin', 'pnpm');
-const pnpm = existsSync(localPnpm) ? localPnpm : 'pnpm';
 const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'));
 const serverManifest = readJson(join(root, 'packages', 'server', 'package.json'));
 const trpcFloor = serverManifest.peerDependencies['@trpc/server'].replace(/^\^/, '');
@@ -112,22 +117,8 @@ let tarballs;
 let online;
 
 before(async () => {
-  const ping = await run('npm', ['ping', '--fetch-retries=0', '--fetch-timeout=15000'], {
-    cwd: root,
-    timeoutMs: 30_000,
-  }).catch(() => ({ code: 1 }));
-  online = ping.code === 0;
-  packDir = mkdtempSync(join(tmpdir(), 'morgan-pack-'));
-  for (const name of ['server', 'client']) {
-    const packed = await run(pnpm, ['pack', '--pack-destination', packDir], {
-      cwd: join(root, 'packages', name),
-      env: cleanEnv(),
-      timeoutMs: 60_000,
-    });
-    assert.equal(packed.code, 0, `pnpm pack in packages/${name} failed:\n${packed.output}`);
-  }
-  tarballs = readdirSync(packDir).map((file) => join(packDir, file));
-  assert.equal(tarballs.length, 2, `expected two tarballs in ${packDir}: ${tarballs}`);
+  online = await registryAnswers();
+  ({ dir: packDir, tarballs } = await packPackages(['server', 'client']));
 });
 
 after(() => {
@@ -178,35 +169,10 @@ async function install(t, dir, variant) {
     `@types/ws@${variant.typesWs}`,
     ...(variant.redis ? ['ioredis@^5'] : []),
   ];
-  // Cached versions are used without asking the registry again. Without a
-  // registry, the cache alone: that fails at once if it lacks a package,
-  // where npm's retries would take minutes and end in a misleading ERESOLVE.
-  const args = [
-    'install',
-    '--no-audit',
-    '--no-fund',
-    online ? '--prefer-offline' : '--offline',
-    '--fetch-retries=2',
-    '--fetch-retry-mintimeout=1000',
-    '--fetch-retry-maxtimeout=10000',
-    ...dependencies,
-  ];
-  const result = await run('npm', args, { cwd: dir, timeoutMs: 300_000 });
-  if (result.code !== 0) {
-    if (!online || isNetworkFailure(result.output)) {
-      const why = online
-        ? 'the registry stopped answering'
-        : 'npm ping got no answer from the registry and the npm cache lacks a package';
-      if (!isCI) {
-        t.skip(`${why}; skipped because CI is not set (under CI=true this fails)`);
-        return false;
-      }
-      assert.fail(`npm install failed: ${why} (CI=true):\n${result.output}`);
-    }
-    assert.fail(`npm install failed:\n${result.output}`);
-  }
+  const output = await npmInstall(t, dir, dependencies, { online });
+  if (output === undefined) return false;
   // Peer ranges that fit: npm neither overrides nor warns about a peer.
-  assert.doesNotMatch(result.output, /ERESOLVE|peer dep|conflicting peer/i, result.output);
+  assert.doesNotMatch(output, /ERESOLVE|peer dep|conflicting peer/i, output);
   return true;
 }
 

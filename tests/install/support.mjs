@@ -1,13 +1,88 @@
 // Child processes with a deadline, a clean environment for npm, free ports
-// and the README samples: what install.test.mjs needs, nothing more.
+// and the README samples: what install.test.mjs and custom-store.test.mjs need.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root. */
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const isCI = process.env.CI === 'true' || process.env.CI === '1';
+const localPnpm = join(root, '.tools', 'node_modules', '.bin', 'pnpm');
+const pnpm = existsSync(localPnpm) ? localPnpm : 'pnpm';
+
+/**
+ * Packs `packages/<name>` for each name with `pnpm pack` (which turns
+ * `workspace:` ranges into versions) into a new temporary directory;
+ * resolves with that directory and the tarballs' paths.
+ */
+export async function packPackages(names) {
+  const dir = mkdtempSync(join(tmpdir(), 'morgan-pack-'));
+  for (const name of names) {
+    const packed = await run(pnpm, ['pack', '--pack-destination', dir], {
+      cwd: join(root, 'packages', name),
+      env: cleanEnv(),
+      timeoutMs: 60_000,
+    });
+    assert.equal(packed.code, 0, `pnpm pack in packages/${name} failed:\n${packed.output}`);
+  }
+  const tarballs = readdirSync(dir).map((file) => join(dir, file));
+  assert.equal(tarballs.length, names.length, `expected ${names.length} tarballs in ${dir}`);
+  return { dir, tarballs };
+}
+
+/** Whether `npm ping` got an answer; if not, installs use npm's cache alone (`--offline`). */
+export async function registryAnswers() {
+  const ping = await run('npm', ['ping', '--fetch-retries=0', '--fetch-timeout=15000'], {
+    cwd: root,
+    timeoutMs: 30_000,
+  }).catch(() => ({ code: 1 }));
+  return ping.code === 0;
+}
+
+/**
+ * `npm install` of `dependencies` in `dir`; resolves with npm's output, or
+ * undefined when the test was skipped: outside CI an unreachable registry
+ * (or, offline, a cache without a package) skips it with a message, under
+ * CI=true it fails. Cached versions are used without asking the registry
+ * again; without a registry, the cache alone, which fails at once if it
+ * lacks a package (npm's retries would take minutes and end in a
+ * misleading ERESOLVE).
+ */
+export async function npmInstall(t, dir, dependencies, { online }) {
+  const args = [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    online ? '--prefer-offline' : '--offline',
+    '--fetch-retries=2',
+    '--fetch-retry-mintimeout=1000',
+    '--fetch-retry-maxtimeout=10000',
+    ...dependencies,
+  ];
+  const result = await run('npm', args, { cwd: dir, timeoutMs: 300_000 });
+  if (result.code === 0) return result.output;
+  if (!online || isNetworkFailure(result.output)) {
+    const why = online
+      ? 'the registry stopped answering'
+      : 'npm ping got no answer from the registry and the npm cache lacks a package';
+    if (!isCI) {
+      t.skip(`${why}; skipped because CI is not set (under CI=true this fails)`);
+      return undefined;
+    }
+    assert.fail(`npm install failed: ${why} (CI=true):\n${result.output}`);
+  }
+  assert.fail(`npm install failed:\n${result.output}`);
+}
 
 /**
  * The environment without what pnpm and turbo set for their scripts
  * (`npm_config_globalconfig` pointing at pnpm's rc, `npm_config_node_gyp`,
- * `npm_package_*`, …), which would change what npm does. npm settings a
+ * `npm_package_*`, …), which would change what npm does, and the test
+ * runner's own context. npm settings a
  * machine may really need (registry, proxies, certificates, cache) stay.
  */
 export function cleanEnv(extra = {}) {
@@ -16,7 +91,8 @@ export function cleanEnv(extra = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (/^(npm|pnpm)_/i.test(key) && !keep.test(key)) continue;
-    if (/^(PNPM_|TURBO_|INIT_CWD$|NODE_OPTIONS$)/.test(key)) continue;
+    // NODE_TEST_CONTEXT: a `node --test` started from a test would take itself for a nested run.
+    if (/^(PNPM_|TURBO_|INIT_CWD$|NODE_OPTIONS$|NODE_TEST_CONTEXT$)/.test(key)) continue;
     env[key] = value;
   }
   return { ...env, ...extra };

@@ -2,7 +2,8 @@
  * The core of Morgan Sessions: `SessionManager`, the `MemoryStore` and the `Store`
  * interface, the event log, errors with stable codes and the validated config
  * loader. Transports are in the subpath entries `./express`, `./trpc`, `./ws`
- * and `./redis`; none of them is imported here.
+ * and `./redis`, the conformance suites for other stores in `./testing`;
+ * none of them is imported here.
  *
  * @module \@morgan/session-server
  */
@@ -115,13 +116,25 @@ export {
   type SessionRecord,
   toSession,
 } from './session.js';
+export type {
+  StoreCapability,
+  StoreFallback,
+  StoreFallbackWarning,
+} from './store/capabilities.js';
 export { MemoryStore } from './store/memory.js';
 export type {
+  CrossNodeEvents,
   IdempotencyClaim,
+  IdempotencyKeys,
   RotateChanges,
+  SessionListing,
+  SharedRateLimits,
   Store,
+  StoreCapabilities,
+  StoreCore,
   StoreEvent,
   StoreSettings,
+  SyncRequests,
 } from './store/store.js';
 export {
   StreamBudget,

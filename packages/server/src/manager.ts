@@ -15,6 +15,7 @@ import type { Sweeper } from './manager/sweeper.js';
 import type { JsonObject, JsonValue } from './metadata.js';
 import type { RateLimitDecision } from './rate-limit.js';
 import type { CreateSessionInput, Session } from './session.js';
+import type { CapabilitiesInUse, StoreFallback } from './store/capabilities.js';
 import type { IdempotencyClaim, RotateChanges, Store } from './store/store.js';
 import type { StreamBudget } from './streams.js';
 
@@ -58,6 +59,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   /** Other origins allowed to call from a browser (`allowedOrigins`); the transports read it. */
   readonly allowedOrigins: AllowedOrigins;
   readonly store: Store;
+  /** Optional store capabilities this node runs on its own (`/health` reports them). */
+  readonly storeFallbacks: readonly StoreFallback[];
   /** Per-session event streams; write with `publish`. */
   readonly events: EventLog;
   /** Node-wide admission of requests; adapters take a slot per request. */
@@ -65,6 +68,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
   /** Node-wide and per-session budget of long-lived streams, apart from `capacity`. */
   readonly streams: StreamBudget;
   readonly #now: () => number;
+  readonly #idempotency: CapabilitiesInUse['idempotency'];
   readonly #announcer: SessionAnnouncer;
   readonly #sweeper: Sweeper;
   readonly #admission: SessionAdmission;
@@ -89,6 +93,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.#now = settings.now;
     const parts = buildParts(this, options, settings);
     this.store = parts.store;
+    this.storeFallbacks = parts.storeFallbacks;
+    this.#idempotency = parts.idempotency;
     this.events = parts.events;
     this.capacity = parts.capacity;
     this.streams = parts.streams;
@@ -111,7 +117,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return this.#lifecycle.stopping;
   }
 
-  /** Starts the periodic expiry sweep and listens for other nodes' events. Idempotent. */
+  /**
+   * Starts the periodic expiry sweep and listens for other nodes' events.
+   * The first start tells of the store's fallbacks (`warning`). Idempotent.
+   */
   start(): this {
     this.#lifecycle.start();
     return this;
@@ -171,26 +180,27 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
   /**
    * Claims idempotency key `key` of a session for a call with
-   * `fingerprint` (see `Store.claimIdempotencyKey`): `new` when this call
-   * holds it now, else the record another call left. Morgan's tRPC
-   * procedures use it for every mutation sent with a key.
+   * `fingerprint` (see `IdempotencyKeys.claimIdempotencyKey`; records on
+   * this node when the store keeps none): `new` when this call holds it
+   * now, else the record another call left. Morgan's tRPC procedures use it
+   * for every mutation sent with a key.
    */
   claimIdempotencyKey(
     sessionId: string,
     key: string,
     fingerprint: string,
   ): Promise<IdempotencyClaim> {
-    return this.store.claimIdempotencyKey(sessionId, key, fingerprint, this.#now());
+    return this.#idempotency.claimIdempotencyKey(sessionId, key, fingerprint, this.#now());
   }
 
   /** Stores the outcome of the call that claimed `key`, for `idempotencyWindowMs`. */
   completeIdempotencyKey(sessionId: string, key: string, outcome: string): Promise<void> {
-    return this.store.completeIdempotencyKey(sessionId, key, outcome, this.#now());
+    return this.#idempotency.completeIdempotencyKey(sessionId, key, outcome, this.#now());
   }
 
   /** Drops a pending claim of `key`, so the call may run again (it failed transiently). */
   releaseIdempotencyKey(sessionId: string, key: string): Promise<void> {
-    return this.store.releaseIdempotencyKey(sessionId, key);
+    return this.#idempotency.releaseIdempotencyKey(sessionId, key);
   }
 
   /** The session, or undefined when absent or expired. Does not touch it. */

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { describeEventLogConformance } from '../conformance/event-log.js';
 import { ErrorCode } from '../errors.js';
-import { describeEventLogConformance } from './event-log.conformance.test-suite.js';
+import { vitestRunner } from '../testing/vitest-runner.js';
 import { eventLogDefaults } from './event-log.js';
 import { MemoryEventLog } from './memory-event-log.js';
 
-describeEventLogConformance('MemoryEventLog', (options) => new MemoryEventLog(options));
+describeEventLogConformance(vitestRunner, {
+  name: 'MemoryEventLog',
+  createLog: (options) => new MemoryEventLog(options),
+});
 
 const A = 'session-a';
 const B = 'session-b';

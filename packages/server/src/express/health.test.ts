@@ -1,7 +1,9 @@
 import express from 'express';
 import { afterEach, describe, expect, test } from 'vitest';
 import { SessionManager, type SessionManagerOptions } from '../manager.js';
+import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
+import { coreOnly } from '../testing/core-only-store.js';
 import { startHttpServer } from '../testing/http-server.js';
 import { spyStore } from '../testing/spy-store.js';
 import { type HealthRoutesOptions, healthRoutes } from './health.js';
@@ -14,7 +16,7 @@ afterEach(async () => {
 });
 
 function newManager(options: SessionManagerOptions = {}): SessionManager {
-  const manager = new SessionManager(options).start();
+  const manager = new SessionManager(options).on('warning', () => {}).start();
   managers.push(manager);
   return manager;
 }
@@ -45,8 +47,20 @@ describe('/health', () => {
       activeRequests: 0,
       uptimeSeconds: expect.any(Number),
       store: 'memory',
+      storeFallbacks: [],
     });
     expect(body.uptimeSeconds).toBeGreaterThanOrEqual(0);
+  });
+
+  test('names the store capabilities this node runs on its own', async () => {
+    const manager = newManager({ store: coreOnly(new MemoryStore()) });
+    await using http = await startHttpServer(createApp(manager));
+    const res = await fetch(`${http.url}/health`);
+    expect(await res.json()).toMatchObject({
+      status: 'ok',
+      store: 'memory',
+      storeFallbacks: ['idempotency', 'rateLimits', 'listing', 'events'],
+    });
   });
 
   test('stays 200 but reports degraded when the store does not answer', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { ErrorCode } from '../errors.js';
 import type { SessionManager } from '../manager.js';
+import type { StoreFallback } from '../store/capabilities.js';
 import { MorganMetrics } from './metrics.js';
 import { errorBody, sendJson, sendJsonText } from './respond.js';
 
@@ -42,6 +43,12 @@ export interface HealthReport {
   uptimeSeconds: number;
   /** Name of the store (`memory`, `redis`). */
   store: string;
+  /**
+   * Optional capabilities the store lacks, which this node runs on its own
+   * (`idempotency`, `rateLimits`, `listing`, `events`; see docs/stores.md);
+   * empty for `memory` and `redis`.
+   */
+  storeFallbacks: readonly StoreFallback[];
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -78,6 +85,7 @@ export function healthRoutes(
       activeRequests: manager.activeRequestCount,
       uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
       store: manager.store.name,
+      storeFallbacks: manager.storeFallbacks,
     };
     sendJson(res, 200, report);
   });

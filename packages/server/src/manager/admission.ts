@@ -1,12 +1,12 @@
 import { CapacityError, RateLimitedError } from '../errors.js';
 import {
-  memoryRateLimiter,
   type RateLimitDecision,
   type RateLimiter,
   type RateLimitPolicy,
   RecentRefusals,
 } from '../rate-limit.js';
 import type { SessionRecord } from '../session.js';
+import type { CapabilitiesInUse } from '../store/capabilities.js';
 import type { Store } from '../store/store.js';
 import type { Sweeper } from './sweeper.js';
 
@@ -16,6 +16,8 @@ export const CREATION_REFUSED = 'Too many sessions created from this address, re
 /** What a `SessionAdmission` needs. */
 export interface AdmissionParts {
   readonly store: Store;
+  /** Makes the `createRateLimit` limiter: the store's, or one on this node. */
+  readonly rateLimiter: CapabilitiesInUse['rateLimiter'];
   /** Frees room in a full store before a creation is refused. */
   readonly sweeper: Sweeper;
   readonly now: () => number;
@@ -54,10 +56,7 @@ export class SessionAdmission {
     this.#sweeper = parts.sweeper;
     this.#now = parts.now;
     this.#createLimiter =
-      createPolicy === false
-        ? undefined
-        : (store.rateLimiter?.('create', createPolicy) ??
-          memoryRateLimiter('create', createPolicy));
+      createPolicy === false ? undefined : parts.rateLimiter('create', createPolicy);
     this.#requestPolicy = parts.requestPolicy;
     this.#maxSessions = parts.maxSessions;
     this.#maxSessionsPerUser = parts.maxSessionsPerUser;

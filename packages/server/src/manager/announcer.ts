@@ -1,7 +1,8 @@
 import type { EventLog } from '../events/event-log.js';
 import { RecentRotations } from '../rotations.js';
 import type { Session, SessionRecord } from '../session.js';
-import type { StoreEvent } from '../store/store.js';
+import { announceFallbacks, type StoreFallback } from '../store/capabilities.js';
+import type { Store, StoreEvent } from '../store/store.js';
 import type { ManagerEmitter, SessionEndedEvent } from './events.js';
 
 /** What a `SessionAnnouncer` needs. */
@@ -93,6 +94,15 @@ export class SessionAnnouncer {
   /** The id that replaced `sessionId` in a rotation seen in the last minute, if any. */
   rotatedTo(sessionId: string): string | undefined {
     return this.#rotations.get(sessionId, this.#now());
+  }
+
+  /**
+   * `store` lacks the optional capabilities `fallbacks` (this node stands
+   * in): `warning` when anyone listens, else `process.emitWarning`; nothing
+   * when there are none.
+   */
+  storeFellBack(store: Store, fallbacks: readonly StoreFallback[]): void {
+    announceFallbacks(store, fallbacks, (warning) => this.#emitter.emit('warning', warning));
   }
 
   /** A failure in the background: `error`, when anyone listens (else it would throw). */

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Session } from '../session.js';
+import type { StoreFallbackWarning } from '../store/capabilities.js';
 
 /** How a session ended, as announced by the `deleted` and `expired` events. */
 export interface SessionEndedEvent {
@@ -28,6 +29,8 @@ export interface SessionManagerEvents {
   rotated: [event: SessionRotatedEvent];
   /** A background sweep failed (for example the store was unreachable). */
   error: [error: Error];
+  /** Once at `start()` when the store lacks capabilities (else `process.emitWarning`). */
+  warning: [warning: StoreFallbackWarning];
 }
 
 /** Where the manager's parts emit its events: the manager itself. */

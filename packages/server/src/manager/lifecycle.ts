@@ -1,4 +1,5 @@
 import type { EventLog } from '../events/event-log.js';
+import type { StoreFallback } from '../store/capabilities.js';
 import type { Store } from '../store/store.js';
 import type { SessionAnnouncer } from './announcer.js';
 import type { RequestTracker } from './request-tracking.js';
@@ -7,6 +8,8 @@ import type { Sweeper } from './sweeper.js';
 /** What a `Lifecycle` needs. */
 export interface LifecycleParts {
   readonly store: Store;
+  /** The store's missing capabilities, announced at the first start. */
+  readonly storeFallbacks: readonly StoreFallback[];
   readonly events: EventLog;
   readonly sweeper: Sweeper;
   /** Hears other nodes' events while started. */
@@ -16,8 +19,8 @@ export interface LifecycleParts {
 }
 
 /**
- * Start and stop, once each: `start()` runs the periodic sweep and listens
- * to other nodes' events; `stop()` drains the requests in flight, then
+ * Start and stop, once each: `start()` runs the periodic sweep, listens
+ * to other nodes' events and tells of the store's fallbacks; `stop()` drains the requests in flight, then
  * releases the timer and the subscription and closes the store and the
  * event log, so the process can exit.
  */
@@ -44,6 +47,7 @@ export class Lifecycle {
     if (sweeper.running || this.#stopping !== undefined) return;
     sweeper.start();
     this.#unsubscribe = store.subscribe?.((event) => announcer.fromStore(event));
+    announcer.storeFellBack(store, this.#parts.storeFallbacks);
   }
 
   /** The one stop, waiting at most `drainTimeoutMs` for requests in flight. */

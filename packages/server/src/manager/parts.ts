@@ -1,6 +1,11 @@
 import { type CapacityLimiter, createCapacityLimiter } from '../capacity.js';
 import type { EventLog } from '../events/event-log.js';
 import { MemoryEventLog } from '../events/memory-event-log.js';
+import {
+  type CapabilitiesInUse,
+  type StoreFallback,
+  storeCapabilities,
+} from '../store/capabilities.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import { StreamBudget } from '../streams.js';
@@ -23,6 +28,10 @@ import { Sweeper } from './sweeper.js';
 /** The parts a `SessionManager` is made of, each of one concern. */
 export interface ManagerParts {
   readonly store: Store;
+  /** Idempotency records: the store's, or this node's when it has none. */
+  readonly idempotency: CapabilitiesInUse['idempotency'];
+  /** Optional capabilities of the store this node runs on its own. */
+  readonly storeFallbacks: readonly StoreFallback[];
   readonly events: EventLog;
   readonly capacity: CapacityLimiter;
   readonly streams: StreamBudget;
@@ -37,7 +46,8 @@ export interface ManagerParts {
 
 /**
  * Builds a manager's parts from its options (the plain ones already
- * `resolveSettings`) and tells the store and the event log their settings.
+ * `resolveSettings`) and tells the store and the event log their settings;
+ * what the store lacks of its optional capabilities is filled on this node.
  * The rest of the options are checked here, in a fixed order.
  *
  * @throws MorganError `INVALID_CONFIG` for a bad option.
@@ -58,6 +68,9 @@ export function buildParts(
     requestWindowMs: requestPolicy?.windowMs,
     idempotencyWindowMs: settings.idempotencyWindowMs,
   });
+  const capabilities = storeCapabilities(store, {
+    idempotencyWindowMs: settings.idempotencyWindowMs,
+  });
   const events: EventLog = options.eventLog ?? new MemoryEventLog();
   events.configure?.({ sessionTimeoutMs });
   const capacity = createCapacityLimiter(
@@ -72,6 +85,7 @@ export function buildParts(
   const sweeper = new Sweeper({ store, announcer, now, intervalMs: settings.cleanupIntervalMs });
   const admission = new SessionAdmission({
     store,
+    rateLimiter: capabilities.rateLimiter,
     sweeper,
     now,
     createPolicy: options.createRateLimit ?? sessionManagerDefaults.createRateLimit,
@@ -93,7 +107,14 @@ export function buildParts(
     maxMetadataBytes: settings.maxMetadataBytes,
     maxMetadataDepth: settings.maxMetadataDepth,
   });
-  const lifecycle = new Lifecycle({ store, events, sweeper, announcer, requests });
+  const lifecycle = new Lifecycle({
+    store,
+    storeFallbacks: capabilities.fallbacks,
+    events,
+    sweeper,
+    announcer,
+    requests,
+  });
   const metrics = {
     announcer,
     sweeper,
@@ -104,6 +125,8 @@ export function buildParts(
   };
   return {
     store,
+    idempotency: capabilities.idempotency,
+    storeFallbacks: capabilities.fallbacks,
     events,
     capacity,
     streams,

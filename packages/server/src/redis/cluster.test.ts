@@ -6,10 +6,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type RedisTestCluster, startRedisCluster } from '@morgan/test-support';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEventLogConformance } from '../events/event-log.conformance.test-suite.js';
+import { describeEventLogConformance } from '../conformance/event-log.js';
+import { sessionRecord as record } from '../conformance/records.js';
+import { describeStoreConformance } from '../conformance/store.js';
 import type { SessionEvent } from '../events/event-log.js';
-import { describeStoreConformance } from '../store/conformance.test-suite.js';
-import { sessionRecord as record } from '../testing/records.js';
+import { vitestRunner } from '../testing/vitest-runner.js';
 import { RedisEventLog } from './event-log.js';
 import { KeyLayout, SHARDS } from './key-layout.js';
 import { describeRedisNodes } from './nodes.test-suite.js';
@@ -26,22 +27,22 @@ afterAll(async () => {
 const clusterNodes = () => cluster.nodes.map((node) => `${node.host}:${node.port}`);
 const freshPrefix = () => `${cluster.keyPrefix}${randomBytes(4).toString('hex')}:`;
 
-describeStoreConformance(
-  'RedisStore on Redis Cluster',
-  // The suite expects touches to land exactly; coalescing has its own tests.
-  () =>
-    new RedisStore({
-      clusterNodes: clusterNodes(),
-      keyPrefix: freshPrefix(),
-      touchResolutionMs: 0,
-    }),
-);
+/** A store on the cluster under `keyPrefix` (the suite expects touches to land exactly; coalescing has its own tests). */
+const clusterStore = (keyPrefix: string) =>
+  new RedisStore({ clusterNodes: clusterNodes(), keyPrefix, touchResolutionMs: 0 });
 
-describeEventLogConformance(
-  'RedisEventLog on Redis Cluster',
-  (options) =>
+describeStoreConformance(vitestRunner, {
+  name: 'RedisStore on Redis Cluster',
+  capabilities: ['idempotency', 'rateLimits', 'listing', 'events'],
+  createStore: () => clusterStore(freshPrefix()),
+  createPeer: (store) => clusterStore(store.keyPrefix),
+});
+
+describeEventLogConformance(vitestRunner, {
+  name: 'RedisEventLog on Redis Cluster',
+  createLog: (options) =>
     new RedisEventLog({ clusterNodes: clusterNodes(), keyPrefix: freshPrefix(), ...options }),
-);
+});
 
 describeRedisNodes('Redis Cluster', () => ({
   connection: { clusterNodes: clusterNodes() },

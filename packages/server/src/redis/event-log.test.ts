@@ -2,12 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEventLogConformance } from '../conformance/event-log.js';
 import { ErrorCode } from '../errors.js';
-import { describeEventLogConformance } from '../events/event-log.conformance.test-suite.js';
 import type { SessionEvent } from '../events/event-log.js';
 import { streamSessionEvents } from '../events/stream.js';
 import { SessionManager } from '../manager.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
+import { vitestRunner } from '../testing/vitest-runner.js';
 import { RedisEventLog, type RedisEventLogOptions } from './event-log.js';
 import { KeyLayout } from './key-layout.js';
 
@@ -19,10 +20,11 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-describeEventLogConformance(
-  'RedisEventLog',
-  (options) => new RedisEventLog({ url: redis.url, keyPrefix: redis.keyPrefix, ...options }),
-);
+describeEventLogConformance(vitestRunner, {
+  name: 'RedisEventLog',
+  createLog: (options) =>
+    new RedisEventLog({ url: redis.url, keyPrefix: redis.keyPrefix, ...options }),
+});
 
 /** Waits until `check()` holds, polling every 5 ms for at most 15 s. */
 async function until(check: () => boolean): Promise<void> {

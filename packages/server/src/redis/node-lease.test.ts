@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { sessionRecord as record } from '../testing/records.js';
+import { sessionRecord as record } from '../conformance/records.js';
 import { KeyLayout } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sessionRecord as record } from '../conformance/records.js';
 import { type SessionEndedEvent, SessionManager, type SessionRotatedEvent } from '../manager.js';
 import type { StoreEvent } from '../store/store.js';
-import { sessionRecord as record } from '../testing/records.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 
 const TIMEOUT_MS = 60_000;

@@ -2,9 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeStoreConformance } from '../store/conformance.test-suite.js';
+import { sessionRecord as record } from '../conformance/records.js';
+import { describeStoreConformance } from '../conformance/store.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
-import { sessionRecord as record } from '../testing/records.js';
+import { vitestRunner } from '../testing/vitest-runner.js';
 import { KeyLayout, SHARDS } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 
@@ -16,19 +17,17 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const prefixes = new WeakMap<object, string>();
+/** A store under `keyPrefix` (the suite expects touches to land exactly; coalescing has its own tests). */
+const storeAt = (keyPrefix: string) =>
+  new RedisStore({ url: redis.url, keyPrefix, touchResolutionMs: 0 });
 
-describeStoreConformance(
-  'RedisStore',
-  () => {
-    const keyPrefix = `${redis.keyPrefix}${randomBytes(4).toString('hex')}:`;
-    // The suite expects touches to land exactly; coalescing has its own tests.
-    const store = new RedisStore({ url: redis.url, keyPrefix, touchResolutionMs: 0 });
-    prefixes.set(store, keyPrefix);
-    return store;
-  },
-  { cleanup: (store) => deleteKeys(redis.url, prefixes.get(store) ?? 'never-matches:') },
-);
+describeStoreConformance(vitestRunner, {
+  name: 'RedisStore',
+  capabilities: ['idempotency', 'rateLimits', 'listing', 'events'],
+  createStore: () => storeAt(`${redis.keyPrefix}${randomBytes(4).toString('hex')}:`),
+  cleanup: (store) => deleteKeys(redis.url, store.keyPrefix),
+  createPeer: (store) => storeAt(store.keyPrefix),
+});
 
 const TIMEOUT_MS = 60_000;
 const GRACE_MS = 30_000;

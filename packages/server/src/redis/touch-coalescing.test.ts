@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { deleteKeys, type RedisTestServer, startRedis } from '@morgan/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sessionRecord as record } from '../conformance/records.js';
 import { CommandMonitor } from '../testing/command-monitor.js';
-import { sessionRecord as record } from '../testing/records.js';
 import { KeyLayout } from './key-layout.js';
 import { RedisStore } from './redis-store.js';
 

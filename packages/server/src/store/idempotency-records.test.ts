@@ -33,6 +33,20 @@ describe('IdempotencyRecords', () => {
     expect(records.claim('s', 'b', FP, 155)).toEqual({ state: 'new' });
   });
 
+  it('sweeps expired records of every session, and the sessions left without one', () => {
+    const records = new IdempotencyRecords();
+    records.windowMs = 100;
+    records.claim('gone', 'a', FP, 0);
+    records.claim('kept', 'a', FP, 0);
+    records.claim('kept', 'b', FP, 50);
+    records.sweep(120);
+    expect(records.sessionCount).toBe(1);
+    expect(records.keyCount('gone')).toBe(0);
+    expect(records.keyCount('kept')).toBe(1);
+    records.sweep(150);
+    expect(records.sessionCount).toBe(0);
+  });
+
   it('keeps at most maxKeysPerSession keys per session, dropping the oldest', () => {
     const records = new IdempotencyRecords();
     const { maxKeysPerSession } = memoryIdempotencyLimits;

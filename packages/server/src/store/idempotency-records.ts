@@ -97,6 +97,18 @@ export class IdempotencyRecords {
     this.#bySession.delete(sessionId);
   }
 
+  /**
+   * Drops every expired record, and the sessions left without one: for a
+   * keeper that is not told when sessions end. Costs time in proportion to
+   * the sessions holding records.
+   */
+  sweep(now: number): void {
+    for (const [sessionId, keys] of this.#bySession) {
+      this.#dropExpired(keys, now);
+      if (keys.records.size === 0) this.#bySession.delete(sessionId);
+    }
+  }
+
   #insert(keys: SessionKeys, key: string, record: KeyRecord): void {
     keys.records.set(key, record);
     keys.chars += record.chars;

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { sessionRecord as record } from '../testing/records.js';
-import { describeStoreConformance } from './conformance.test-suite.js';
+import { sessionRecord as record } from '../conformance/records.js';
+import { describeStoreConformance } from '../conformance/store.js';
+import { vitestRunner } from '../testing/vitest-runner.js';
 import { MemoryStore } from './memory.js';
 
-describeStoreConformance('MemoryStore', () => new MemoryStore());
+describeStoreConformance(vitestRunner, {
+  name: 'MemoryStore',
+  capabilities: ['idempotency', 'rateLimits', 'listing', 'events', 'syncRequests'],
+  createStore: () => new MemoryStore(),
+});
 
 const TIMEOUT_MS = 1000;
 const T0 = 1_700_000_000_000;

@@ -1,7 +1,9 @@
+import { memoryRateLimiter, type RateLimiter, type RateLimitPolicy } from '../rate-limit.js';
 import { isPinned, type SessionRecord } from '../session.js';
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS, IdempotencyRecords } from './idempotency-records.js';
-import type { IdempotencyClaim, RotateChanges, Store, StoreSettings } from './store.js';
+import type { IdempotencyClaim, RotateChanges, Store, StoreEvent, StoreSettings } from './store.js';
 
+const NO_OP = () => {};
 const NO_REQUESTS: readonly string[] = Object.freeze([]);
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 
@@ -253,6 +255,16 @@ export class MemoryStore implements Store {
   }
 
   async ping(): Promise<void> {}
+
+  /** This process's limiter: the sessions live here too, so its count is exact. */
+  rateLimiter(name: string, policy: RateLimitPolicy): RateLimiter {
+    return memoryRateLimiter(name, policy);
+  }
+
+  /** No other node shares these sessions: there is never an event to deliver. */
+  subscribe(_listener: (event: StoreEvent) => void): () => void {
+    return NO_OP;
+  }
 
   async close(): Promise<void> {}
 

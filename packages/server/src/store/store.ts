@@ -44,8 +44,9 @@ export type StoreEvent =
   | { type: 'rotated'; sessionId: string; newSessionId: string };
 
 /**
- * Where sessions live. `MemoryStore` is the reference implementation; every
- * store passes the same conformance suite (`store/conformance.test-suite.ts`).
+ * The required tier of `Store`: what every session store does. `MemoryStore`
+ * is the reference implementation; every store passes the same conformance
+ * suite (`@morgan/session-server/testing`).
  *
  * Rules every store keeps:
  * - A session is *expired* when it is not pinned (no requests in flight, no
@@ -55,8 +56,16 @@ export type StoreEvent =
  *   interleaving of calls, also from several nodes.
  * - Records handed out are owned by the store; callers copy, never mutate.
  * - Each operation is one round trip to the backing service.
+ *
+ * `replaceMetadata` and `listByUser` belong here although a store could
+ * leave them out: the manager cannot make them up on one node.
+ * `updateMetadata` never loses a write only because the store compares the
+ * version and writes in one step, and "log out everywhere"
+ * (`deleteSessionsByUser`) and `maxSessionsPerUser` must find a user's
+ * sessions wherever they were created, also after a restart: an index kept
+ * by one node would miss some, silently.
  */
-export interface Store {
+export interface StoreCore {
   /** Short name shown by `/health` (`memory`, `redis`). */
   readonly name: string;
   /** Called once by the manager before any other method. */
@@ -106,27 +115,12 @@ export interface Store {
   addRequest(sessionId: string, requestId: string, now: number): Promise<SessionRecord | undefined>;
   /** Removes a request in flight and touches; a no-op when the session is gone. */
   removeRequest(sessionId: string, requestId: string, now: number): Promise<void>;
-  /**
-   * Optional synchronous `addRequest` for in-process stores. The manager
-   * uses it on the per-request hot path (`beginRequestSync`), saving a
-   * promise and a microtask hop per HTTP request.
-   */
-  addRequestSync?(sessionId: string, requestId: string, now: number): SessionRecord | undefined;
-  /** Optional synchronous `removeRequest`; see `addRequestSync`. */
-  removeRequestSync?(sessionId: string, requestId: string, now: number): void;
   /** Counts an open connection and touches; undefined when absent or expired. */
   addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined>;
   /** Counts a closed connection and touches; a no-op when the session is gone. */
   removeConnection(sessionId: string, now: number): Promise<void>;
   /** Live sessions of a user, most recently active first. */
   listByUser(userId: string, now: number): Promise<SessionRecord[]>;
-  /**
-   * Up to `limit` live sessions of every user, most recently active first,
-   * for admin views. May cost time in proportion to all sessions; optional
-   * until every store implements it (`SessionManager.listSessions` reports
-   * a store without it).
-   */
-  list?(limit: number, now: number): Promise<SessionRecord[]>;
   /**
    * Removes expired sessions and returns them. Costs time in proportion to
    * the sessions removed, not to all sessions.
@@ -138,12 +132,18 @@ export interface Store {
   ping(): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
-  /**
-   * A rate limiter whose counts live where the sessions do, so a limit holds
-   * across every node that shares the store. Optional: without it the
-   * manager counts on this node only.
-   */
-  rateLimiter?(name: string, policy: RateLimitPolicy): RateLimiter;
+}
+
+/**
+ * Capability: idempotency records kept with the sessions, so a mutation sent
+ * again with the same key (after a lost answer, on any node) gets the first
+ * call's outcome instead of running twice.
+ *
+ * Fallback without it: the manager keeps the records on this node
+ * (checking with `get` that the session lives), so a repeat that reaches
+ * another node, or this one after a restart, runs again.
+ */
+export interface IdempotencyKeys {
   /**
    * Claims idempotency key `key` of a live session for a call with
    * `fingerprint`, in one atomic step: when the session has no live record
@@ -173,6 +173,81 @@ export interface Store {
   ): Promise<void>;
   /** Drops a pending claim, so a call sent again with `key` runs afresh (the first failed transiently). */
   releaseIdempotencyKey(sessionId: string, key: string): Promise<void>;
-  /** Sessions ended on other nodes. Returns the unsubscribe function. */
-  subscribe?(listener: (event: StoreEvent) => void): () => void;
 }
+
+/**
+ * Capability: rate limits counted where the sessions live, so a limit
+ * (`createRateLimit`) holds across every node that shares the store.
+ *
+ * Fallback without it: `memoryRateLimiter`, which counts on this node only
+ * (with N nodes behind a balancer, up to N times the limit).
+ */
+export interface SharedRateLimits {
+  /** A limiter named `name` (a key prefix) with `policy`; called once per name at start-up. */
+  rateLimiter(name: string, policy: RateLimitPolicy): RateLimiter;
+}
+
+/**
+ * Capability: listing the sessions of every user, for admin views.
+ *
+ * Fallback without it: none; `SessionManager.listSessions` answers
+ * `INTERNAL_ERROR` naming the store.
+ */
+export interface SessionListing {
+  /**
+   * Up to `limit` live sessions of every user, pinned ones included, most
+   * recently active first. May cost time in proportion to all sessions.
+   */
+  list(limit: number, now: number): Promise<SessionRecord[]>;
+}
+
+/**
+ * Capability: sessions deleted, expired or rotated on other nodes, so this
+ * node closes their sockets and ends their event streams at once.
+ *
+ * Fallback without it: this node hears only of what it did itself; its
+ * sockets of a session ended elsewhere stay open, their calls answering
+ * `SESSION_NOT_FOUND`, and a rotation elsewhere does not move them. A store
+ * that lives in one process has no other nodes: a `subscribe` that never
+ * calls its listener is exact there (`MemoryStore`'s).
+ */
+export interface CrossNodeEvents {
+  /** Delivers events of other nodes (never this store's own). Returns the unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+}
+
+/**
+ * Capability: synchronous request tracking for stores in this process. The
+ * manager uses it on the per-request hot path (`beginRequestSync`), saving a
+ * promise and a microtask hop per HTTP request.
+ *
+ * Fallback without it: the asynchronous `addRequest` and `removeRequest`
+ * (the same behaviour, one microtask later). Not reported as a fallback.
+ */
+export interface SyncRequests {
+  /** `addRequest`, answered synchronously. */
+  addRequestSync(sessionId: string, requestId: string, now: number): SessionRecord | undefined;
+  /** `removeRequest`, done synchronously. */
+  removeRequestSync(sessionId: string, requestId: string, now: number): void;
+}
+
+/** Every optional capability a store may add to `StoreCore`. */
+export type StoreCapabilities = IdempotencyKeys &
+  SharedRateLimits &
+  SessionListing &
+  CrossNodeEvents &
+  SyncRequests;
+
+/**
+ * Where sessions live: the required core, plus whichever optional
+ * capabilities the store has (see docs/stores.md). Where a capability is
+ * missing the manager falls back to a per-node implementation, says so once
+ * at start-up (`warning` event) and in `/health` (`storeFallbacks`).
+ *
+ * @example
+ * class PostgresStore implements Store {
+ *   readonly name = 'postgres';
+ *   // the StoreCore methods, and any of the capabilities
+ * }
+ */
+export type Store = StoreCore & Partial<StoreCapabilities>;

@@ -8,7 +8,7 @@ import type { StoreEvent } from '../store/store.js';
 export class BusStore extends MemoryStore {
   #listener: ((event: StoreEvent) => void) | undefined;
 
-  subscribe(listener: (event: StoreEvent) => void): () => void {
+  override subscribe(listener: (event: StoreEvent) => void): () => void {
     this.#listener = listener;
     return () => {
       this.#listener = undefined;
