@@ -6,8 +6,8 @@ import {
   compileAllowedOrigins,
   upgradeOriginAllowed,
 } from '../cross-origin.js';
+import { errorBody } from '../error-body.js';
 import { ErrorCode, errorCodeInfo } from '../errors.js';
-import { errorBody } from '../express/respond.js';
 import { errorMessage } from '../protocol.js';
 
 /** Decides on an upgrade request's `Origin`: true when the page may connect. */
