@@ -34,17 +34,6 @@ export function pathOf(url: string | undefined): string | undefined {
   }
 }
 
-/**
- * Removes tRPC's `connectionParams=1` flag from a URL: the parameters have
- * been read by the time tRPC's handler sees the socket.
- */
-export function withoutConnectionParamsFlag(url: string | undefined): string | undefined {
-  if (url === undefined || !url.includes('connectionParams')) return url;
-  const parsed = new URL(url, 'http://localhost');
-  parsed.searchParams.delete('connectionParams');
-  return parsed.pathname + parsed.search;
-}
-
 /** Refuses an upgrade with a JSON error body and drops the TCP socket. */
 export function rejectUpgrade(
   socket: Duplex,
