@@ -61,3 +61,59 @@ function nameOf(value: unknown): unknown {
 function causeOf(value: unknown): unknown {
   return typeof value === 'object' && value !== null && 'cause' in value ? value.cause : undefined;
 }
+
+/** A subscription while its procedure admits it: its id is taken, a stop is remembered. */
+export class PendingSubscription implements Subscription {
+  readonly id: RequestId;
+  /** The procedure's `signal`, aborted by a stop. */
+  readonly controller = new AbortController();
+  stopped = false;
+
+  constructor(id: RequestId) {
+    this.id = id;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.controller.abort();
+  }
+}
+
+/**
+ * The subscriptions a connection holds by request id: none, the one nearly
+ * every client holds, or a map past one. Kept in a field of the handler
+ * and changed with these functions, so a connection holds no object for it.
+ */
+export type HeldSubscriptions = Subscription | Map<RequestId, Subscription> | undefined;
+
+export function findHeld(held: HeldSubscriptions, id: RequestId): Subscription | undefined {
+  if (held instanceof Map) return held.get(id);
+  return held?.id === id ? held : undefined;
+}
+
+/** `held` with `subscription` added under its id. */
+export function withHeld(held: HeldSubscriptions, subscription: Subscription): HeldSubscriptions {
+  if (held === undefined) return subscription;
+  if (held instanceof Map) return held.set(subscription.id, subscription);
+  return new Map([
+    [held.id, held],
+    [subscription.id, subscription],
+  ]);
+}
+
+/** `held` without `subscription` (when it is still the one with its id). */
+export function withoutHeld(
+  held: HeldSubscriptions,
+  subscription: Subscription,
+): HeldSubscriptions {
+  if (held === subscription) return undefined;
+  if (!(held instanceof Map) || held.get(subscription.id) !== subscription) return held;
+  held.delete(subscription.id);
+  return held.size === 0 ? undefined : held;
+}
+
+/** Every subscription held (a copy, safe to stop while iterating). */
+export function allHeld(held: HeldSubscriptions): Subscription[] {
+  if (held === undefined) return [];
+  return held instanceof Map ? [...held.values()] : [held];
+}

@@ -1,12 +1,15 @@
-import {
-  callTRPCProcedure,
-  getTRPCErrorFromUnknown,
-  getTRPCErrorShape,
-  TRPCError,
-  transformTRPCResponse,
-} from '@trpc/server';
-import { parseTRPCMessage, type TRPCResponseMessage } from '@trpc/server/rpc';
+import { callTRPCProcedure, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import { parseTRPCMessage } from '@trpc/server/rpc';
 import { callIdempotencyKey } from '../trpc/idempotency.js';
+import {
+  type Answer,
+  type Answered,
+  type ErrorSite,
+  encodeAnswer,
+  errorShape,
+  fallbackAnswer,
+  PROTOCOL,
+} from './answers.js';
 import type { CallRunner } from './calls.js';
 import type { Connection, Served } from './connection.js';
 import { SESSION_EVENTS_PATH } from './event-subscriptions.js';
@@ -14,40 +17,21 @@ import { SocketState } from './socket.js';
 import { isSubscriptionSource, StreamSubscription } from './stream-subscription.js';
 import {
   type AdmittedSubscription,
+  allHeld,
   type Call,
+  findHeld,
+  type HeldSubscriptions,
   isAbortError,
-  type RequestId,
+  PendingSubscription,
   type Subscription,
   type SubscriptionOwner,
   type SubscriptionResult,
+  withHeld,
+  withoutHeld,
 } from './subscription.js';
 
 /** A message of tRPC's WebSocket protocol, as `parseTRPCMessage` returns it. */
 type Message = ReturnType<typeof parseTRPCMessage>;
-
-/** Where an error happened, as the error formatter and `onError` get it. */
-interface ErrorSite {
-  type: Call['type'] | 'unknown';
-  path: string | undefined;
-  input: unknown;
-}
-/** The call an answer goes to: a request id (null for a message without one) and where it ran. */
-type Answered = ErrorSite & Pick<Answer, 'id' | 'jsonrpc'>;
-/** An answer, before the router's transformer. */
-type Answer = { id: RequestId | null; jsonrpc?: '2.0' | undefined } & (
-  | { result: SubscriptionResult | { type: 'stopped' } }
-  | { error: unknown }
-);
-
-/** A message refused before any call of it ran. */
-const PROTOCOL: ErrorSite = { type: 'unknown', path: undefined, input: undefined };
-
-/** What a client gets when its error cannot be formatted or encoded (tRPC's fallback shape). */
-const fallbackErrorShape = {
-  code: -32603,
-  message: 'Internal server error',
-  data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
-} as const;
 
 /** What the app context resolves to when the app's `createContext` failed (reported once). */
 const NO_CONTEXT = Symbol('morgan.noContext');
@@ -57,18 +41,17 @@ const NO_CONTEXT = Symbol('morgan.noContext');
  * on one connection, a tab's own socket or a channel of a shared one, with
  * tRPC's public primitives only: `parseTRPCMessage` for each call,
  * `callTRPCProcedure` to run it, `getTRPCErrorShape` and
- * `transformTRPCResponse` for the answers. Queries and mutations answer
- * `{ id, result: { type: 'data', data } }`; subscriptions `started`, their
- * data (with the `tracked()` id) and `stopped`; batches (arrays, at most
- * `maxBatchSize`) run each call; `PING` answers `PONG`. A connection holds
- * this object, its subscriptions by id (made on the first), and, only when
+ * `transformTRPCResponse` for the answers (`answers.ts`). Queries and
+ * mutations answer `{ id, result: { type: 'data', data } }`; subscriptions
+ * `started`, their data (with the `tracked()` id) and `stopped`; batches
+ * (arrays, at most `maxBatchSize`) run each call; `PING` answers `PONG`.
+ * A connection holds this object, its subscriptions by id, and, only when
  * the app has a `createContext`, its context.
  */
 export class TrpcHandler implements Served, SubscriptionOwner {
   readonly #connection: Connection;
   readonly #runner: CallRunner;
-  /** The connection's one subscription (what nearly every client holds), then a map past one. */
-  #subscriptions: Subscription | Map<RequestId, Subscription> | undefined;
+  #subscriptions: HeldSubscriptions;
   /** The app's context, made once (only when the app has a `createContext`). */
   readonly #appContext: Promise<unknown> | undefined;
   /** The app's context once made, for the error formatter and `onError`. */
@@ -95,11 +78,10 @@ export class TrpcHandler implements Served, SubscriptionOwner {
   // Served
 
   received(text: string | null): void {
-    if (text === 'PING') {
-      if (this.open) this.#connection.send('PONG');
+    if (text === 'PING' || text === 'PONG') {
+      if (text === 'PING') this.#send('PONG');
       return;
     }
-    if (text === 'PONG') return;
     const parsed = this.#parse(text);
     if (parsed === undefined) return;
     const [messages, raw] = parsed;
@@ -107,24 +89,24 @@ export class TrpcHandler implements Served, SubscriptionOwner {
   }
 
   closed(): void {
-    const held = this.#subscriptions;
-    if (held === undefined) return;
-    for (const subscription of held instanceof Map ? [...held.values()] : [held]) {
-      subscription.stop();
-    }
+    for (const subscription of allHeld(this.#subscriptions)) subscription.stop();
   }
 
   // SubscriptionOwner
 
   result(call: Call, result: SubscriptionResult): void {
     if (!this.open) return;
-    this.#connection.send(this.#encode({ id: call.id, jsonrpc: call.jsonrpc, result }));
+    const answer = { id: call.id, jsonrpc: call.jsonrpc, result };
+    this.#connection.send(encodeAnswer(this.#runner.router, answer));
   }
 
-  fail(call: Answered, cause: unknown, ctx?: unknown): void {
+  fail(call: Answered, cause: unknown, ctx: unknown = this.#errorContext()): void {
     const error = getTRPCErrorFromUnknown(cause);
     this.#report(error, call, ctx);
-    this.#respond({ id: call.id, jsonrpc: call.jsonrpc, error: this.#shape(error, call, ctx) });
+    const shape = errorShape(this.#runner.router, error, call, ctx, (failure) =>
+      this.#report(getTRPCErrorFromUnknown(failure), call, ctx),
+    );
+    this.#respond({ id: call.id, jsonrpc: call.jsonrpc, error: shape }, call);
   }
 
   report(call: Call, cause: unknown): void {
@@ -132,8 +114,8 @@ export class TrpcHandler implements Served, SubscriptionOwner {
   }
 
   ended(subscription: Subscription, call: Call): void {
-    this.#forget(subscription);
-    this.#respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
+    this.#subscriptions = withoutHeld(this.#subscriptions, subscription);
+    this.#respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } }, call);
   }
 
   rotatedTo(sessionId: string): string | undefined {
@@ -153,7 +135,7 @@ export class TrpcHandler implements Served, SubscriptionOwner {
       const json: unknown = JSON.parse(text);
       const raw = Array.isArray(json) ? json : [json];
       if (raw.length > this.#runner.maxBatchSize) {
-        if (this.open) this.#connection.send(this.#runner.batchRefusal);
+        this.#send(this.#runner.batchRefusal);
         return undefined;
       }
       const { transformer } = this.#runner.router._def._config;
@@ -161,7 +143,11 @@ export class TrpcHandler implements Served, SubscriptionOwner {
     } catch (cause) {
       // As tRPC: answered with id null, not reported to onError.
       const error = new TRPCError({ code: 'PARSE_ERROR', cause });
-      this.#respond({ id: null, error: this.#shape(error, PROTOCOL) });
+      const ctx = this.#errorContext();
+      const shape = errorShape(this.#runner.router, error, PROTOCOL, ctx, (failure) =>
+        this.#report(getTRPCErrorFromUnknown(failure), PROTOCOL, ctx),
+      );
+      this.#respond({ id: null, error: shape }, PROTOCOL);
       return undefined;
     }
   }
@@ -174,7 +160,7 @@ export class TrpcHandler implements Served, SubscriptionOwner {
       return;
     }
     if (message.method === 'subscription.stop') {
-      this.#find(id)?.stop();
+      findHeld(this.#subscriptions, id)?.stop();
       return;
     }
     const { path, lastEventId } = message.params;
@@ -186,7 +172,7 @@ export class TrpcHandler implements Served, SubscriptionOwner {
     const call: Call = { id, jsonrpc, type: message.method, path, input };
     if (call.type !== 'subscription') {
       void this.#call(call, batchIndex, idempotencyKeyOf(raw));
-    } else if (this.#find(id) !== undefined) {
+    } else if (findHeld(this.#subscriptions, id) !== undefined) {
       this.fail(call, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
     } else void this.#subscribe(call, batchIndex);
   }
@@ -218,33 +204,29 @@ export class TrpcHandler implements Served, SubscriptionOwner {
    * served leanly and anything else iterated.
    */
   async #subscribe(call: Call, batchIndex: number): Promise<void> {
-    const admission = new Admission(call.id);
-    this.#add(admission);
+    const pending = new PendingSubscription(call.id);
+    this.#subscriptions = withHeld(this.#subscriptions, pending);
     const ctx = await this.#context();
-    if (ctx === NO_CONTEXT) {
-      this.#forget(admission);
-      return;
-    }
-    if (admission.stopped || !this.open) {
-      this.ended(admission, call);
+    if (ctx === NO_CONTEXT || pending.stopped || !this.open) {
+      this.ended(pending, call);
       return;
     }
     let source: unknown;
     try {
-      source = await this.#procedure(call, ctx, batchIndex, admission.controller.signal);
+      source = await this.#procedure(call, ctx, batchIndex, pending.controller.signal);
     } catch (cause) {
-      if (admission.stopped && isAbortError(cause)) this.ended(admission, call);
+      if (pending.stopped && isAbortError(cause)) this.ended(pending, call);
       else {
-        this.#forget(admission);
+        this.#subscriptions = withoutHeld(this.#subscriptions, pending);
         this.fail(call, cause, ctx);
       }
       return;
     }
-    const subscription = this.#admitted(call, source, admission.controller);
-    this.#forget(admission);
+    const subscription = this.#admitted(call, source, pending.controller);
+    this.#subscriptions = withoutHeld(this.#subscriptions, pending);
     if (subscription === undefined) return;
-    this.#add(subscription);
-    if (admission.stopped || !this.open) subscription.stop();
+    this.#subscriptions = withHeld(this.#subscriptions, subscription);
+    if (pending.stopped || !this.open) subscription.stop();
     else subscription.start();
   }
 
@@ -285,43 +267,6 @@ export class TrpcHandler implements Served, SubscriptionOwner {
     return this.#appContext ?? this.#runner.context(this.#connection);
   }
 
-  // Answers
-
-  #encode(answer: Answer): string {
-    const config = this.#runner.router._def._config;
-    return JSON.stringify(transformTRPCResponse(config, answer as TRPCResponseMessage));
-  }
-
-  /** Sends an answer unless the socket is closing; one the transformer cannot serialise becomes tRPC's fallback error. */
-  #respond(answer: Answer, site: ErrorSite = PROTOCOL): void {
-    if (!this.open) return;
-    let text: string;
-    try {
-      text = this.#encode(answer);
-    } catch (cause) {
-      this.#report(getTRPCErrorFromUnknown(cause), site);
-      text = JSON.stringify({ id: answer.id, jsonrpc: answer.jsonrpc, error: fallbackErrorShape });
-    }
-    this.#connection.send(text);
-  }
-
-  /** The router's error shape for `error` (tRPC's fallback when the formatter throws). */
-  #shape(error: TRPCError, site: ErrorSite, ctx = this.#errorContext()): unknown {
-    try {
-      const { path, input, type } = site;
-      const config = this.#runner.router._def._config;
-      return getTRPCErrorShape({ config, error, type, path, input, ctx });
-    } catch (cause) {
-      this.#report(getTRPCErrorFromUnknown(cause), site, ctx);
-      return fallbackErrorShape;
-    }
-  }
-
-  #report(error: TRPCError, site: ErrorSite, ctx = this.#errorContext()): void {
-    const { type, path, input } = site;
-    this.#runner.report({ error, type, path, input, ctx, req: this.#connection.req });
-  }
-
   /** The context errors are formatted and reported with, when the call's own is not at hand. */
   #errorContext(): unknown {
     return this.#appContext === undefined
@@ -329,50 +274,28 @@ export class TrpcHandler implements Served, SubscriptionOwner {
       : this.#madeContext;
   }
 
-  // Subscriptions by request id
+  // Answers
 
-  #find(id: RequestId): Subscription | undefined {
-    const held = this.#subscriptions;
-    if (held instanceof Map) return held.get(id);
-    return held?.id === id ? held : undefined;
+  #send(text: string): void {
+    if (this.open) this.#connection.send(text);
   }
 
-  #add(subscription: Subscription): void {
-    const held = this.#subscriptions;
-    if (held === undefined) this.#subscriptions = subscription;
-    else if (held instanceof Map) held.set(subscription.id, subscription);
-    else {
-      this.#subscriptions = new Map([
-        [held.id, held],
-        [subscription.id, subscription],
-      ]);
+  /** Sends an answer; one the transformer cannot serialise becomes tRPC's fallback error. */
+  #respond(answer: Answer, site: ErrorSite): void {
+    if (!this.open) return;
+    let text: string;
+    try {
+      text = encodeAnswer(this.#runner.router, answer);
+    } catch (cause) {
+      this.#report(getTRPCErrorFromUnknown(cause), site);
+      text = fallbackAnswer(answer);
     }
+    this.#connection.send(text);
   }
 
-  /** Removes an ended subscription (when it is still the one with its id). */
-  #forget(subscription: Subscription): void {
-    const held = this.#subscriptions;
-    if (held === subscription) this.#subscriptions = undefined;
-    else if (held instanceof Map && held.get(subscription.id) === subscription) {
-      held.delete(subscription.id);
-      if (held.size === 0) this.#subscriptions = undefined;
-    }
-  }
-}
-
-/** A subscription while its procedure admits it: its id is taken, a stop is remembered. */
-class Admission implements Subscription {
-  readonly id: RequestId;
-  readonly controller = new AbortController();
-  stopped = false;
-
-  constructor(id: RequestId) {
-    this.id = id;
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.controller.abort();
+  #report(error: TRPCError, site: ErrorSite, ctx: unknown = this.#errorContext()): void {
+    const { type, path, input } = site;
+    this.#runner.report({ error, type, path, input, ctx, req: this.#connection.req });
   }
 }
 
