@@ -3,15 +3,13 @@
 // served at another path (`mirror.events`, which the layer's tRPC handler
 // iterates as tRPC's own adapter would, compared with that adapter below):
 // same session, same events, same answers.
-import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import { type AnyRouter, initTRPC } from '@trpc/server';
-import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { MemoryEventLog } from '../events/memory-event-log.js';
 import { SessionManager, type SessionManagerOptions } from '../manager.js';
@@ -26,14 +24,10 @@ import {
 } from '../trpc/index.js';
 import { createMorganProcedures } from '../trpc/procedures.js';
 import { attachWebSocket } from './attach.js';
-import { CallRunner } from './calls.js';
-import { Connection } from './connection.js';
 import { SessionEventsServer } from './event-subscriptions.js';
-import { type AttachWebSocketOptions, attachWebSocketDefaults } from './options.js';
-import { PendingWork } from './pending-work.js';
-import type { WireSocket } from './socket.js';
+import type { AttachWebSocketOptions } from './options.js';
+import { servedPlainSocket, trpcAdapterSocket } from './testing/plain-socket.js';
 import { closed, connect, stopServerStack, waitUntil } from './testing/ws-server.js';
-import { TrpcHandler } from './trpc-handler.js';
 
 /** Morgan's router, plus the same `session.events` procedure at a path tRPC serves. */
 const mirroredRouter = mergeRouters(
@@ -523,71 +517,13 @@ describe('session.events served by the WebSocket layer', () => {
 });
 
 describe("Morgan's tRPC handler on any socket-like object", () => {
-  /** A socket that is not a `ws` socket, as a channel of a shared socket is not. */
-  class PlainSocket implements WireSocket {
-    readyState = 1;
-    bufferedAmount = 0;
-    readonly sent: string[] = [];
-    send(text: string): void {
-      this.sent.push(text);
-    }
-    ping(): void {}
-    close(): void {
-      this.readyState = 3;
-    }
-    terminate(): void {
-      this.close();
-    }
-  }
-
-  /** The reference: tRPC's own ws adapter on an EventEmitter with send and readyState. */
-  class Channel extends EventEmitter {
-    readyState = 1;
-    readonly sent: string[] = [];
-    send(text: string): void {
-      this.sent.push(text);
-    }
-    close(): void {
-      this.readyState = 3;
-      this.emit('close');
-    }
-  }
-
   it("serves session.events leanly, and the rest as tRPC's own adapter answers it", async () => {
     const manager = new SessionManager().start();
     try {
       const session = await manager.createSession();
-      const req = { url: '/trpc', headers: { host: 'localhost' } } as IncomingMessage;
-      const runner = new CallRunner({
-        manager,
-        router: mirroredRouter,
-        maxBatchSize: 100,
-        createContext: undefined,
-        onError: undefined,
-        clientAddress: () => undefined,
-        work: new PendingWork(),
-      });
-      const socket = new PlainSocket();
-      const host = {
-        manager,
-        register() {},
-        unregister() {},
-        activity() {},
-        release() {},
-        serve: (connection: Connection) => new TrpcHandler(connection, runner),
-      };
-      const connection = new Connection(socket, req, host, attachWebSocketDefaults);
+      const { socket, connection } = servedPlainSocket(manager, mirroredRouter, session.sessionId);
       const context: MorganContext = { manager, session, transport: 'ws' };
-      const trpc = getWSConnectionHandler({
-        wss: new WebSocketServer({ noServer: true }),
-        router: mirroredRouter,
-        createContext: () => context,
-      });
-      const channel = new Channel();
-      trpc(channel as unknown as Parameters<typeof trpc>[0], req);
-      connection.received(
-        JSON.stringify({ method: 'connectionParams', data: { sessionId: session.sessionId } }),
-      );
+      const channel = trpcAdapterSocket(mirroredRouter, () => context);
       const mirror = {
         id: 2,
         method: 'subscription',

@@ -1,22 +1,13 @@
 // Morgan's tRPC handler answers tRPC's WebSocket protocol as tRPC's own ws
 // adapter does: the same messages go to both, on a router of every kind of
 // procedure, and each request id gets the same answers, byte for byte.
-import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { initTRPC, TRPCError, tracked } from '@trpc/server';
-import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { observable } from '@trpc/server/observable';
 import { describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { SessionManager } from '../manager.js';
-import { CallRunner } from './calls.js';
-import { Connection } from './connection.js';
-import { attachWebSocketDefaults } from './options.js';
-import { PendingWork } from './pending-work.js';
-import type { WireSocket } from './socket.js';
+import { servedPlainSocket, trpcAdapterSocket } from './testing/plain-socket.js';
 import { waitUntil } from './testing/ws-server.js';
-import { TrpcHandler } from './trpc-handler.js';
 
 const t = initTRPC.create({ isDev: false });
 const appRouter = t.router({
@@ -57,36 +48,6 @@ const appRouter = t.router({
   }),
 });
 
-/** A socket-like object that records what it is sent. */
-class PlainSocket implements WireSocket {
-  readyState = 1;
-  bufferedAmount = 0;
-  readonly sent: string[] = [];
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  ping(): void {}
-  close(): void {
-    this.readyState = 3;
-  }
-  terminate(): void {
-    this.close();
-  }
-}
-
-/** What tRPC's own adapter is given: an EventEmitter with send and readyState. */
-class EmitterSocket extends EventEmitter {
-  readyState = 1;
-  readonly sent: string[] = [];
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(): void {
-    this.readyState = 3;
-    this.emit('close');
-  }
-}
-
 /** Answers by request id (`PONG` under its own key). */
 function byId(sent: readonly string[]): Map<string, string[]> {
   const answers = new Map<string, string[]>();
@@ -108,44 +69,18 @@ describe("Morgan's tRPC handler, against tRPC's own ws adapter", () => {
     const manager = new SessionManager().start();
     try {
       const { sessionId } = await manager.createSession();
-      const req = { url: '/trpc', headers: { host: 'localhost' } } as IncomingMessage;
       const reports = { ours: [] as string[], theirs: [] as string[] };
       const report =
         (to: string[]) =>
         ({ error, type, path }: { error: TRPCError; type: string; path: string | undefined }) =>
           to.push(`${type} ${path} ${error.code}`);
-      const runner = new CallRunner({
+      const { socket, connection } = servedPlainSocket(
         manager,
-        router: appRouter,
-        maxBatchSize: 100,
-        createContext: undefined,
-        onError: report(reports.ours),
-        clientAddress: () => undefined,
-        work: new PendingWork(),
-      });
-      const socket = new PlainSocket();
-      const connection = new Connection(
-        socket,
-        req,
-        {
-          manager,
-          register() {},
-          unregister() {},
-          activity() {},
-          release() {},
-          serve: (served) => new TrpcHandler(served, runner),
-        },
-        attachWebSocketDefaults,
+        appRouter,
+        sessionId,
+        report(reports.ours),
       );
-      connection.received(JSON.stringify({ method: 'connectionParams', data: { sessionId } }));
-      const reference = new EmitterSocket();
-      const trpc = getWSConnectionHandler({
-        wss: new WebSocketServer({ noServer: true }),
-        router: appRouter,
-        createContext: () => ({}),
-        onError: report(reports.theirs),
-      });
-      trpc(reference as unknown as Parameters<typeof trpc>[0], req);
+      const reference = trpcAdapterSocket(appRouter, () => ({}), report(reports.theirs));
       const send = (message: unknown) => {
         const text = typeof message === 'string' ? message : JSON.stringify(message);
         connection.received(text);
