@@ -40,7 +40,7 @@ export function listen(ws: WebSocket, listener: SocketListener): void {
   ws.on('error', ignoreError);
   ws.on('message', (data, isBinary) => listener.received(isBinary ? null : textOf(data)));
   ws.on('pong', () => listener.alive());
-  ws.once('close', () => listener.closed());
+  ws.on('close', () => listener.closed());
 }
 
 /** `ws` closes the socket itself on a frame it refuses (1002, 1007, 1009); nothing may crash. */
