@@ -92,9 +92,11 @@ type Phase = 'admitted' | 'replaying' | 'dropping' | 'live' | 'ended';
  * or the session's stream is dropped: after a last `session.rotated` event
  * when the session was rotated, else with `SESSION_NOT_FOUND`.
  */
-class EventSubscription implements AdmittedSubscription {
+class EventSubscription implements AdmittedSubscription, Call {
   readonly #owner: SubscriptionOwner;
-  readonly #call: Call;
+  readonly id: Call['id'];
+  readonly jsonrpc: Call['jsonrpc'];
+  readonly input: unknown;
   #phase: Phase = 'admitted';
   readonly #events: EventLog;
   readonly #sessionId: string;
@@ -107,17 +109,24 @@ class EventSubscription implements AdmittedSubscription {
   /** Newest held event dropped because too many were held. */
   #overflowThroughId: string | undefined;
 
+  /** Keeps what its answers and errors need of `call`, not `call` (every idle client holds one). */
   constructor(owner: SubscriptionOwner, call: Call, request: SessionEventsRequest) {
     this.#owner = owner;
-    this.#call = call;
+    this.id = call.id;
+    this.jsonrpc = call.jsonrpc;
+    this.input = call.input;
     this.#events = request.events;
     this.#sessionId = request.sessionId;
     this.#onEnd = request.onEnd;
     this.#lastId = request.lastEventId ?? undefined;
   }
 
-  get id(): Call['id'] {
-    return this.#call.id;
+  get type(): 'subscription' {
+    return 'subscription';
+  }
+
+  get path(): string {
+    return SESSION_EVENTS_PATH;
   }
 
   /** Answers `started`, subscribes, then reads the replay, so nothing falls between the two. */
@@ -158,7 +167,7 @@ class EventSubscription implements AdmittedSubscription {
       (cause: unknown) => {
         if (this.#phase !== 'replaying' && this.#phase !== 'dropping') return;
         // As a stream whose read fails: an error, then `stopped`.
-        this.#owner.fail(this.#call, cause);
+        this.#owner.fail(this, cause);
         this.#end();
       },
     );
@@ -193,7 +202,7 @@ class EventSubscription implements AdmittedSubscription {
     this.#release();
     const newSessionId = this.#owner.rotatedTo(sessionId);
     if (newSessionId === undefined) {
-      this.#owner.fail(this.#call, toTRPCError(new SessionNotFoundError(sessionId)));
+      this.#owner.fail(this, toTRPCError(new SessionNotFoundError(sessionId)));
     } else this.#respondEvent(ROTATED_EVENT_ID, rotatedEvent(newSessionId));
     this.#end();
   }
@@ -222,10 +231,10 @@ class EventSubscription implements AdmittedSubscription {
 
   #respond(result: Parameters<SubscriptionOwner['result']>[1]): void {
     try {
-      this.#owner.result(this.#call, result);
+      this.#owner.result(this, result);
     } catch (cause) {
       // A transformer that cannot serialise it: the client gets the error instead.
-      this.#owner.fail(this.#call, cause);
+      this.#owner.fail(this, cause);
     }
   }
 
@@ -237,7 +246,7 @@ class EventSubscription implements AdmittedSubscription {
     this.#unsubscribe = undefined;
     this.#held = undefined;
     this.#release();
-    this.#owner.ended(this, this.#call);
+    this.#owner.ended(this, this);
   }
 
   #release(): void {
