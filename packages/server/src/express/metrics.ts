@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { SessionManager, SessionMetrics } from '../manager.js';
-import type { WebSocketAttachment } from '../ws/attach.js';
 
 /** Options of `MorganMetrics`. */
 export interface MorganMetricsOptions {
@@ -107,14 +106,17 @@ export class MorganMetrics {
   /**
    * Adds the WebSocket layer's gauges: `ws_sockets` (real sockets serving a
    * session), `ws_shared_sockets` (shared ones, one per browser with
-   * `connection: 'shared'`) and `ws_channels` (the tabs they carry).
+   * `connection: 'shared'`) and `ws_channels` (the tabs they carry), read
+   * from the counts a `WebSocketAttachment` (`./ws`) has.
    *
    * @example
    * metrics.observeWebSocket(attachWebSocket(server, { manager, router }));
    */
-  observeWebSocket(
-    ws: Pick<WebSocketAttachment, 'connectionCount' | 'sharedSocketCount' | 'channelCount'>,
-  ): void {
+  observeWebSocket(ws: {
+    readonly connectionCount: number;
+    readonly sharedSocketCount: number;
+    readonly channelCount: number;
+  }): void {
     const registers = [this.registry];
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({

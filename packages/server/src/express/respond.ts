@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { errorBody } from '../error-body.js';
 import {
   ErrorCode,
   errorCodeInfo,
@@ -6,15 +7,11 @@ import {
   RateLimitedError,
   type RateLimitState,
 } from '../errors.js';
-import { type ErrorBody, errorMessage } from '../protocol.js';
+import { errorMessage } from '../protocol.js';
+
+export { errorBody };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** The JSON error body every Morgan route sends: `{"error":{"code","message"}}`. */
-export function errorBody(code: ErrorCode, message: string = errorMessage(code)): string {
-  const body: ErrorBody = { error: { code, message } };
-  return JSON.stringify(body);
-}
 
 /**
  * Answers with the error's status (from the shared code table) and its JSON

@@ -20,12 +20,13 @@ import { errorCodeOf, toTRPCError } from './errors.js';
 export const MAX_STORED_OUTCOME_CHARS = 64 * 1024;
 
 /**
- * The idempotency keys of the WebSocket message being handled, by position
- * in its batch (`undefined` where a call sent none). Set by the WebSocket
- * layer (`ws/idempotency-keys.ts`) around tRPC's handling of each message
- * that carries a key; HTTP calls carry theirs in `ctx.idempotencyKey`.
+ * The idempotency key of the WebSocket mutation being run: the
+ * `params.idempotencyKey` of its call (tRPC's own message parser leaves it
+ * out), `undefined` when it sent none. The WebSocket layer
+ * (`ws/trpc-handler.ts`) runs each mutation inside it; HTTP calls carry
+ * theirs in `ctx.idempotencyKey`.
  */
-export const messageIdempotencyKeys = new AsyncLocalStorage<readonly unknown[]>();
+export const callIdempotencyKey = new AsyncLocalStorage<unknown>();
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
@@ -72,7 +73,6 @@ interface IdempotentCall {
   ctx: MorganContext;
   type: string;
   path: string;
-  batchIndex: number;
   getRawInput: () => Promise<unknown>;
   next: () => Promise<MiddlewareResult>;
 }
@@ -95,7 +95,7 @@ interface IdempotentCall {
 export async function idempotentCall(call: IdempotentCall): Promise<MiddlewareResult> {
   const { ctx, type, next } = call;
   if (type !== 'mutation') return next();
-  const key = keyOf(ctx, call.batchIndex);
+  const key = keyOf(ctx);
   if (key === undefined) return next();
   if (!isIdempotencyKey(key)) {
     const message =
@@ -137,8 +137,8 @@ export async function idempotentCall(call: IdempotentCall): Promise<MiddlewareRe
   return result;
 }
 
-function keyOf(ctx: MorganContext, batchIndex: number): unknown {
-  if (ctx.transport === 'ws') return messageIdempotencyKeys.getStore()?.[batchIndex];
+function keyOf(ctx: MorganContext): unknown {
+  if (ctx.transport === 'ws') return callIdempotencyKey.getStore();
   return ctx.idempotencyKey;
 }
 

@@ -112,12 +112,11 @@ export function createMorganProcedures<
     )
     // A mutation sent with an idempotency key runs once per key and session.
     .use(
-      ({ ctx, next, path, type, getRawInput, batchIndex }) =>
+      ({ ctx, next, path, type, getRawInput }) =>
         idempotentCall({
           ctx,
           type,
           path,
-          batchIndex,
           getRawInput,
           next: next as () => Promise<MiddlewareResult>,
         }) as ReturnType<typeof next>,

@@ -1,12 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { type RawData, WebSocket } from 'ws';
 import { errorCodeInfo, toMorganError } from '../errors.js';
 import type { SessionManager } from '../manager.js';
 import { CloseCode, ErrorCode, errorMessage } from '../protocol.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../session.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
-import { type ChannelListener, VirtualSocket } from './virtual-socket.js';
+import { type SocketListener, SocketState, type WireSocket } from './socket.js';
 
 /** The limits one connection keeps. */
 export interface ConnectionLimits {
@@ -28,12 +27,16 @@ export interface ConnectionHost {
   activity(connection: Connection): void;
   /** Counts the connection down on its session (`removeConnection`). */
   release(connection: Connection): void;
-  /** Hands the authenticated socket to tRPC. */
-  handOff(connection: Connection, buffered: readonly BufferedMessage[]): void;
+  /** The socket authenticated: what serves its messages from now on (tRPC's protocol). */
+  serve(connection: Connection): Served;
 }
 
-/** A message that arrived while the session was being looked up. */
-export type BufferedMessage = readonly [data: RawData, isBinary: boolean];
+/** What serves an authenticated connection's messages. */
+export interface Served {
+  received(text: string | null): void;
+  /** The socket closed: everything it holds ends. */
+  closed(): void;
+}
 
 type Phase = 'auth' | 'joining' | 'open' | 'closed';
 
@@ -41,21 +44,24 @@ type Phase = 'auth' | 'joining' | 'open' | 'closed';
 const MAX_BUFFERED = 100;
 
 /**
- * One socket's lifecycle: authenticate with the first message (tRPC
- * `connectionParams` `{ sessionId }`), count it on the session exactly once
- * (`addConnection` / `removeConnection`, also when it closes abnormally or
- * while being counted), then hand it to tRPC.
+ * One socket's lifecycle, a tab's own or a channel of a shared one:
+ * authenticate with the first message (tRPC `connectionParams`
+ * `{ sessionId }`), count it on the session exactly once (`addConnection` /
+ * `removeConnection`, also when it closes abnormally or while being
+ * counted), then pass its messages to what serves it.
  */
-export class Connection implements HeartbeatPeer, ChannelListener {
-  readonly ws: WebSocket;
+export class Connection implements HeartbeatPeer, SocketListener {
+  readonly ws: WireSocket;
   readonly req: IncomingMessage;
   readonly #host: ConnectionHost;
   pingRound = 0;
   /** Calls in flight on this socket. */
   inFlight = 0;
   sessionId: string | undefined;
-  /** The socket's tRPC `connectionParams` (string values), once received. */
+  /** The socket's tRPC `connectionParams` (string values), until it is served. */
   connectionParams: Record<string, string> | null = null;
+  /** Gives back the socket's place among its address's unauthenticated ones (`admission`). */
+  settle: (() => void) | undefined;
   /** Snapshot taken when the socket was counted; the tRPC context's `session`. */
   session: Session | undefined;
   /** Set once the socket is being closed by us. */
@@ -70,35 +76,29 @@ export class Connection implements HeartbeatPeer, ChannelListener {
     return this.#counted;
   }
   #phase: Phase = 'auth';
-  #buffered: BufferedMessage[] | undefined;
+  /** Messages that arrived while the session was being looked up (`null`: binary). */
+  #buffered: (string | null)[] | undefined;
+  #served: Served | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
 
   readonly #limits: ConnectionLimits;
   /** `session.events` subscriptions open on this socket. */
   #subscriptions = 0;
 
-  constructor(ws: WebSocket, req: IncomingMessage, host: ConnectionHost, limits: ConnectionLimits) {
+  /** Call `listen` (a tab's socket) or `Channel.listen` with it to feed it the socket's events. */
+  constructor(
+    ws: WireSocket,
+    req: IncomingMessage,
+    host: ConnectionHost,
+    limits: ConnectionLimits,
+  ) {
     this.ws = ws;
     this.req = req;
     this.#host = host;
     this.#limits = limits;
-    const { authTimeoutMs } = limits;
-    if (ws instanceof VirtualSocket) {
-      // A channel calls its connection directly, and its shared socket
-      // guards the backpressure of the real one.
-      ws.listen(this);
-    } else {
-      this.#watchBackpressure();
-      ws.on('error', () => {
-        // ws closes the socket itself (1002, 1007, 1009); nothing may crash.
-      });
-      ws.on('close', () => this.#onClose());
-      ws.on('pong', () => this.#onAlive());
-      ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    }
     this.#authTimer = setTimeout(
       () => this.end(CloseCode.BAD_SESSION, 'connectionParams not received'),
-      authTimeoutMs,
+      limits.authTimeoutMs,
     );
     this.#authTimer.unref();
   }
@@ -118,7 +118,7 @@ export class Connection implements HeartbeatPeer, ChannelListener {
     };
   }
 
-  /** True once tRPC serves the socket. */
+  /** True once the socket is served (authenticated and counted). */
   get open(): boolean {
     return this.#phase === 'open';
   }
@@ -127,9 +127,21 @@ export class Connection implements HeartbeatPeer, ChannelListener {
   end(code: number, reason: string): void {
     if (this.ending || this.#phase === 'closed') return;
     this.ending = true;
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason);
-    }
+    const state = this.ws.readyState;
+    if (state === SocketState.OPEN || state === SocketState.CONNECTING) this.ws.close(code, reason);
+  }
+
+  /**
+   * Sends a message. A client that stops reading must not make the server
+   * buffer without bound: past `maxBufferedBytes` queued, the socket is
+   * closed with 1013, and cut when even the close frame cannot get through.
+   */
+  send(text: string): void {
+    const { ws } = this;
+    ws.send(text);
+    if (ws.bufferedAmount <= this.#limits.maxBufferedBytes || this.ending) return;
+    this.end(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+    setTimeout(() => ws.terminate(), this.#limits.closeTimeoutMs).unref();
   }
 
   /**
@@ -160,26 +172,14 @@ export class Connection implements HeartbeatPeer, ChannelListener {
     return this.inFlight === 0 && this.#pendingEnd !== undefined;
   }
 
-  // ChannelListener: what a channel of a shared socket calls.
-
-  received(data: RawData, isBinary: boolean): void {
-    this.#onMessage(data, isBinary);
-  }
+  // SocketListener
 
   alive(): void {
-    this.#onAlive();
-  }
-
-  closed(): void {
-    this.#onClose();
-  }
-
-  #onAlive(): void {
     Heartbeat.alive(this);
     if (this.#phase === 'open') this.#host.activity(this);
   }
 
-  #onMessage(data: RawData, isBinary: boolean): void {
+  received(text: string | null): void {
     Heartbeat.alive(this);
     switch (this.#phase) {
       case 'auth':
@@ -187,23 +187,36 @@ export class Connection implements HeartbeatPeer, ChannelListener {
         clearTimeout(this.#authTimer);
         this.#authTimer = undefined;
         this.#buffered = [];
-        void this.#join(data, isBinary);
+        void this.#join(text);
         return;
       case 'joining':
-        if ((this.#buffered?.push([data, isBinary]) ?? 0) > MAX_BUFFERED) {
+        if ((this.#buffered?.push(text) ?? 0) > MAX_BUFFERED) {
           this.end(CloseCode.POLICY_VIOLATION, 'Too many messages before authentication');
         }
         return;
       case 'open':
         this.#host.activity(this);
+        this.#served?.received(text);
         return;
       case 'closed':
         return;
     }
   }
 
-  async #join(data: RawData, isBinary: boolean): Promise<void> {
-    const params = readConnectionParams(data, isBinary);
+  closed(): void {
+    this.#phase = 'closed';
+    this.ending = true;
+    clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
+    this.#buffered = undefined;
+    this.#served?.closed();
+    this.#served = undefined;
+    this.#host.unregister(this);
+    this.#releaseOnce();
+  }
+
+  async #join(text: string | null): Promise<void> {
+    const params = readConnectionParams(text);
     const sessionId = params === null ? null : params?.sessionId;
     if (!isSessionId(sessionId)) {
       this.end(CloseCode.BAD_SESSION, badSessionReason(sessionId));
@@ -235,33 +248,9 @@ export class Connection implements HeartbeatPeer, ChannelListener {
     this.#phase = 'open';
     const buffered = this.#buffered ?? [];
     this.#buffered = undefined;
-    this.#host.handOff(this, buffered);
-  }
-
-  /**
-   * A client that stops reading must not make the server buffer without
-   * bound: past `maxBufferedBytes` queued, the socket is closed with 1013,
-   * and cut when even the close frame cannot get through.
-   */
-  #watchBackpressure(): void {
-    const { ws } = this;
-    const send = ws.send.bind(ws) as (...args: unknown[]) => void;
-    ws.send = ((...args: unknown[]) => {
-      send(...args);
-      if (ws.bufferedAmount <= this.#limits.maxBufferedBytes || this.ending) return;
-      this.end(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
-      setTimeout(() => ws.terminate(), this.#limits.closeTimeoutMs).unref();
-    }) as typeof ws.send;
-  }
-
-  #onClose(): void {
-    this.#phase = 'closed';
-    this.ending = true;
-    clearTimeout(this.#authTimer);
-    this.#authTimer = undefined;
-    this.#buffered = undefined;
-    this.#host.unregister(this);
-    this.#releaseOnce();
+    const served = this.#host.serve(this);
+    this.#served = served;
+    for (const message of buffered) served.received(message);
   }
 
   #releaseOnce(): void {
@@ -282,14 +271,11 @@ function badSessionReason(sessionId: unknown): string {
  * (`{"method":"connectionParams","data":{"sessionId":"…"}}`): null when the
  * message is not one, undefined when it carries none.
  */
-function readConnectionParams(
-  data: RawData,
-  isBinary: boolean,
-): Record<string, unknown> | null | undefined {
-  if (isBinary) return null;
+function readConnectionParams(text: string | null): Record<string, unknown> | null | undefined {
+  if (text === null) return null;
   let message: unknown;
   try {
-    message = JSON.parse(data.toString());
+    message = JSON.parse(text);
   } catch {
     return null;
   }

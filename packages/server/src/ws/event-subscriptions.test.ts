@@ -1,16 +1,15 @@
 // `session.events` served by the WebSocket layer itself (event-subscriptions.ts)
 // on a real server, compared message for message with the same procedure
-// served by tRPC's ws adapter at another path (`mirror.events`, which the
-// layer leaves to tRPC): same session, same events, same answers.
-import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+// served at another path (`mirror.events`, which the layer's tRPC handler
+// iterates as tRPC's own adapter would, compared with that adapter below):
+// same session, same events, same answers.
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import { type AnyRouter, initTRPC } from '@trpc/server';
-import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { MemoryEventLog } from '../events/memory-event-log.js';
 import { SessionManager, type SessionManagerOptions } from '../manager.js';
@@ -27,6 +26,7 @@ import { createMorganProcedures } from '../trpc/procedures.js';
 import { attachWebSocket } from './attach.js';
 import { SessionEventsServer } from './event-subscriptions.js';
 import type { AttachWebSocketOptions } from './options.js';
+import { servedPlainSocket, trpcAdapterSocket } from './testing/plain-socket.js';
 import { closed, connect, stopServerStack, waitUntil } from './testing/ws-server.js';
 
 /** Morgan's router, plus the same `session.events` procedure at a path tRPC serves. */
@@ -516,64 +516,52 @@ describe('session.events served by the WebSocket layer', () => {
   });
 });
 
-describe('SessionEventsServer on any socket-like object', () => {
-  /** A channel that is not a `ws` socket: an EventEmitter with send and readyState. */
-  class Channel extends EventEmitter {
-    readyState = 1;
-    readonly sent: string[] = [];
-    send(text: string): void {
-      this.sent.push(text);
-    }
-    close(): void {
-      this.readyState = 3;
-      this.emit('close');
-    }
-  }
-
-  it('serves session.events on it and hands everything else to tRPC', async () => {
+describe("Morgan's tRPC handler on any socket-like object", () => {
+  it("serves session.events leanly, and the rest as tRPC's own adapter answers it", async () => {
     const manager = new SessionManager().start();
     try {
       const session = await manager.createSession();
-      const server = SessionEventsServer.for(mirroredRouter, { manager });
-      if (server === undefined) throw new Error('expected a server for Morgan router');
+      const { socket, connection } = servedPlainSocket(manager, mirroredRouter, session.sessionId);
       const context: MorganContext = { manager, session, transport: 'ws' };
-      const trpc = getWSConnectionHandler({
-        wss: new WebSocketServer({ noServer: true }),
-        router: mirroredRouter,
-        createContext: () => context,
-      });
-      const channel = new Channel();
-      const before = channel.listenerCount('message');
-      const req = { url: '/trpc', headers: { host: 'localhost' } } as IncomingMessage;
-      server.adopt(channel, req, (socket) => {
-        socket.context = Promise.resolve(context);
-        trpc(channel as unknown as Parameters<typeof trpc>[0], req);
-      });
-      // tRPC's listener was swapped for one, not added beside it.
-      expect(channel.listenerCount('message')).toBe(before + 1);
-      const message = (value: unknown) =>
-        channel.emit('message', Buffer.from(JSON.stringify(value)), false);
-      message(subscription(1, { json: {} }));
-      message({
+      const channel = trpcAdapterSocket(mirroredRouter, () => context);
+      const mirror = {
         id: 2,
         method: 'subscription',
         params: { path: 'mirror.events', input: { json: {} } },
-      });
-      message({ id: 3, method: 'query', params: { path: 'session.get', input: { json: null } } });
-      await waitUntil(() => channel.sent.length === 3);
+      };
+      const get = {
+        id: 3,
+        method: 'query',
+        params: { path: 'session.get', input: { json: null } },
+      };
+      for (const message of [subscription(1, { json: {} }), mirror, get]) {
+        connection.received(JSON.stringify(message));
+      }
+      for (const message of [mirror, get]) {
+        channel.emit('message', Buffer.from(JSON.stringify(message)), false);
+      }
+      await waitUntil(() => socket.sent.length === 3 && channel.sent.length === 2);
       const event = await manager.publish(session.sessionId, 'chat.reply', { n: 1 });
-      await waitUntil(() => channel.sent.length === 5);
-      const [ours, theirs] = [1, 2].map((id) =>
-        channel.sent.filter((text) => (JSON.parse(text) as { id: unknown }).id === id),
+      await waitUntil(() => socket.sent.length === 5 && channel.sent.length === 3);
+      const answers = (sent: string[], id: number) =>
+        sent.filter((text) => (JSON.parse(text) as { id: unknown }).id === id);
+      // The lean path answers as the iterated one, which answers as tRPC's adapter.
+      expect(normalize(answers(socket.sent, 1))).toEqual(
+        normalize(answers(socket.sent, 2).map((text) => text.replace('"id":2', '"id":1'))),
       );
-      expect(normalize(ours ?? [])).toEqual(
-        normalize((theirs ?? []).map((text) => text.replace('"id":2', '"id":1'))),
-      );
-      expect(ours?.[1]).toContain(event.id);
+      expect(answers(socket.sent, 2)).toEqual(answers(channel.sent, 2));
+      expect(answers(socket.sent, 1)[1]).toContain(event.id);
+      const sessionOf = (text: string | undefined) =>
+        (JSON.parse(text ?? '{}') as { result?: { data?: { json?: { sessionId?: string } } } })
+          .result?.data?.json?.sessionId;
+      expect(sessionOf(answers(socket.sent, 3)[0])).toBe(session.sessionId);
+      expect(sessionOf(answers(channel.sent, 3)[0])).toBe(session.sessionId);
+      // The socket's close ends its subscriptions: nothing is sent, nothing stays on the log.
+      socket.close();
+      connection.closed();
       channel.close();
-      // The channel's close ends its subscription: nothing is sent, nothing stays on the log.
       await manager.publish(session.sessionId, 'chat.reply', { n: 2 });
-      expect(channel.sent.length).toBe(5);
+      expect(socket.sent.length).toBe(5);
       await waitUntil(() => (manager.events as MemoryEventLog).subscriberCount === 0);
     } finally {
       await manager.stop({ drainTimeoutMs: 0 });

@@ -1,8 +1,8 @@
-import { WebSocket } from 'ws';
+import { SocketState, type WireSocket } from './socket.js';
 
 /** What the heartbeat needs of a socket. */
 export interface HeartbeatPeer {
-  readonly ws: WebSocket;
+  readonly ws: Pick<WireSocket, 'readyState' | 'ping' | 'terminate'>;
   /** Round of the ping still unanswered, 0 when none is. */
   pingRound: number;
 }
@@ -51,7 +51,7 @@ export class Heartbeat {
     this.#round += 1;
     const round = this.#round;
     for (const peer of this.#peers) {
-      if (peer.pingRound !== 0 || peer.ws.readyState !== WebSocket.OPEN) continue;
+      if (peer.pingRound !== 0 || peer.ws.readyState !== SocketState.OPEN) continue;
       peer.pingRound = round;
       peer.ws.ping();
     }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { RawData, WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import {
   CloseCode,
   ErrorCode,
@@ -7,8 +7,9 @@ import {
   type MuxClientEnvelope,
   TOO_MANY_CHANNELS,
 } from '../protocol.js';
+import { Channel, type ChannelCarrier } from './channel.js';
 import { Heartbeat, type HeartbeatPeer } from './heartbeat.js';
-import { type ChannelCarrier, VirtualSocket } from './virtual-socket.js';
+import { listen, type SocketListener } from './socket.js';
 
 /** True when an upgrade asks for a shared socket (`?mux=1`). */
 export function isMuxRequest(url: string | undefined): boolean {
@@ -32,7 +33,7 @@ export interface MuxLimits {
 /** What a shared socket needs from the layer that owns it. */
 export interface MuxHost {
   /** A channel opened: runs it through the lifecycle of a socket (`Connection`). */
-  openChannel(mux: MuxSocket, socket: VirtualSocket): void;
+  openChannel(mux: MuxSocket, channel: Channel): void;
   /** The shared socket closed (its channels have been told). */
   muxClosed(mux: MuxSocket): void;
 }
@@ -45,19 +46,19 @@ const MAX_CHANNEL = 2 ** 31 - 1;
  * (`connection: 'shared'` in the SDK), in JSON envelopes (see
  * docs/protocol.md): `{"c":1,"t":"o"}` opens channel 1, `{"c":1,"t":"m","d":"…"}`
  * carries one of its messages, `{"c":1,"t":"x"}` closes it (the server adds
- * `code` and `reason`). Every channel is a {@link VirtualSocket} with its own
+ * `code` and `reason`). Every channel is a {@link Channel} with its own
  * session; heartbeats ping this socket once and its pong counts for every
  * channel. Garbage closes the whole socket with 1007; channels past the
  * limit are closed alone with 4429 `TOO_MANY_CHANNELS`.
  */
-export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
+export class MuxSocket implements HeartbeatPeer, ChannelCarrier, SocketListener {
   readonly ws: WebSocket;
   readonly req: IncomingMessage;
   pingRound = 0;
   readonly #host: MuxHost;
   readonly #limits: MuxLimits;
-  readonly #channels = new Map<number, VirtualSocket>();
-  /** Channels that authenticated (each marks itself, `VirtualSocket.authenticated`). */
+  readonly #channels = new Map<number, Channel>();
+  /** Channels that authenticated (each marked `Channel.authenticated`). */
   #authenticated = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #ending = false;
@@ -69,15 +70,7 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     this.req = req;
     this.#host = host;
     this.#limits = limits;
-    ws.on('error', () => {
-      // ws closes the socket itself (1002, 1007, 1009); nothing may crash.
-    });
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    ws.on('pong', () => {
-      Heartbeat.alive(this);
-      for (const channel of this.#channels.values()) channel.pong();
-    });
-    ws.on('close', () => this.#onClose());
+    listen(ws, this);
     this.#armIdle();
   }
 
@@ -91,16 +84,6 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     return this.#authenticated;
   }
 
-  /** A channel authenticated its session and was handed to tRPC. */
-  authenticated(socket: VirtualSocket): void {
-    if (this.#channels.get(socket.channel) !== socket) return;
-    if (socket.authenticated) return;
-    socket.authenticated = true;
-    this.#authenticated += 1;
-    clearTimeout(this.#idleTimer);
-    this.settle();
-  }
-
   /** Closes the real socket (and so every channel). */
   end(code: number, reason: string): void {
     if (this.#ending) return;
@@ -109,6 +92,15 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
   }
 
   // ChannelCarrier
+
+  authenticated(channel: Channel): void {
+    if (this.#channels.get(channel.number) !== channel) return;
+    if (channel.authenticated) return;
+    channel.authenticated = true;
+    this.#authenticated += 1;
+    clearTimeout(this.#idleTimer);
+    this.settle();
+  }
 
   sendMessage(channel: number, data: string): void {
     this.#send(`{"c":${channel},"t":"m","d":${JSON.stringify(data)}}`);
@@ -119,20 +111,11 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
     this.#send(`{"c":${channel},"t":"x","code":${code},"reason":${JSON.stringify(reason)}}`);
   }
 
-  // Internals
+  // SocketListener: the real socket's events.
 
-  #send(text: string): void {
-    const { ws } = this;
-    if (ws.readyState !== ws.OPEN) return;
-    ws.send(text);
-    if (ws.bufferedAmount <= this.#limits.maxBufferedBytes || this.#ending) return;
-    this.end(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
-    setTimeout(() => ws.terminate(), this.#limits.closeTimeoutMs).unref();
-  }
-
-  #onMessage(data: RawData, isBinary: boolean): void {
+  received(text: string | null): void {
     Heartbeat.alive(this);
-    const envelope = isBinary ? undefined : parseEnvelope(data.toString());
+    const envelope = text === null ? undefined : parseEnvelope(text);
     if (envelope === undefined) {
       this.end(CloseCode.INVALID_PAYLOAD, ErrorCode.INVALID_REQUEST);
       return;
@@ -153,9 +136,36 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
       case 'x':
         if (channel === undefined) return;
         this.#forget(envelope.c);
-        channel.remoteClose();
+        channel.lost();
         return;
     }
+  }
+
+  alive(): void {
+    Heartbeat.alive(this);
+    for (const channel of this.#channels.values()) channel.pong();
+  }
+
+  closed(): void {
+    this.#ending = true;
+    clearTimeout(this.#idleTimer);
+    const channels = [...this.#channels.values()];
+    this.#channels.clear();
+    this.#authenticated = 0;
+    for (const channel of channels) channel.lost();
+    this.settle();
+    this.#host.muxClosed(this);
+  }
+
+  // Internals
+
+  #send(text: string): void {
+    const { ws } = this;
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(text);
+    if (ws.bufferedAmount <= this.#limits.maxBufferedBytes || this.#ending) return;
+    this.end(CloseCode.TRY_AGAIN_LATER, 'SLOW_CONSUMER');
+    setTimeout(() => ws.terminate(), this.#limits.closeTimeoutMs).unref();
   }
 
   #open(number: number): void {
@@ -166,17 +176,17 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
       );
       return;
     }
-    const socket = new VirtualSocket(number, this);
-    this.#channels.set(number, socket);
-    this.#host.openChannel(this, socket);
+    const channel = new Channel(number, this);
+    this.#channels.set(number, channel);
+    this.#host.openChannel(this, channel);
   }
 
   #forget(number: number): void {
-    const socket = this.#channels.get(number);
-    if (socket === undefined) return;
+    const channel = this.#channels.get(number);
+    if (channel === undefined) return;
     this.#channels.delete(number);
-    if (!socket.authenticated) return;
-    socket.authenticated = false;
+    if (!channel.authenticated) return;
+    channel.authenticated = false;
     this.#authenticated -= 1;
     if (this.#authenticated === 0) this.#armIdle();
   }
@@ -190,17 +200,6 @@ export class MuxSocket implements HeartbeatPeer, ChannelCarrier {
       this.#limits.authTimeoutMs,
     );
     this.#idleTimer.unref();
-  }
-
-  #onClose(): void {
-    this.#ending = true;
-    clearTimeout(this.#idleTimer);
-    const channels = [...this.#channels.values()];
-    this.#channels.clear();
-    this.#authenticated = 0;
-    for (const channel of channels) channel.lost();
-    this.settle();
-    this.#host.muxClosed(this);
   }
 }
 

@@ -6,8 +6,8 @@ import {
   compileAllowedOrigins,
   upgradeOriginAllowed,
 } from '../cross-origin.js';
+import { errorBody } from '../error-body.js';
 import { ErrorCode, errorCodeInfo } from '../errors.js';
-import { errorBody } from '../express/respond.js';
 import { errorMessage } from '../protocol.js';
 
 /** Decides on an upgrade request's `Origin`: true when the page may connect. */
@@ -32,17 +32,6 @@ export function pathOf(url: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Removes tRPC's `connectionParams=1` flag from a URL: the parameters have
- * been read by the time tRPC's handler sees the socket.
- */
-export function withoutConnectionParamsFlag(url: string | undefined): string | undefined {
-  if (url === undefined || !url.includes('connectionParams')) return url;
-  const parsed = new URL(url, 'http://localhost');
-  parsed.searchParams.delete('connectionParams');
-  return parsed.pathname + parsed.search;
 }
 
 /** Refuses an upgrade with a JSON error body and drops the TCP socket. */
