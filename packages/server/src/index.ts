@@ -75,7 +75,6 @@ export {
   type JsonObject,
   type JsonPrimitive,
   type JsonValue,
-  serializeMetadata,
 } from './metadata.js';
 export {
   getSessionManager,
@@ -102,7 +101,6 @@ export {
   type SessionEventsInput,
 } from './protocol.js';
 export {
-  flexibleRateLimiter,
   memoryRateLimiter,
   type RateLimitDecision,
   type RateLimiter,
@@ -114,7 +112,6 @@ export {
   isSessionId,
   type Session,
   type SessionRecord,
-  toSession,
 } from './session.js';
 export type {
   StoreCapability,

@@ -9,10 +9,8 @@
 export {
   type AppContextOf,
   BATCHED_KEY,
-  createHttpContext,
   type HttpContextOptions,
   type MorganContext,
-  resolveSessionContext,
 } from './context.js';
 export { errorCodeOf, morganErrorData, toTRPCError } from './errors.js';
 export { MAX_STORED_OUTCOME_CHARS } from './idempotency.js';
