@@ -78,6 +78,8 @@ export class RedisStore implements Store {
       redis: options.redis,
       clusterNodes: options.clusterNodes,
       cluster: options.cluster,
+      sentinels: options.sentinels,
+      sentinelName: options.sentinelName ?? redisStoreDefaults.sentinelName,
       client: options.client,
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts,
