@@ -69,6 +69,12 @@ export interface RedisTestSentinel extends AsyncDisposable {
    */
   killMaster(signal?: NodeJS.Signals): Promise<ClusterNodeAddress>;
   /**
+   * Asks the sentinels for a failover while the master lives (`SENTINEL
+   * FAILOVER`: the replica is promoted, the old master becomes its replica)
+   * and resolves with the master it replaces; wait with `waitForFailover`.
+   */
+  failover(): Promise<ClusterNodeAddress>;
+  /**
    * Waits until every sentinel names a master other than `previous` and that
    * node answers `ROLE` as a master; resolves with it. Throws after
    * `timeoutMs` with what the sentinels said.
@@ -154,19 +160,19 @@ export async function startRedisSentinel(
     throw error;
   }
 
-  const askMaster = async (): Promise<ClusterNodeAddress> => {
+  const askSentinel = async (...args: string[]): Promise<unknown> => {
     const client = new Redis({ ...sentinels[0], lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await client.connect();
-      const reply = (await client.call(
-        'SENTINEL',
-        'get-master-addr-by-name',
-        settings.masterName,
-      )) as [string, string];
-      return { host: reply[0], port: Number(reply[1]) };
+      return await client.call('SENTINEL', ...args);
     } finally {
       client.disconnect();
     }
+  };
+  const askMaster = async (): Promise<ClusterNodeAddress> => {
+    const reply = await askSentinel('get-master-addr-by-name', settings.masterName);
+    const [host, port] = reply as [string, string];
+    return { host, port: Number(port) };
   };
   const sentinelsEnv = sentinels.map(({ host, port }) => `${host}:${port}`).join(',');
   return {
@@ -191,6 +197,11 @@ export async function startRedisSentinel(
       const child = children[index];
       children[index] = undefined;
       await endRedisProcess(child, signal);
+      return current;
+    },
+    failover: async () => {
+      const current = await askMaster();
+      await askSentinel('FAILOVER', settings.masterName);
       return current;
     },
     waitForFailover: (previous, timeoutMs = 60_000) =>

@@ -172,12 +172,14 @@ function toAddress(node: string): { host: string; port: number } {
  * How a client through Redis Sentinel follows the master. Each (re)connection
  * asks the sentinels for the master's address, and ioredis checks the role
  * of the node it reached, so after the master died the client's own
- * reconnects find the promoted replica. Two cases leave a socket open to the
- * old master instead: a failover while it lives (`SENTINEL FAILOVER`, a
- * partition that heals), which `failoverDetector` catches by listening to
- * `+switch-master` on the sentinels, and any write refused with `READONLY`
- * by a node that is no longer the master, which drops the socket so the next
- * one asks again (the refused call fails with `STORE_UNAVAILABLE`).
+ * reconnects find the promoted replica; when the sentinels demote a live
+ * master (`SENTINEL FAILOVER`) they close its clients, which reconnect the
+ * same way. Two cases could leave a socket open to a master that no longer
+ * is one: a master cut off from the sentinels but not from this node (it
+ * never hears that it was demoted), which `failoverDetector` catches by
+ * listening to `+switch-master` on the sentinels, and any write refused with
+ * `READONLY`, which drops the socket so the next one asks again (the refused
+ * call fails with `STORE_UNAVAILABLE`).
  */
 function sentinelDefaults(timeoutMs: number): RedisOptions {
   return {

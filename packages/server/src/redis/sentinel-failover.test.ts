@@ -25,27 +25,43 @@ afterAll(async () => {
 
 const codeOf = (error: unknown) => (error instanceof MorganError ? error.code : String(error));
 
+/** A node whose store and event log reach Redis through `deployment`'s sentinels. */
+function sentinelNode(deployment: RedisTestSentinel, nodeId: string, failures: Set<string>) {
+  const redis = {
+    sentinels: deployment.sentinelsEnv.split(','),
+    sentinelName: deployment.masterName,
+    keyPrefix: deployment.keyPrefix,
+    commandTimeoutMs: 500,
+  };
+  const manager = new SessionManager({
+    store: new RedisStore({ ...redis, nodeId }),
+    eventLog: new RedisEventLog(redis),
+    createRateLimit: false,
+    cleanupIntervalMs: 200,
+  });
+  // A sweep that meets the dead master reports here: it must be "unavailable" too.
+  manager.on('error', (error) => failures.add(`sweep: ${codeOf(error)}`));
+  return manager.start();
+}
+
+/** Resolves once a session created on `from` is read on `to`; 30 s at most. */
+async function recovered(from: SessionManager, to: SessionManager): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const fresh = await from.createSession().catch(() => undefined);
+    const seen =
+      fresh !== undefined &&
+      (await to.getSession(fresh.sessionId).catch(() => undefined)) !== undefined;
+    if (seen) return;
+    if (Date.now() > deadline) throw new Error('the nodes did not recover within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('the master of a Redis Sentinel deployment killed under load', () => {
   it('two nodes answer STORE_UNAVAILABLE meanwhile and recover by themselves, data and live events included', async () => {
-    const sentinels = sentinel.sentinelsEnv.split(',');
-    const redis = {
-      sentinels,
-      sentinelName: sentinel.masterName,
-      keyPrefix: sentinel.keyPrefix,
-      commandTimeoutMs: 500,
-    };
     const failures = new Set<string>();
-    const node = (nodeId: string) => {
-      const manager = new SessionManager({
-        store: new RedisStore({ ...redis, nodeId }),
-        eventLog: new RedisEventLog(redis),
-        createRateLimit: false,
-        cleanupIntervalMs: 200,
-      });
-      // A sweep that meets the dead master reports here: it must be "unavailable" too.
-      manager.on('error', (error) => failures.add(`sweep: ${codeOf(error)}`));
-      return manager.start();
-    };
+    const node = (nodeId: string) => sentinelNode(sentinel, nodeId, failures);
     const a = node('a');
     const b = node('b');
     // A client of its own for WAIT: how the test knows the replica has every write.
@@ -99,19 +115,8 @@ describe('the master of a Redis Sentinel deployment killed under load', () => {
       expect(promoted).not.toEqual(old);
 
       // Back by themselves: a session created on each node is read on the other.
-      const recovered = async (from: SessionManager, to: SessionManager, name: string) => {
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-          const fresh = await from.createSession().catch(() => undefined);
-          const seen =
-            fresh !== undefined &&
-            (await to.getSession(fresh.sessionId).catch(() => undefined)) !== undefined;
-          if (seen) return mark(`${name} serves again`);
-          if (Date.now() > deadline) throw new Error(`${name} did not recover within 30 s`);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      };
-      await Promise.all([recovered(a, b, 'node A'), recovered(b, a, 'node B')]);
+      await Promise.all([recovered(a, b), recovered(b, a)]);
+      mark('nodes A and B serve again');
       running = false;
       await load;
       // Only "unavailable" while there was no master; no script error, no crash.
@@ -146,6 +151,43 @@ describe('the master of a Redis Sentinel deployment killed under load', () => {
         const lines = timeline.map(([step, at]) => `  +${at - start} ms  ${step}`);
         process.stderr.write(`Sentinel failover timeline:\n${lines.join('\n')}\n`);
       }
+    }
+  }, 120_000);
+});
+
+describe('a failover while the old master lives (SENTINEL FAILOVER)', () => {
+  it('nodes leave the demoted master for the promoted one, writes and live events included', async () => {
+    await using deployment = await startRedisSentinel();
+    const failures = new Set<string>();
+    const a = sentinelNode(deployment, 'a', failures);
+    const b = sentinelNode(deployment, 'b', failures);
+    try {
+      await Promise.all([a, b].map((m) => (m.store as RedisStore).ready()));
+      const kept = await a.createSession({ metadata: { step: 'before' } });
+      const received: SessionEvent[] = [];
+      b.events.subscribe(kept.sessionId, (event) => received.push(event));
+      await b.events.readAfter(kept.sessionId);
+      const ended: SessionEndedEvent[] = [];
+      b.on('deleted', (event) => ended.push(event));
+
+      const old = await deployment.failover();
+      const promoted = await deployment.waitForFailover(old, 60_000);
+      expect(promoted).not.toEqual(old);
+      // The old master still answers, as a replica: writes there would be READONLY for good.
+      await Promise.all([recovered(a, b), recovered(b, a)]);
+      expect([...failures].filter((code) => !code.endsWith('STORE_UNAVAILABLE'))).toEqual([]);
+      expect((await a.touch(kept.sessionId))?.metadata).toEqual({ step: 'before' });
+
+      await a.publish(kept.sessionId, 'after', {});
+      await expect
+        .poll(() => received.filter((event) => event.type === 'after').length, { timeout: 20_000 })
+        .toBe(1);
+      expect(await a.deleteSession(kept.sessionId)).toBe(true);
+      await expect
+        .poll(() => ended.some((event) => event.sessionId === kept.sessionId), { timeout: 20_000 })
+        .toBe(true);
+    } finally {
+      await Promise.all([a.stop({ drainTimeoutMs: 0 }), b.stop({ drainTimeoutMs: 0 })]);
     }
   }, 120_000);
 });
