@@ -1,5 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { StoreUnavailableError } from '../errors.js';
+import { ErrorCode, MorganError, StoreUnavailableError } from '../errors.js';
 import { toStoreError } from './records.js';
 
 /** A Lua script defined on the connection as an ioredis command. */
@@ -68,7 +68,10 @@ export class StoreConnection<TName extends string> {
     if (options.client !== undefined) this.client = options.client;
     else if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
       if (options.sentinels !== undefined && options.sentinels.length > 0) {
-        throw new TypeError('Pass clusterNodes or sentinels, not both: a Cluster has no sentinels');
+        throw new MorganError(
+          ErrorCode.INVALID_CONFIG,
+          'Pass clusterNodes or sentinels, not both: a Cluster has no sentinels',
+        );
       }
       const { retryStrategy: _retry, enableOfflineQueue: _queue, ...perNode } = failFast;
       this.client = new Cluster(options.clusterNodes.map(toAddress), {

@@ -191,3 +191,12 @@ describe('a failover while the old master lives (SENTINEL FAILOVER)', () => {
     }
   }, 120_000);
 });
+
+describe('sentinels beside cluster nodes', () => {
+  it('are refused: a Cluster has no sentinels', () => {
+    const both = { clusterNodes: ['127.0.0.1:7000'], sentinels: ['127.0.0.1:26379'] };
+    for (const make of [() => new RedisStore(both), () => new RedisEventLog(both)]) {
+      expect(make).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    }
+  });
+});
