@@ -1,8 +1,7 @@
 // Asking the sentinels of `startRedisSentinel` what they know: whether they
 // all watch the master with its replica and each other, and which node they
 // name once a failover is over. Not exported from the package.
-import { Redis } from 'ioredis';
-import type { ClusterNodeAddress } from './redis-cluster-nodes.js';
+import { type ClusterNodeAddress, probeNode } from './redis-cluster-nodes.js';
 
 /** What a sentinel logs once it monitors its master (it never logs "Ready to accept"). */
 export const sentinelReady = /\+monitor master /;
@@ -10,23 +9,17 @@ export const sentinelReady = /\+monitor master /;
 const START_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 100;
 
-/** `SENTINEL MASTER <name>` as fields, or the error's text when the sentinel does not answer. */
-async function masterState(
+/** `SENTINEL MASTER <name>` as fields, or why the sentinel did not answer. */
+function masterState(
   sentinel: ClusterNodeAddress,
   name: string,
 ): Promise<Record<string, string> | string> {
-  const client = connect(sentinel);
-  try {
-    await client.connect();
+  return probeNode(sentinel, async (client) => {
     const reply = (await client.call('SENTINEL', 'MASTER', name)) as string[];
     const fields: Record<string, string> = {};
     for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
     return fields;
-  } catch (error) {
-    return `unreachable (${(error as Error).message})`;
-  } finally {
-    client.disconnect();
-  }
+  });
 }
 
 /**
@@ -85,45 +78,18 @@ export async function waitForFailover(
 }
 
 /** `host:port` of the master the sentinel names, or why it did not answer. */
-async function namedMaster(sentinel: ClusterNodeAddress, name: string): Promise<string> {
-  const client = connect(sentinel);
-  try {
-    await client.connect();
+function namedMaster(sentinel: ClusterNodeAddress, name: string): Promise<string> {
+  return probeNode(sentinel, async (client) => {
     const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as
       | [string, string]
       | null;
     return reply === null ? 'no master' : `${reply[0]}:${reply[1]}`;
-  } catch (error) {
-    return `unreachable (${(error as Error).message})`;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function role(node: ClusterNodeAddress): Promise<string | undefined> {
-  const client = connect(node);
-  try {
-    await client.connect();
-    return String(((await client.call('ROLE')) as unknown[])[0]);
-  } catch {
-    return undefined;
-  } finally {
-    client.disconnect();
-  }
-}
-
-function connect({ host, port }: ClusterNodeAddress): Redis {
-  const client = new Redis({
-    host,
-    port,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 2_000,
   });
-  client.on('error', () => {}); // an unreachable node is an answer here, not a crash
-  return client;
+}
+
+/** The node's `ROLE` (`master`, `slave`), or why it did not answer. */
+function role(node: ClusterNodeAddress): Promise<string> {
+  return probeNode(node, async (client) => String(((await client.call('ROLE')) as unknown[])[0]));
 }
 
 function sleep(ms: number): Promise<void> {
