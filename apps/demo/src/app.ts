@@ -188,7 +188,6 @@ export function createDemoServer(options: DemoServerOptions = {}): DemoServer {
   };
 }
 
-/** Manager options from the config; with `redisUrl`, sessions and event buffers live in Redis. */
 /**
  * The demo's own defaults: many tabs on one machine share one address, so it
  * allows more session creations per address than the library's 60 a minute
@@ -198,23 +197,33 @@ const demoDefaults = {
   createRateLimit: { limit: 600, windowMs: 60_000 },
 } as const satisfies SessionManagerOptions;
 
+/**
+ * Manager options from the config; with `redisUrl`, `redisClusterNodes` or
+ * `redisSentinels`, sessions and event buffers live in Redis.
+ */
 function managerOptions(options: DemoServerOptions): SessionManagerOptions {
   const {
     redisUrl,
     redisClusterNodes,
+    redisSentinels,
+    redisSentinelName,
     redisKeyPrefix,
     trustProxy: _trustProxy,
     port: _port,
     ...config
   } = options.config ?? {};
   const fromConfig = { ...demoDefaults, ...config };
-  if (redisUrl === undefined && redisClusterNodes === undefined) {
+  if (redisUrl === undefined && redisClusterNodes === undefined && redisSentinels === undefined) {
     return { ...fromConfig, ...options.managerOptions };
   }
+  // Cluster nodes win over the URL; sentinels name the master, the URL then
+  // only gives its credentials and database (loadConfig refuses both kinds).
   const redis = {
     ...(redisClusterNodes !== undefined
       ? { clusterNodes: redisClusterNodes }
       : redisUrl !== undefined && { url: redisUrl }),
+    ...(redisSentinels !== undefined && { sentinels: redisSentinels }),
+    ...(redisSentinelName !== undefined && { sentinelName: redisSentinelName }),
     ...(redisKeyPrefix !== undefined && { keyPrefix: redisKeyPrefix }),
   };
   const given = options.managerOptions;

@@ -1,4 +1,5 @@
-// The demo's entry point behind `npm start`: reads MORGAN_* / PORT / REDIS_URL,
+// The demo's entry point behind `npm start`: reads MORGAN_* / PORT / REDIS_URL
+// (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS and REDIS_SENTINEL_NAME),
 // serves the demo on PORT (default 3000; HOST, when set, picks the interface)
 // and shuts down gracefully on SIGTERM / SIGINT. The admin API takes the token
 // in MORGAN_ADMIN_TOKEN; without it the node draws one and prints the

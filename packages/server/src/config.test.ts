@@ -49,6 +49,10 @@ describe('loadConfig', () => {
     ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:7001'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1:99999'],
     ['REDIS_CLUSTER_NODES', ','],
+    ['REDIS_SENTINELS', 'sentinel-1'],
+    ['REDIS_SENTINELS', '10.0.0.1:26379,10.0.0.2'],
+    ['REDIS_SENTINELS', '10.0.0.1:0'],
+    ['REDIS_SENTINELS', ' , '],
     ['REDIS_URL', 'http://example'],
     ['MORGAN_REDIS_PREFIX', 'has space:'],
     ['MORGAN_REDIS_PREFIX', 'star*'],
@@ -107,6 +111,47 @@ describe('loadConfig', () => {
         redisClusterNodes: ['10.0.0.1:7000', 'redis-2:7001', '[::1]:7002'],
       },
     );
+  });
+
+  it('reads REDIS_SENTINELS as a list of host:port and REDIS_SENTINEL_NAME beside it', () => {
+    expect(loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379, sentinel-2:26379,[::1]:26379' })).toEqual(
+      { redisSentinels: ['10.0.0.1:26379', 'sentinel-2:26379', '[::1]:26379'] },
+    );
+    expect(
+      loadConfig({
+        REDIS_SENTINELS: '10.0.0.1:26379',
+        REDIS_SENTINEL_NAME: ' sessions-1 ',
+        REDIS_URL: 'redis://:secret@ignored:6379/2',
+        MORGAN_REDIS_PREFIX: 'app:',
+      }),
+    ).toEqual({
+      redisSentinels: ['10.0.0.1:26379'],
+      redisSentinelName: 'sessions-1',
+      redisUrl: 'redis://:secret@ignored:6379/2',
+      redisKeyPrefix: 'app:',
+    });
+    expect(loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_NAME: '' })).toEqual({
+      redisSentinels: ['10.0.0.1:26379'],
+    });
+  });
+
+  it('refuses a bad REDIS_SENTINEL_NAME, one without REDIS_SENTINELS, and Sentinel beside Cluster', () => {
+    for (const name of ['my master', 'star*', 'x'.repeat(65)]) {
+      const error = configError({ REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: name });
+      expect(error.variable).toBe('REDIS_SENTINEL_NAME');
+      expect(error.value).toBe(name);
+      expect(error.message).toContain(JSON.stringify(name));
+    }
+    const alone = configError({ REDIS_SENTINEL_NAME: 'mymaster' });
+    expect(alone.variable).toBe('REDIS_SENTINEL_NAME');
+    expect(alone.message).toContain('REDIS_SENTINELS');
+    const both = configError({
+      REDIS_SENTINELS: '127.0.0.1:26379',
+      REDIS_CLUSTER_NODES: '127.0.0.1:7000',
+    });
+    expect(both.variable).toBe('REDIS_SENTINELS');
+    expect(both.value).toBe('127.0.0.1:26379');
+    expect(both.message).toContain('REDIS_CLUSTER_NODES');
   });
 
   it('never puts a REDIS_URL password in the error, which is logged', () => {

@@ -38,9 +38,18 @@ export interface MorganConfig {
   createRateLimit?: RateLimitPolicy | false;
   /** Requests per minute per session (`MORGAN_REQUEST_RATE_LIMIT`, or `off`). */
   requestRateLimit?: RateLimitPolicy | false;
+  /** One Redis (`REDIS_URL=redis://…` or `rediss://…`); beside `redisSentinels`, only its credentials and database count. */
   redisUrl?: string;
   /** Redis Cluster nodes (`REDIS_CLUSTER_NODES=host:port,host:port,…`); wins over `redisUrl`. */
   redisClusterNodes?: string[];
+  /**
+   * Redis Sentinel processes (`REDIS_SENTINELS=host:port,host:port,…`) that
+   * name the current master; wins over `redisUrl`'s host and port, and may
+   * not be set with `redisClusterNodes`.
+   */
+  redisSentinels?: string[];
+  /** The master's name at the sentinels (`REDIS_SENTINEL_NAME`, with `REDIS_SENTINELS` only; default `mymaster`). */
+  redisSentinelName?: string;
   /**
    * Which proxies to believe for the client address (`MORGAN_TRUST_PROXY`):
    * Express's `trust proxy` setting: `true`, a number of hops, or addresses
@@ -118,7 +127,8 @@ export const configVariables: readonly Variable[] = [
 ];
 
 /**
- * Reads and validates the `MORGAN_*` variables (plus `PORT` and `REDIS_URL`;
+ * Reads and validates the `MORGAN_*` variables (plus `PORT`, `REDIS_URL`,
+ * `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS` and `REDIS_SENTINEL_NAME`;
  * the numbers of `configVariables` are positive, whole but for minutes and
  * seconds, and may be 0 for `MORGAN_MAX_QUEUED_REQUESTS`,
  * `MORGAN_MAX_QUEUE_WAIT_MS` and `MORGAN_DRAIN_TIMEOUT_MS`;
@@ -149,6 +159,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         keyof MorganConfig,
         | 'redisUrl'
         | 'redisClusterNodes'
+        | 'redisSentinels'
+        | 'redisSentinelName'
         | 'redisKeyPrefix'
         | 'createRateLimit'
         | 'requestRateLimit'
@@ -191,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError('REDIS_CLUSTER_NODES', clusterNodes, 'host:port,host:port,…');
     }
   }
+  readSentinels(env, config);
   const prefix = env.MORGAN_REDIS_PREFIX;
   if (prefix !== undefined && prefix.trim() !== '') {
     if (!REDIS_PREFIX.test(prefix)) {
@@ -200,6 +213,43 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return config;
 }
+
+/**
+ * `REDIS_SENTINELS` and `REDIS_SENTINEL_NAME` (letters, digits and `._:-`,
+ * `mymaster` by default), refused beside `REDIS_CLUSTER_NODES`: one
+ * deployment is either a Cluster or a master watched by sentinels.
+ */
+function readSentinels(env: Record<string, string | undefined>, config: MorganConfig): void {
+  const sentinels = env.REDIS_SENTINELS;
+  const name = env.REDIS_SENTINEL_NAME;
+  const hasName = name !== undefined && name.trim() !== '';
+  if (sentinels === undefined || sentinels.trim() === '') {
+    if (hasName)
+      throw new ConfigError('REDIS_SENTINEL_NAME', name, 'set only with REDIS_SENTINELS');
+    return;
+  }
+  if (config.redisClusterNodes !== undefined) {
+    throw new ConfigError(
+      'REDIS_SENTINELS',
+      sentinels,
+      'unset when REDIS_CLUSTER_NODES is set (a Cluster has no sentinels)',
+    );
+  }
+  try {
+    config.redisSentinels = parseClusterNodes(sentinels);
+  } catch {
+    throw new ConfigError('REDIS_SENTINELS', sentinels, 'host:port,host:port,…');
+  }
+  if (hasName) {
+    const trimmed = name.trim();
+    if (!SENTINEL_NAME.test(trimmed)) {
+      throw new ConfigError('REDIS_SENTINEL_NAME', name, '1 to 64 letters, digits or ._:-');
+    }
+    config.redisSentinelName = trimmed;
+  }
+}
+
+const SENTINEL_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** A per-minute rate limit from `name` (a positive whole number, or `off`); undefined when unset. */
 function perMinute(
@@ -252,7 +302,7 @@ function parseNumber({ name, unit, zero = false }: Variable, raw: string): numbe
   return value;
 }
 
-/** Parses `host:port,host:port,…` (as in `REDIS_CLUSTER_NODES`); throws on a malformed entry. */
+/** Parses `host:port,host:port,…` (as in `REDIS_CLUSTER_NODES` and `REDIS_SENTINELS`); throws on a malformed entry. */
 export function parseClusterNodes(text: string): string[] {
   const nodes = text
     .split(',')

@@ -1,5 +1,6 @@
 // Test resources for the Morgan Sessions suites (server, demo, e2e, bench):
-// real ports, a real Redis, a real Redis Cluster and real server processes,
+// real ports, a real Redis, a real Redis Cluster, a real Redis Sentinel
+// deployment and real server processes,
 // each cleaned up by `await using` or `stop()`, never by a name-based kill.
 
 export {
@@ -27,6 +28,12 @@ export {
   type StartRedisClusterOptions,
   startRedisCluster,
 } from './redis-cluster.js';
+export {
+  type RedisTestSentinel,
+  redisSentinelDefaults,
+  type StartRedisSentinelOptions,
+  startRedisSentinel,
+} from './redis-sentinel.js';
 export {
   deleteKeys,
   ensureRedisServerInstalled,

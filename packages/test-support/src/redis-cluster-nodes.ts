@@ -72,7 +72,19 @@ export async function waitUntilClusterOk(
   }
 }
 
-async function clusterInfo({ host, port }: ClusterNodeAddress): Promise<string> {
+function clusterInfo(node: ClusterNodeAddress): Promise<string> {
+  return probeNode(node, async (client) => String(await client.call('CLUSTER', 'INFO')));
+}
+
+/**
+ * Runs `ask` on a fresh connection to `node` that neither queues nor
+ * retries, then drops it; an unreachable node or an error reply is an
+ * answer here, `unreachable (<message>)`, not a throw.
+ */
+export async function probeNode<T>(
+  { host, port }: ClusterNodeAddress,
+  ask: (client: Redis) => Promise<T>,
+): Promise<T | string> {
   const client = new Redis({
     host,
     port,
@@ -85,7 +97,7 @@ async function clusterInfo({ host, port }: ClusterNodeAddress): Promise<string> 
   client.on('error', () => {}); // an unreachable node is an answer here, not a crash
   try {
     await client.connect();
-    return String(await client.call('CLUSTER', 'INFO'));
+    return await ask(client);
   } catch (error) {
     return `unreachable (${(error as Error).message})`;
   } finally {

@@ -1,6 +1,7 @@
 // One `redis-server` child process: spawned with the caller's arguments,
 // handed out once it logs that it is ready, ended by PID. Shared by
-// `startRedis` (one server) and `startRedisCluster` (one per master); not
+// `startRedis` (one server), `startRedisCluster` (one per master) and
+// `startRedisSentinel` (master, replica and sentinels); not
 // exported from the package.
 import { type ChildProcess, spawn } from 'node:child_process';
 
@@ -10,12 +11,18 @@ const STOP_TIMEOUT_MS = 5_000;
 
 /**
  * Spawns `redis-server <args>` (which must include `--port <port>`) and
- * resolves once it is ready; kills it and rejects with its output otherwise.
+ * resolves once it logs `ready` (a server's "Ready to accept connections" by
+ * default; a sentinel logs `+monitor` instead); kills it and rejects with its
+ * output otherwise.
  *
  * @example
  * const child = await spawnRedisProcess(port, ['--port', String(port), '--save', '']);
  */
-export function spawnRedisProcess(port: number, args: readonly string[]): Promise<ChildProcess> {
+export function spawnRedisProcess(
+  port: number,
+  args: readonly string[],
+  ready: RegExp = READY_LINE,
+): Promise<ChildProcess> {
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let output = '';
@@ -28,7 +35,7 @@ export function spawnRedisProcess(port: number, args: readonly string[]): Promis
     };
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (READY_LINE.test(output)) {
+      if (ready.test(output)) {
         cleanup();
         // Keep draining the pipes so the server never blocks on a full one.
         child.stdout?.resume();

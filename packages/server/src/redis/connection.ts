@@ -1,5 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { StoreUnavailableError } from '../errors.js';
+import { ErrorCode, MorganError, StoreUnavailableError } from '../errors.js';
 import { toStoreError } from './records.js';
 
 /** A Lua script defined on the connection as an ioredis command. */
@@ -17,6 +17,10 @@ export interface StoreConnectionOptions<TName extends string> {
   clusterNodes?: readonly string[] | undefined;
   /** ioredis Cluster options, merged over the fail-fast defaults. */
   cluster?: ClusterOptions | undefined;
+  /** Redis Sentinel processes (`host:port`) that name the master, instead of `url`'s host and port. */
+  sentinels?: readonly string[] | undefined;
+  /** The master's name at the sentinels. */
+  sentinelName?: string | undefined;
   client: RedisClient | undefined;
   commandTimeoutMs: number;
   /** Scripts to define, by command name (unique across the scripts sharing a client). */
@@ -63,15 +67,14 @@ export class StoreConnection<TName extends string> {
     };
     if (options.client !== undefined) this.client = options.client;
     else if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+      if (options.sentinels !== undefined && options.sentinels.length > 0) {
+        throw new MorganError(
+          ErrorCode.INVALID_CONFIG,
+          'Pass clusterNodes or sentinels, not both: a Cluster has no sentinels',
+        );
+      }
       const { retryStrategy: _retry, enableOfflineQueue: _queue, ...perNode } = failFast;
-      const startup = options.clusterNodes.map((node) => {
-        const colon = node.lastIndexOf(':');
-        return {
-          host: node.slice(0, colon).replace(/^\[|\]$/g, ''),
-          port: Number(node.slice(colon + 1)),
-        };
-      });
-      this.client = new Cluster(startup, {
+      this.client = new Cluster(options.clusterNodes.map(toAddress), {
         enableOfflineQueue: false,
         clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
         // A command that meets a failover retries for a short while, within its timeout.
@@ -79,6 +82,14 @@ export class StoreConnection<TName extends string> {
         retryDelayOnClusterDown: 100,
         ...options.cluster,
         redisOptions: { ...perNode, ...options.redis, ...options.cluster?.redisOptions },
+      });
+    } else if (options.sentinels !== undefined && options.sentinels.length > 0) {
+      this.client = new Redis(options.url, {
+        ...failFast,
+        ...sentinelDefaults(this.#timeoutMs),
+        sentinels: options.sentinels.map(toAddress),
+        name: options.sentinelName ?? 'mymaster',
+        ...options.redis,
       });
     } else this.client = new Redis(options.url, { ...failFast, ...options.redis });
     // Errors reach callers through rejected operations; keep ioredis from logging them.
@@ -149,6 +160,36 @@ export class StoreConnection<TName extends string> {
     });
     return this.#connecting;
   }
+}
+
+/** `host:port` (`[v6]:port` too) as ioredis takes a Cluster node or a sentinel. */
+function toAddress(node: string): { host: string; port: number } {
+  const colon = node.lastIndexOf(':');
+  return {
+    host: node.slice(0, colon).replace(/^\[|\]$/g, ''),
+    port: Number(node.slice(colon + 1)),
+  };
+}
+
+/**
+ * How a client through Redis Sentinel follows the master. Each (re)connection
+ * asks the sentinels for the master's address, and ioredis checks the role
+ * of the node it reached, so after the master died the client's own
+ * reconnects find the promoted replica; when the sentinels demote a live
+ * master (`SENTINEL FAILOVER`) they close its clients, which reconnect the
+ * same way. Two cases could leave a socket open to a master that no longer
+ * is one: a master cut off from the sentinels but not from this node (it
+ * never hears that it was demoted), which `failoverDetector` catches by
+ * listening to `+switch-master` on the sentinels, and any write refused with
+ * `READONLY`, which drops the socket so the next one asks again (the refused
+ * call fails with `STORE_UNAVAILABLE`).
+ */
+function sentinelDefaults(timeoutMs: number): RedisOptions {
+  return {
+    failoverDetector: true,
+    sentinelCommandTimeout: timeoutMs,
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
+  };
 }
 
 /** QUITs politely when connected, then drops the socket and any reconnect timer. */

@@ -32,6 +32,16 @@ export interface RedisEventLogOptions extends EventLogOptions {
   /** ioredis `Cluster` options, merged over the log's fail-fast defaults. @default {} */
   cluster?: ClusterOptions;
   /**
+   * Redis Sentinel processes (`host:port`) to ask for the master's address
+   * instead of `url`'s host and port (which then only gives credentials and
+   * database); live events follow the master after a failover, and the
+   * events published while the subscription was down are read from the
+   * buffer. Not with `clusterNodes`. @default undefined (one Redis at `url`)
+   */
+  sentinels?: readonly string[];
+  /** The master's name at the sentinels. @default 'mymaster' */
+  sentinelName?: string;
+  /**
    * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
    * instead of `url`, for example the one of a `RedisStore`. The log does
    * not close it. @default undefined (own connection)
@@ -56,6 +66,7 @@ export interface RedisEventLogOptions extends EventLogOptions {
 
 export const redisEventLogDefaults = {
   url: 'redis://127.0.0.1:6379',
+  sentinelName: 'mymaster',
   keyPrefix: 'morgan:',
   commandTimeoutMs: 1_000,
   keyTtlMs: 70 * 60 * 1000,
@@ -127,6 +138,8 @@ export class RedisEventLog implements EventLog {
       redis: options.redis,
       clusterNodes: options.clusterNodes,
       cluster: options.cluster,
+      sentinels: options.sentinels,
+      sentinelName: options.sentinelName ?? redisEventLogDefaults.sentinelName,
       client: options.client,
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts: eventLogScripts,

@@ -17,6 +17,19 @@ export interface RedisStoreOptions {
   /** ioredis `Cluster` options, merged over the store's fail-fast defaults. @default {} */
   cluster?: ClusterOptions;
   /**
+   * Redis Sentinel processes (`host:port`) to ask for the master's address
+   * instead of connecting to `url`'s host and port; the demo reads them from
+   * `REDIS_SENTINELS`. After a failover every connection (commands, pub/sub)
+   * finds the promoted replica by itself; meanwhile operations fail with
+   * `StoreUnavailableError`. `url` then only gives the master's credentials
+   * and database, and `redis` applies too (e.g. `sentinelPassword`). Not with
+   * `clusterNodes`.
+   * @default undefined (one Redis at `url`)
+   */
+  sentinels?: readonly string[];
+  /** The master's name at the sentinels (`sentinel monitor <name> …`). @default 'mymaster' */
+  sentinelName?: string;
+  /**
    * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
    * instead of `url`. The store does not close it, and its own settings
    * (offline queue, timeouts) decide how it fails.
@@ -71,6 +84,7 @@ export interface RedisStoreOptions {
 
 export const redisStoreDefaults = {
   url: 'redis://127.0.0.1:6379',
+  sentinelName: 'mymaster',
   keyPrefix: 'morgan:',
   commandTimeoutMs: 1_000,
   ttlGraceMs: 10 * 60 * 1000,

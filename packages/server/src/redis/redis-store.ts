@@ -29,7 +29,8 @@ const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 
 /**
  * Sessions in Redis, shared by every node that uses the same `keyPrefix`,
- * on one Redis or a Redis Cluster (see docs/redis-keys.md for the layout).
+ * on one Redis, a master found through Redis Sentinel (`sentinels`) or a
+ * Redis Cluster (see docs/redis-keys.md for the layout).
  * Each operation on a session is one round trip (one Lua script or one
  * HMGET; a touch soon after this node's last write is a plain HMGET, see
  * `touchResolutionMs`); expiry uses per-shard idle indexes for sweeps and
@@ -78,6 +79,8 @@ export class RedisStore implements Store {
       redis: options.redis,
       clusterNodes: options.clusterNodes,
       cluster: options.cluster,
+      sentinels: options.sentinels,
+      sentinelName: options.sentinelName ?? redisStoreDefaults.sentinelName,
       client: options.client,
       commandTimeoutMs: this.#commandTimeoutMs,
       scripts,
