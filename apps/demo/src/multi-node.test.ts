@@ -5,6 +5,8 @@
 // outage answers 503 STORE_UNAVAILABLE until Redis is back, without a restart.
 import { fileURLToPath } from 'node:url';
 import { createSessionClient, type SessionEvent, type WebSocketLike } from '@morgan/session-client';
+import { idempotencyKeys } from '@morgan/session-client/idempotency';
+import { sseTransport } from '@morgan/session-client/sse';
 import { type NodeProcess, startNodeProcess, startRedisCluster } from '@morgan/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -142,6 +144,8 @@ describe.each(backends)('demo nodes on $name', ({ name, start }) => {
         WebSocket: WebSocket as unknown as WebSocketLike,
         reconnect: { baseDelayMs: 50, maxDelayMs: 250 },
         onlineEvents: false,
+        transport: sseTransport(),
+        idempotencyKeys: idempotencyKeys(),
       });
       const replaced: unknown[] = [];
       client.on('session-replaced', (event) => replaced.push(event));
@@ -196,6 +200,8 @@ describe.each(backends)('demo nodes on $name', ({ name, start }) => {
         WebSocket: WebSocket as unknown as WebSocketLike,
         userId: 'rota',
         onlineEvents: false,
+        transport: sseTransport(),
+        idempotencyKeys: idempotencyKeys(),
       });
       const rotated: { previousSessionId: string; sessionId: string }[] = [];
       const replaced: unknown[] = [];

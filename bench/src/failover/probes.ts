@@ -9,6 +9,8 @@ import {
   type SessionClient,
   type SessionEvent,
 } from '@morgan/session-client';
+import { idempotencyKeys } from '@morgan/session-client/idempotency';
+import { sseTransport } from '@morgan/session-client/sse';
 import type { AnyRouter } from '@trpc/server';
 import { WebSocket } from 'ws';
 
@@ -52,6 +54,8 @@ export class Probe {
       WebSocket,
       storage: 'memory',
       onlineEvents: false,
+      transport: sseTransport(),
+      idempotencyKeys: idempotencyKeys(),
     });
     this.client.on('state', (state, previous) => {
       if (state.status === 'reconnecting' && state.error !== undefined) {

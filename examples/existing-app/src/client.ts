@@ -2,6 +2,8 @@
 // the login cookie goes along by itself, on fetch and on the WebSocket
 // upgrade; in Node, pass a fetch and a WebSocket that send it.
 import { createSessionClient, type SessionClientOptions } from '@morgan/session-client';
+import { idempotencyKeys } from '@morgan/session-client/idempotency';
+import { sseTransport } from '@morgan/session-client/sse';
 import { WebSocket } from 'ws';
 import type { AppRouter } from './router.js';
 
@@ -29,6 +31,9 @@ export function createAppClient(
     storage: 'memory',
     WebSocket: CookieWebSocket,
     fetch: (input, init) => fetch(input, { ...init, headers: withCookie(init?.headers) }),
+    // The SSE fallback and exactly-once mutations are opt-in imports.
+    transport: sseTransport(),
+    idempotencyKeys: idempotencyKeys(),
     ...options,
   });
 }

@@ -3,6 +3,8 @@ import {
   type FetchLike,
   type HttpRetryOptions,
   httpRetryDefaults,
+  type LazyOptions,
+  lazyDefaults,
   type OnlineEventSource,
   type ReconnectOptions,
   reconnectDefaults,
@@ -12,6 +14,7 @@ import {
   type TransportOption,
   transportFallbackDefaults,
 } from './options.js';
+import type { IdempotencyKeysPlugin } from './plugins.js';
 import type { CreateSessionInput } from './protocol.js';
 import { defaultStorageOption, openSessionIdStore, type SessionIdStore } from './storage.js';
 import { type ClientUrls, resolveUrls } from './urls.js';
@@ -29,8 +32,9 @@ export interface ClientConfig {
   createInput: CreateSessionInput;
   heartbeatIntervalMs: number;
   onlineEvents: boolean | OnlineEventSource;
-  idempotencyKeys: boolean;
+  idempotencyKeys: IdempotencyKeysPlugin | undefined;
   transport: TransportOption;
+  lazy: LazyOptions;
   transportFallback: TransportFallbackOptions;
   /** The WebSocket implementation given, or the platform's when asked; undefined without one. */
   webSocket: () => unknown;
@@ -61,8 +65,9 @@ export function resolveClientConfig(options: SessionClientOptions): ClientConfig
     createInput: createInput(options),
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? sessionClientDefaults.heartbeatIntervalMs,
     onlineEvents: options.onlineEvents ?? sessionClientDefaults.onlineEvents,
-    idempotencyKeys: options.idempotencyKeys ?? sessionClientDefaults.idempotencyKeys,
+    idempotencyKeys: options.idempotencyKeys,
     transport: options.transport ?? sessionClientDefaults.transport,
+    lazy: { ...lazyDefaults, ...options.lazy },
     transportFallback: { ...transportFallbackDefaults, ...options.transportFallback },
     webSocket: () => options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket,
   };

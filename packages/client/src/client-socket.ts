@@ -2,12 +2,14 @@ import type { TRPCWebSocketClient } from '@trpc/client';
 import { NO_WEBSOCKET } from './client-config.js';
 import type { ClientConnection } from './connection.js';
 import { ClientErrorCode, clientClosedError, SessionClientError } from './errors.js';
+import type { ClientSocketEncoder } from './idempotency-key.js';
 import type { ClientLifetime } from './lifetime.js';
+import type { ReconnectScheduler } from './reconnect.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
 import type { SharedSocket } from './shared/shared-socket.js';
 import { SessionSocket, type SessionSocketHooks } from './socket.js';
-import type { TransportController } from './transport.js';
-import { TrialScheduler } from './trial-scheduler.js';
+import type { TransportControl } from './transport-control.js';
+import type { TrialScheduler } from './trial-scheduler.js';
 
 /** What a {@link ClientSocket} works with. */
 export interface ClientSocketDeps {
@@ -16,7 +18,11 @@ export interface ClientSocketDeps {
   /** The WebSocket implementation, given or the platform's; undefined without one. */
   webSocket: () => unknown;
   connection: ClientConnection;
-  transport: TransportController;
+  transport: TransportControl;
+  /** With `sseTransport()`: the scheduler of a socket that tries the WebSocket again. */
+  trial: ((main: ReconnectScheduler) => TrialScheduler) | undefined;
+  /** With `idempotencyKeys()`: what stamps keyed mutations' messages. */
+  encoder: ClientSocketEncoder | undefined;
   /** The session's keeper and calls (made after the links, which ask for the socket). */
   session: () => SessionLifecycle;
   /** With `connection: 'shared'`: the browser's one socket, which this client's socket goes through. */
@@ -98,7 +104,7 @@ export class ClientSocket {
     const { connection, transport, shared, lifetime } = this.#deps;
     let socket: SessionSocket | undefined;
     // A socket that tries the WebSocket again (on SSE) reconnects by no one's backoff until confirmed.
-    const trial = transport.trying ? new TrialScheduler(connection.scheduler) : undefined;
+    const trial = transport.trying ? this.#deps.trial?.(connection.scheduler) : undefined;
     this.#trial = trial;
     const hooks: SessionSocketHooks = {
       onConnected: (session) => {
@@ -117,6 +123,7 @@ export class ClientSocket {
       scheduler: trial ?? connection.scheduler,
       keeper,
       api,
+      encoder: this.#deps.encoder,
       hooks: transport.socketHooks(hooks),
     });
     return socket;

@@ -8,8 +8,8 @@ import type { SessionLinkDeps } from './links.js';
 import type { SessionClientEvents, TransportEvent, TransportKind } from './session-events.js';
 import type { SessionCalls, SessionLifecycle } from './session-lifecycle.js';
 import type { SharedSocket } from './shared/shared-socket.js';
-import { SseTransport } from './sse.js';
-import { TransportController } from './transport.js';
+import type { SseTransport } from './sse.js';
+import { type TransportControl, websocketOnly } from './transport-control.js';
 
 /** What {@link ClientTransports} works with besides the client's config. */
 export interface ClientTransportsDeps {
@@ -35,8 +35,9 @@ export interface ClientTransportsDeps {
  * SSE the session's event stream.
  */
 export class ClientTransports implements ConnectionCarrier {
-  readonly #controller: TransportController;
-  readonly #sse: SseTransport;
+  readonly #controller: TransportControl;
+  /** With `sseTransport()`: the SSE streams. */
+  readonly #sse: SseTransport | undefined;
   readonly socket: ClientSocket;
   /** What `createSessionLinks` needs; the same for every `links()`. */
   readonly linkDeps: SessionLinkDeps;
@@ -48,19 +49,16 @@ export class ClientTransports implements ConnectionCarrier {
     this.#deps = deps;
     const { connection, lifetime } = deps;
     const closed = () => lifetime.closed;
-    this.#controller = new TransportController(
-      config.transport,
-      config.transportFallback,
-      config.webSocket() !== undefined,
-      {
+    const sse = config.transport === 'websocket' ? undefined : config.transport;
+    this.#controller =
+      sse?.controller(config.transportFallback, config.webSocket() !== undefined, {
         httpWorks: () => this.#httpWorks(),
         onChange: (event) => this.#onChange(event),
         tryWebSocket: () => void this.socket.client(),
         dropTrialSocket: () => this.socket.retire(),
         closed,
-      },
-    );
-    this.#sse = new SseTransport({
+      }) ?? websocketOnly;
+    this.#sse = sse?.sse({
       url: config.urls.trpcHttp,
       fetch: config.fetch,
       scheduler: connection.scheduler,
@@ -77,7 +75,7 @@ export class ClientTransports implements ConnectionCarrier {
         // A subscription before `connect()` connects, as over the socket.
         onStream: () => connection.connectIfIdle(),
         onIdle: () => {
-          if (this.current === 'sse' && connection.status !== 'connected') this.#sse.connect();
+          if (this.current === 'sse' && connection.status !== 'connected') this.#sse?.connect();
         },
         closed,
       },
@@ -91,6 +89,8 @@ export class ClientTransports implements ConnectionCarrier {
       shared: deps.shared,
       lifetime,
       fail: deps.fail,
+      trial: sse?.trial,
+      encoder: config.idempotencyKeys?.encoder,
     });
     this.linkDeps = this.#linkDeps();
   }
@@ -101,7 +101,7 @@ export class ClientTransports implements ConnectionCarrier {
   }
 
   open(): void {
-    if (this.current === 'sse') {
+    if (this.#sse !== undefined && this.current === 'sse') {
       this.#sse.connect();
       return;
     }
@@ -109,15 +109,17 @@ export class ClientTransports implements ConnectionCarrier {
   }
 
   get isOpen(): boolean {
-    return this.current === 'sse' ? this.#sse.open : this.socket.open;
+    return this.#sse !== undefined && this.current === 'sse' ? this.#sse.open : this.socket.open;
   }
 
   get lastError(): SessionClientError | undefined {
-    return this.current === 'sse' ? this.#sse.lastError : this.socket.lastError;
+    return this.#sse !== undefined && this.current === 'sse'
+      ? this.#sse.lastError
+      : this.socket.lastError;
   }
 
   reopen(): void {
-    if (this.current === 'sse') this.#sse.connect();
+    if (this.current === 'sse') this.#sse?.connect();
   }
 
   refusal(): Error | undefined {
@@ -133,7 +135,7 @@ export class ClientTransports implements ConnectionCarrier {
    */
   close(): Promise<void> | undefined {
     this.#controller.close();
-    this.#sse.close();
+    this.#sse?.close();
     return this.socket.close();
   }
 
@@ -141,6 +143,8 @@ export class ClientTransports implements ConnectionCarrier {
     const config = this.#config;
     const { calls, shared } = this.#deps;
     const controller = this.#controller;
+    const sse = this.#config.transport === 'websocket' ? undefined : this.#config.transport;
+    const streams = this.#sse;
     return {
       httpUrl: config.urls.trpcHttp,
       fetch: config.fetch,
@@ -151,12 +155,13 @@ export class ClientTransports implements ConnectionCarrier {
       // Shared: calls go over the browser's one socket, while the client is on it.
       callsOverSocket: () => shared !== undefined && controller.current === 'websocket',
       subscriptions:
-        controller.mode === 'websocket'
+        sse === undefined || streams === undefined
           ? undefined
           : {
               current: () => controller.current,
               onSwitch: (listener) => controller.onSwitch(listener),
-              sseLink: () => this.#sse.link(),
+              sseLink: () => streams.link(),
+              switchLink: sse.switchLink,
             },
     };
   }
@@ -165,9 +170,9 @@ export class ClientTransports implements ConnectionCarrier {
   #onChange(event: TransportEvent): void {
     if (event.transport === 'sse') {
       this.socket.retire();
-      this.#sse.connect();
+      this.#sse?.connect();
     } else {
-      this.#sse.close();
+      this.#sse?.close();
     }
     this.#deps.emitter.emit('transport', event);
   }

@@ -19,7 +19,7 @@ import type { SessionClientOptions } from './options.js';
 import type { SessionInfo } from './protocol.js';
 import type { SessionClientEvents, TransportKind } from './session-events.js';
 import { SessionLifecycle, sessionCalls } from './session-lifecycle.js';
-import { type SharedSocket, sharedSocketFor } from './shared/shared-socket.js';
+import type { SharedSocket } from './shared/shared-socket.js';
 import { ClientShutdown } from './shutdown.js';
 import type { ConnectionState, ConnectionStatus } from './state.js';
 import type { SessionIdStore } from './storage.js';
@@ -66,7 +66,11 @@ export class SessionClient<TRouter extends AnyRouter> {
     const emitter = this.#emitter;
     const lifetime = this.#lifetime;
     this.#ids = config.ids;
-    this.#shared = sharedSocketFor(options, config.urls.trpcWs);
+    const connection = options.connection;
+    this.#shared =
+      connection === undefined || connection === 'per-tab'
+        ? undefined
+        : connection.socket(options, config.urls.trpcWs);
     // The session is made last: its calls go through the tRPC client, whose
     // links go through the transports. Parts made before it reach it later.
     const session = () => this.#session;

@@ -9,14 +9,15 @@ import { transpileClient } from './testing/transpile.js';
 // behind, the process would not exit on its own.
 const CHILD = `
 import { WebSocket } from 'ws';
-import { createMemoryLocks, createSessionClient } from './index.js';
+import { createSessionClient } from './index.js';
+import { createMemoryLocks, sharedConnection } from './opt-in/shared.js';
 
 const [url, mode] = process.argv.slice(2);
 if (mode === 'shared') {
   // Three clients sharing one socket (BroadcastChannel, memory locks): all closed, nothing left.
   const locks = createMemoryLocks();
   const tabs = [1, 2, 3].map(() =>
-    createSessionClient({ url, WebSocket, storage: 'memory', connection: 'shared', locks, heartbeatIntervalMs: 600_000 }),
+    createSessionClient({ url, WebSocket, storage: 'memory', connection: sharedConnection(), locks, heartbeatIntervalMs: 600_000 }),
   );
   // Listening first: a tab that connects early beats before the others have connected.
   const beats = tabs.map((tab) => new Promise((resolve) => tab.on('heartbeat', resolve)));

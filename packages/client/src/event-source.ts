@@ -1,6 +1,6 @@
 import { parseRetryAfter } from './backoff.js';
+import type { FetchLike } from './base-options.js';
 import { ClientErrorCode, plainBodyCode, SessionClientError } from './errors.js';
-import type { FetchLike } from './options.js';
 import { SESSION_HEADER } from './protocol.js';
 
 /** Why a stream attempt failed, for the wait before the next one. */

@@ -1,5 +1,5 @@
+import type { FetchLike, HttpRetryOptions } from './base-options.js';
 import { clientClosedError, plainBodyCode } from './errors.js';
-import type { FetchLike, HttpRetryOptions } from './options.js';
 import { SESSION_HEADER } from './protocol.js';
 import { CallRetries } from './retry-policy.js';
 import { type RotateSession, rotatedSessionId } from './rotation.js';

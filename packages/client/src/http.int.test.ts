@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serverErrorCode } from './errors.js';
+import { idempotencyKeys } from './opt-in/idempotency.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer, type TestServer } from './testing/server.js';
 
@@ -53,7 +54,9 @@ describe('HTTP retries against a real server', () => {
 
   it('without idempotency keys, does not replay a mutation turned away with 503; the caller gets SERVER_AT_CAPACITY', async () => {
     await using server = await startTestServer({ manager: { maxConcurrentRequests: 1 } });
-    await using rec = recordedClient(server, { idempotencyKeys: false });
+    await using rec = recordedClient(server, {
+      idempotencyKeys: idempotencyKeys({ stamp: false }),
+    });
     await rec.client.connect();
     await rec.until(() => rec.log.heartbeat.length === 1, 'the first heartbeat');
     const { held } = await fillCapacity(server);
@@ -70,7 +73,7 @@ describe('HTTP retries against a real server', () => {
   it('replays a mutation marked idempotent, by call context or by path', async () => {
     await using server = await startTestServer({ manager: { maxConcurrentRequests: 1 } });
     await using rec = recordedClient(server, {
-      idempotencyKeys: false,
+      idempotencyKeys: idempotencyKeys({ stamp: false }),
       http: { idempotentPaths: ['test.count'] },
     });
     await rec.client.connect();
@@ -83,7 +86,9 @@ describe('HTTP retries against a real server', () => {
     expect(await byPath).toBe(1);
     expect(count(server, 'POST /trpc/test.count')).toBe(2);
 
-    await using plain = recordedClient(server, { idempotencyKeys: false });
+    await using plain = recordedClient(server, {
+      idempotencyKeys: idempotencyKeys({ stamp: false }),
+    });
     await plain.client.connect();
     await plain.until(() => plain.log.heartbeat.length === 1, 'the first heartbeat');
     ({ held } = await fillCapacity(server));

@@ -1,9 +1,9 @@
 import { type Operation, TRPCClientError, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
+import type { HttpRetryOptions } from './base-options.js';
 import { httpStatusOf, serverErrorCode } from './errors.js';
 import { idempotencyKeyOf } from './idempotency.js';
-import type { HttpRetryOptions } from './options.js';
 import { type AttemptOutcome, CallRetries } from './retry-policy.js';
 
 /**

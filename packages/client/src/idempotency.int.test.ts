@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serverErrorCode } from './errors.js';
+import { idempotencyKeys } from './opt-in/idempotency.js';
 import type { FetchLike } from './options.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer, type TestServer } from './testing/server.js';
@@ -132,9 +133,11 @@ describe('exactly-once mutations against a real server', () => {
     expect(rec.client.sessionId).not.toBe(sessionId);
   });
 
-  it('with idempotencyKeys: false, sends no key (unless a call gives one)', async () => {
+  it('with idempotencyKeys({ stamp: false }), sends no key (unless a call gives one)', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { idempotencyKeys: false });
+    await using rec = recordedClient(server, {
+      idempotencyKeys: idempotencyKeys({ stamp: false }),
+    });
     await rec.client.connect();
     await rec.client.trpc.test.count.mutate();
     await rec.client.trpc.test.count.mutate(undefined, { context: { idempotencyKey: 'given' } });

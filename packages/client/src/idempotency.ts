@@ -1,18 +1,12 @@
-import type * as Protocol from '@morgan/session-server/protocol';
 import type { Operation, TRPCLink, TRPCWebSocketClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
+import { type ClientSocketEncoder, idempotencyKeyOf } from './idempotency-key.js';
+import type { IdempotencyKeysPlugin } from './plugins.js';
 
-/** HTTP header of a mutation's idempotency key (over WebSocket: `params.idempotencyKey`). */
-export const IDEMPOTENCY_HEADER: typeof Protocol.IDEMPOTENCY_HEADER = 'Idempotency-Key';
+export { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency-key.js';
 
 /** The mutation that makes sessions: it has no session to keep a key in, so it is never stamped. */
 const SESSION_CREATE_PATH = 'session.create';
-
-/** The idempotency key of an operation, when the client stamped one (or the caller gave one). */
-export function idempotencyKeyOf(op: Partial<Pick<Operation, 'context'>>): string | undefined {
-  const key = op.context?.morganIdempotencyKey;
-  return typeof key === 'string' ? key : undefined;
-}
 
 /**
  * Stamps every mutation but `session.create` and calls marked
@@ -85,7 +79,7 @@ interface OutgoingMessage {
  * tRPC's JSON encoder, adding `params.idempotencyKey` to the messages of
  * keyed operations (the server's parser ignores fields it does not know).
  */
-export const idempotencyEncoder = {
+export const idempotencyEncoder: ClientSocketEncoder = {
   encode(data: unknown): string {
     return JSON.stringify(Array.isArray(data) ? data.map(stamp) : stamp(data));
   },
@@ -104,4 +98,36 @@ function stamp(message: unknown): unknown {
   if (key === undefined) return message;
   const outgoing = message as OutgoingMessage;
   return { ...outgoing, params: { ...outgoing.params, idempotencyKey: key } };
+}
+
+/** Options of {@link idempotencyKeys}. */
+export interface IdempotencyKeysOptions {
+  /**
+   * Stamp every mutation but `session.create` and calls marked
+   * `context.idempotent` (the client's heartbeats) with a key; `false`
+   * sends keys only for calls that pass `context.idempotencyKey`.
+   * @default true
+   */
+  stamp?: boolean;
+}
+
+/**
+ * Exactly-once mutations, for the client's `idempotencyKeys` option: each
+ * mutation gets an idempotency key (`Idempotency-Key` over HTTP,
+ * `params.idempotencyKey` over WebSocket), made once per call and kept by
+ * its retries, so the server runs it once however often it is resent.
+ * Keyed mutations go unbatched. Without it, no key is sent.
+ *
+ * @example
+ * import { idempotencyKeys } from '@morgan/session-client/idempotency';
+ * const client = createSessionClient<AppRouter>({ url, idempotencyKeys: idempotencyKeys() });
+ */
+export function idempotencyKeys(options: IdempotencyKeysOptions = {}): IdempotencyKeysPlugin {
+  const stamp = options.stamp ?? true;
+  return {
+    stamp,
+    link: <TRouter extends AnyRouter>() => idempotencyLink<TRouter>(stamp),
+    wsClient: keyedWsClient,
+    encoder: idempotencyEncoder,
+  };
 }

@@ -28,6 +28,8 @@ export {
   type FetchLike,
   type HttpRetryOptions,
   httpRetryDefaults,
+  type LazyOptions,
+  lazyDefaults,
   type OnlineEventSource,
   type ReconnectOptions,
   reconnectDefaults,
@@ -38,6 +40,11 @@ export {
   transportFallbackDefaults,
   type WebSocketLike,
 } from './options.js';
+export type {
+  IdempotencyKeysPlugin,
+  SharedConnectionPlugin,
+  SseTransportPlugin,
+} from './plugins.js';
 export {
   CloseCode,
   type ConnectionParams,
@@ -66,7 +73,7 @@ export type {
   TransportEvent,
   TransportKind,
 } from './session-events.js';
-export { createMemoryLocks, type LockManagerLike } from './shared/locks.js';
+export type { LockManagerLike } from './shared/locks.js';
 export type { BroadcastChannelConstructor, BroadcastChannelLike } from './shared/messages.js';
 export type { ConnectionState, ConnectionStatus } from './state.js';
 export type { StorageLike, StorageOption } from './storage.js';

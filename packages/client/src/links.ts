@@ -11,19 +11,14 @@ import {
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
+import type { FetchLike } from './base-options.js';
 import { ClientErrorCode, SessionClientError } from './errors.js';
 import { httpRetryLink, type RetryLinkDeps } from './http.js';
-import {
-  IDEMPOTENCY_HEADER,
-  idempotencyKeyOf,
-  idempotencyLink,
-  keyedWsClient,
-} from './idempotency.js';
-import type { FetchLike } from './options.js';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency-key.js';
+import type { IdempotencyKeysPlugin, SseTransportPlugin } from './plugins.js';
 import { SESSION_HEADER } from './protocol.js';
 import { type RotateSession, rotationAwareFetch } from './rotation.js';
 import type { TransportKind } from './session-events.js';
-import { transportSwitchLink } from './transport-switch.js';
 
 /** What the client's links need from the client. */
 export interface SessionLinkDeps extends RetryLinkDeps {
@@ -38,7 +33,8 @@ export interface SessionLinkDeps extends RetryLinkDeps {
    */
   wsClient: () => TRPCWebSocketClient;
   /** Stamp mutations with idempotency keys (`idempotencyKeys`). */
-  idempotencyKeys: boolean;
+  /** With `idempotencyKeys()`: stamps mutations with keys and carries them over the socket. */
+  idempotencyKeys: IdempotencyKeysPlugin | undefined;
   /**
    * Where subscriptions go when the client may use SSE (`transport` not
    * `'websocket'`): the transport in use, its changes and the SSE link.
@@ -58,6 +54,8 @@ export interface SubscriptionTransport {
   current: () => TransportKind;
   onSwitch: (listener: () => void) => () => void;
   sseLink: <TRouter extends AnyRouter>() => TRPCLink<TRouter>;
+  /** `sseTransport()`'s link that moves subscriptions between the transports. */
+  switchLink: SseTransportPlugin['switchLink'];
 }
 
 /**
@@ -74,67 +72,66 @@ export function createSessionLinks<TRouter extends AnyRouter>(
   deps: SessionLinkDeps,
 ): TRPCLink<TRouter>[] {
   const fetch = rotationAwareFetch(deps.fetch, deps.rotateSession);
-  const ws = lazyWsLink<TRouter>(deps.wsClient);
+  const keys = deps.idempotencyKeys;
+  const ws = lazyWsLink<TRouter>(deps.wsClient, keys?.wsClient);
   const subscriptions = deps.subscriptions;
-  return [
-    idempotencyLink<TRouter>(deps.idempotencyKeys),
-    splitLink<TRouter>({
-      // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
-      condition: (op) =>
-        op.type === 'subscription' ||
-        op.context.morganTransport === 'ws' ||
-        (deps.callsOverSocket?.() === true &&
-          (op.context.morganSessionId === undefined || op.path === 'session.heartbeat')),
-      true: [
-        // A keyed mutation is resent after the socket dropped or while its first try runs.
-        httpRetryLink<TRouter>(
-          { ...deps, replaceSession: async () => false },
-          (op) => idempotencyKeyOf(op) !== undefined,
-        ),
-        subscriptions === undefined
-          ? ws
-          : splitLink<TRouter>({
-              // Over the transport in use, moving when it changes.
-              condition: (op) => op.type === 'subscription',
-              true: transportSwitchLink<TRouter>({
-                current: subscriptions.current,
-                onSwitch: subscriptions.onSwitch,
-                websocket: ws,
-                sse: subscriptions.sseLink<TRouter>(),
-              }),
-              false: ws,
+  const split = splitLink<TRouter>({
+    // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
+    condition: (op) =>
+      op.type === 'subscription' ||
+      op.context.morganTransport === 'ws' ||
+      (deps.callsOverSocket?.() === true &&
+        (op.context.morganSessionId === undefined || op.path === 'session.heartbeat')),
+    true: [
+      // A keyed mutation is resent after the socket dropped or while its first try runs.
+      httpRetryLink<TRouter>(
+        { ...deps, replaceSession: async () => false },
+        (op) => idempotencyKeyOf(op) !== undefined,
+      ),
+      subscriptions === undefined
+        ? ws
+        : splitLink<TRouter>({
+            // Over the transport in use, moving when it changes.
+            condition: (op) => op.type === 'subscription',
+            true: subscriptions.switchLink<TRouter>({
+              current: subscriptions.current,
+              onSwitch: subscriptions.onSwitch,
+              websocket: ws,
+              sse: subscriptions.sseLink<TRouter>(),
             }),
-      ],
-      false: [
-        httpRetryLink<TRouter>(deps),
-        splitLink<TRouter>({
-          // The client's own calls carry exactly the id they name, and keyed
-          // mutations their key: one call per request, unbatched.
-          condition: (op) =>
-            op.context.morganSessionId !== undefined || idempotencyKeyOf(op) !== undefined,
-          true: httpLink<TRouter>({
-            url: deps.httpUrl,
-            transformer: superjson,
-            fetch,
-            headers: ({ op }: { op: Operation }) => ({
-              ...sessionHeader(
-                op.context.morganSessionId === undefined
-                  ? deps.sessionId()
-                  : (op.context.morganSessionId as string | null),
-              ),
-              ...keyHeader(idempotencyKeyOf(op)),
-            }),
-          } as unknown as Parameters<typeof httpLink<TRouter>>[0]),
-          false: httpBatchLink<TRouter>({
-            url: deps.httpUrl,
-            transformer: superjson,
-            fetch,
-            headers: () => sessionHeader(deps.sessionId()),
-          } as unknown as Parameters<typeof httpBatchLink<TRouter>>[0]),
-        }),
-      ],
-    }),
-  ];
+            false: ws,
+          }),
+    ],
+    false: [
+      httpRetryLink<TRouter>(deps),
+      splitLink<TRouter>({
+        // The client's own calls carry exactly the id they name, and keyed
+        // mutations their key: one call per request, unbatched.
+        condition: (op) =>
+          op.context.morganSessionId !== undefined || idempotencyKeyOf(op) !== undefined,
+        true: httpLink<TRouter>({
+          url: deps.httpUrl,
+          transformer: superjson,
+          fetch,
+          headers: ({ op }: { op: Operation }) => ({
+            ...sessionHeader(
+              op.context.morganSessionId === undefined
+                ? deps.sessionId()
+                : (op.context.morganSessionId as string | null),
+            ),
+            ...keyHeader(idempotencyKeyOf(op)),
+          }),
+        } as unknown as Parameters<typeof httpLink<TRouter>>[0]),
+        false: httpBatchLink<TRouter>({
+          url: deps.httpUrl,
+          transformer: superjson,
+          fetch,
+          headers: () => sessionHeader(deps.sessionId()),
+        } as unknown as Parameters<typeof httpBatchLink<TRouter>>[0]),
+      }),
+    ],
+  });
+  return keys === undefined ? [split] : [keys.link<TRouter>(), split];
 }
 
 function keyHeader(key: string | undefined): Record<string, string> {
@@ -148,6 +145,7 @@ function sessionHeader(sessionId: string | null | undefined): Record<string, str
 /** `wsLink` over a WebSocket client that is created on first use. */
 function lazyWsLink<TRouter extends AnyRouter>(
   getClient: () => TRPCWebSocketClient,
+  keyed: ((client: TRPCWebSocketClient) => TRPCWebSocketClient) | undefined,
 ): TRPCLink<TRouter> {
   return (runtime) => {
     let link: ReturnType<TRPCLink<TRouter>> | undefined;
@@ -171,7 +169,7 @@ function lazyWsLink<TRouter extends AnyRouter>(
         if (link === undefined || linkClient !== client) {
           linkClient = client;
           link = wsLink<TRouter>({
-            client: keyedWsClient(client),
+            client: keyed === undefined ? client : keyed(client),
             transformer: superjson,
           } as unknown as Parameters<typeof wsLink<TRouter>>[0])(runtime);
         }

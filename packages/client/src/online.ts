@@ -1,4 +1,4 @@
-import type { OnlineEventSource } from './options.js';
+import type { OnlineEventSource } from './base-options.js';
 
 /** Handlers of the browser's connectivity events. */
 export interface OnlineHandlers {

@@ -1,23 +1,32 @@
 import { type BackoffOptions, backoffDefaults } from './backoff.js';
+import type {
+  FetchLike,
+  HttpRetryOptions,
+  OnlineEventSource,
+  TransportFallbackOptions,
+} from './base-options.js';
+import type {
+  IdempotencyKeysPlugin,
+  SharedConnectionPlugin,
+  SseTransportPlugin,
+} from './plugins.js';
 import { type JsonObject, RETRYABLE_STATUSES } from './protocol.js';
 import type { LockManagerLike } from './shared/locks.js';
 import type { BroadcastChannelConstructor } from './shared/messages.js';
 import type { StorageOption } from './storage.js';
+
+export type {
+  FetchLike,
+  HttpRetryOptions,
+  OnlineEventSource,
+  TransportFallbackOptions,
+} from './base-options.js';
 
 /**
  * A WebSocket constructor: the browser's, or `WebSocket` from the `ws`
  * package in Node 20 (which has no global one).
  */
 export type WebSocketLike = abstract new (url: string, protocols?: string | string[]) => unknown;
-
-/** A `fetch` function: the platform's, or any compatible one. */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
-
-/** Something that fires `online` and `offline` events, like `window`. */
-export interface OnlineEventSource {
-  addEventListener(type: 'online' | 'offline', listener: () => void): void;
-  removeEventListener(type: 'online' | 'offline', listener: () => void): void;
-}
 
 /** Reconnect policy of the WebSocket, and of `connect()` while the server is unreachable. */
 export interface ReconnectOptions extends BackoffOptions {
@@ -32,65 +41,6 @@ export interface ReconnectOptions extends BackoffOptions {
    * @default undefined (use {@link fullJitterBackoff})
    */
   delayMs?: ((attempt: number) => number) | undefined;
-}
-
-/** Retries of HTTP calls the server turned away with 503 or 429. */
-export interface HttpRetryOptions {
-  /**
-   * Retries per call after the first try; 0 turns retries off.
-   * @default 3
-   */
-  maxRetries: number;
-  /**
-   * Upper bound of the jitter added to `Retry-After` (or used alone when the
-   * header is absent) for the first retry; doubles per retry.
-   * @default 250
-   */
-  baseDelayMs: number;
-  /**
-   * Longest wait the client accepts; a `Retry-After` beyond it fails the call at once.
-   * @default 10000
-   */
-  maxDelayMs: number;
-  /**
-   * HTTP statuses that are retried.
-   * @default [503, 429]
-   */
-  statuses: readonly number[];
-  /**
-   * Mutation paths that are safe to send twice (e.g. `'cart.setQuantity'`),
-   * for apps that turn `idempotencyKeys` off: with keys on, every mutation
-   * is safe to resend (the server runs each key once). Queries are always
-   * retried; other mutations only when called with
-   * `{ context: { idempotent: true } }`.
-   * @default []
-   */
-  idempotentPaths: readonly string[];
-}
-
-/** When `transport: 'auto'` gives up on the WebSocket, and how it tries again. */
-export interface TransportFallbackOptions {
-  /**
-   * Sockets in a row that close before the server confirmed them (an
-   * upgrade answered with an HTTP error, a socket that never opens or
-   * closes at once) after which the client checks that HTTP works and, if
-   * so, moves to SSE.
-   * @default 2
-   */
-  failures: number;
-  /**
-   * How long a socket may stay neither confirmed nor closed (an upgrade
-   * that hangs) before the client checks that HTTP works and, if so, moves
-   * to SSE.
-   * @default 10000
-   */
-  timeoutMs: number;
-  /**
-   * Mean delay between attempts to go back to the WebSocket while on SSE;
-   * each is jittered between half and one and a half of it.
-   * @default 30000
-   */
-  retryWebSocketMs: number;
 }
 
 /** Options of `createSessionClient`. */
@@ -128,14 +78,16 @@ export interface SessionClientOptions {
   /** Retries of 503/429 answers; see {@link httpRetryDefaults}. */
   http?: Partial<HttpRetryOptions>;
   /**
-   * What carries subscriptions (the session's events): `'websocket'`;
-   * `'sse'`, Server-Sent Events through tRPC's `httpSubscriptionLink`, with
-   * calls over HTTP and no socket; or `'auto'`, the WebSocket first and SSE
-   * when upgrades fail while HTTP works (see `transportFallback`), trying
-   * the WebSocket again every 30 s or so. Same states, backoff and resume by
-   * last event id on both; `client.transport` and `on('transport')` say
-   * which is in use.
-   * @default 'auto'
+   * What carries subscriptions (the session's events): `'websocket'`, or
+   * `sseTransport()` from `@morgan/session-client/sse`: `sseTransport()`
+   * (`'auto'`), the WebSocket first and SSE when upgrades fail while HTTP
+   * works (see `transportFallback`), trying the WebSocket again every 30 s
+   * or so; `sseTransport('sse')`, Server-Sent Events through tRPC's
+   * `httpSubscriptionLink`, with calls over HTTP and no socket. Same
+   * states, backoff and resume by last event id on both; `client.transport`
+   * and `on('transport')` say which is in use. An opt-in import, so that a
+   * bundle without it carries no SSE code.
+   * @default 'websocket'
    */
   transport?: TransportOption;
   /** When `'auto'` moves to SSE and tries the WebSocket again; see {@link transportFallbackDefaults}. */
@@ -165,44 +117,59 @@ export interface SessionClientOptions {
    */
   onlineEvents?: boolean | OnlineEventSource;
   /**
-   * Stamp every mutation but `session.create` and calls marked
+   * `idempotencyKeys()` from `@morgan/session-client/idempotency`: stamp
+   * every mutation but `session.create` and calls marked
    * `context.idempotent` (the client's heartbeats) with an idempotency key
    * (`Idempotency-Key` over HTTP, `params.idempotencyKey` over WebSocket),
    * made once per call and kept by its retries, so the server runs it once
    * however often it is resent: after a dropped connection, a network
    * failure or a 409 `REQUEST_IN_PROGRESS`. Keyed mutations go unbatched.
-   * `false` sends keys only for calls that pass `context.idempotencyKey`.
-   * @default true
+   * `idempotencyKeys({ stamp: false })` sends keys only for calls that pass
+   * `context.idempotencyKey`. Without it no key is sent (an opt-in import,
+   * so that a bundle without it carries none of its code).
+   * @default undefined (no keys)
    */
-  idempotencyKeys?: boolean;
+  idempotencyKeys?: IdempotencyKeysPlugin | undefined;
   /**
-   * `'per-tab'`: each client opens its own WebSocket. `'shared'`: the tabs
-   * of a browser (clients with the same `url`) share one WebSocket, held by
-   * a tab elected with the Web Locks API and reached over BroadcastChannel;
-   * every tab keeps its own session, and its calls, heartbeats and event
-   * streams travel over that socket (session creation stays on HTTP). When
-   * the leading tab closes or crashes, the next one takes over and the
-   * others reconnect at once; event streams resume from the last event id.
-   * Where Web Locks or BroadcastChannel is missing (and none is passed),
-   * `'shared'` falls back to `'per-tab'`.
+   * `'per-tab'`: each client opens its own WebSocket. `sharedConnection()`
+   * from `@morgan/session-client/shared`: the tabs of a browser (clients
+   * with the same `url`) share one WebSocket, held by a tab elected with the
+   * Web Locks API and reached over BroadcastChannel; every tab keeps its own
+   * session, and its calls, heartbeats and event streams travel over that
+   * socket (session creation stays on HTTP). When the leading tab closes or
+   * crashes, the next one takes over and the others reconnect at once;
+   * event streams resume from the last event id. Where Web Locks or
+   * BroadcastChannel is missing (and none is passed), it falls back to
+   * `'per-tab'`. An opt-in import, so that a bundle without it carries none
+   * of its code.
    * @default 'per-tab'
    */
-  connection?: ConnectionMode;
+  connection?: 'per-tab' | SharedConnectionPlugin;
   /**
-   * Lock manager of `connection: 'shared'`. Node has no Web Locks API: pass
+   * Open the WebSocket on first use (a subscription, or a call sent over
+   * it) rather than on `connect()`, and close it once nothing used it for
+   * `closeMs`, as tRPC's `wsLink` `lazy` does. The session stays: while the
+   * socket is closed the client stays `connected` (its session confirmed
+   * over HTTP), heartbeats pause, and running subscriptions keep the
+   * socket open. See {@link lazyDefaults}.
+   * @default { enabled: false, closeMs: 0 }
+   */
+  lazy?: Partial<LazyOptions>;
+  /**
+   * Lock manager of `connection: sharedConnection()`. Node has no Web Locks API: pass
    * one `createMemoryLocks()` to every client of the process that shares a socket.
    * @default globalThis.navigator.locks
    */
   locks?: LockManagerLike;
   /**
-   * `BroadcastChannel` implementation of `connection: 'shared'`.
+   * `BroadcastChannel` implementation of `connection: sharedConnection()`.
    * @default globalThis.BroadcastChannel
    */
   BroadcastChannel?: BroadcastChannelConstructor;
 }
 
 /** The `transport` option: what carries subscriptions. */
-export type TransportOption = 'auto' | 'websocket' | 'sse';
+export type TransportOption = 'websocket' | SseTransportPlugin;
 
 /** How a client reaches the server's WebSocket: a socket of its own, or one per browser. */
 export type ConnectionMode = 'per-tab' | 'shared';
@@ -229,15 +196,36 @@ export const transportFallbackDefaults: TransportFallbackOptions = {
   retryWebSocketMs: 30_000,
 };
 
+/** The `lazy` option: a WebSocket opened on first use and closed when idle. */
+export interface LazyOptions {
+  /**
+   * Open the WebSocket on first use and close it when idle.
+   * @default false
+   */
+  enabled: boolean;
+  /**
+   * How long the socket stays open with nothing using it (no subscription,
+   * no call in flight) before it closes.
+   * @default 0
+   */
+  closeMs: number;
+}
+
+/** Defaults of {@link LazyOptions}: as tRPC's `wsLink`. */
+export const lazyDefaults: LazyOptions = {
+  enabled: false,
+  closeMs: 0,
+};
+
 /** Defaults of {@link SessionClientOptions} (those that have one everywhere). */
 export const sessionClientDefaults = {
   trpcPath: '/trpc',
   storageKey: 'morgan.sessionId',
   heartbeatIntervalMs: 60_000,
   onlineEvents: true,
-  idempotencyKeys: true,
-  transport: 'auto',
+  transport: 'websocket',
   connection: 'per-tab',
   reconnect: reconnectDefaults,
   http: httpRetryDefaults,
+  lazy: lazyDefaults,
 } as const;

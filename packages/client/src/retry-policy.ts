@@ -1,6 +1,6 @@
 import { fullJitterBackoff, parseRetryAfter } from './backoff.js';
+import type { HttpRetryOptions } from './base-options.js';
 import { ClientErrorCode, isStaleConnectionError } from './errors.js';
-import type { HttpRetryOptions } from './options.js';
 import { code } from './protocol.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { FetchLike } from './options.js';
+import type { FetchLike } from './base-options.js';
 import { SESSION_HEADER } from './protocol.js';
 
 /**

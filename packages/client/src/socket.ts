@@ -5,7 +5,7 @@ import {
   SessionClientError,
   toSessionClientError,
 } from './errors.js';
-import { idempotencyEncoder } from './idempotency.js';
+import type { ClientSocketEncoder } from './idempotency-key.js';
 import type { SessionInfo } from './protocol.js';
 import { CloseCode, code as serverCode } from './protocol.js';
 import type { ReconnectScheduler } from './reconnect.js';
@@ -36,6 +36,8 @@ export interface SessionSocketDeps {
   scheduler: ReconnectScheduler;
   keeper: SessionKeeper;
   api: SessionApi;
+  /** With `idempotencyKeys()`: adds each keyed mutation's key to its message. */
+  encoder?: ClientSocketEncoder | undefined;
   hooks: SessionSocketHooks;
 }
 
@@ -76,8 +78,8 @@ export class SessionSocket {
         return { sessionId: deps.keeper.id ?? '' };
       },
       WebSocket: deps.WebSocket as typeof WebSocket,
-      // Adds each keyed mutation's idempotency key to its message.
-      experimental_encoder: idempotencyEncoder,
+      // With `idempotencyKeys()`: adds each keyed mutation's key to its message.
+      ...(deps.encoder === undefined ? {} : { experimental_encoder: deps.encoder }),
       retryDelayMs: () => 0,
       onOpen: () => this.#onOpen(),
       onClose: (cause) => this.#onClose(cause?.code),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isGapEvent } from './events.js';
+import { sseTransport } from './opt-in/sse.js';
 import type { SessionEvent } from './protocol.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer } from './testing/server.js';
@@ -10,10 +11,10 @@ function ns(events: SessionEvent[]): number[] {
     .map((event) => (event.data as { n: number }).n);
 }
 
-describe("transport: 'sse' against a real server", () => {
+describe("transport: sseTransport('sse') against a real server", () => {
   it('connects without a socket, receives events, and resumes from the last id after the server cuts the stream', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { transport: 'sse', noWebSocket: true });
+    await using rec = recordedClient(server, { transport: sseTransport('sse'), noWebSocket: true });
     const { sessionId } = await rec.client.connect();
     expect(rec.client.transport).toBe('sse');
     expect(rec.states).toEqual(['idle', 'connecting', 'connected']);
@@ -44,7 +45,7 @@ describe("transport: 'sse' against a real server", () => {
 
   it('resumes the same session after a restart that keeps sessions, and replaces one the restart lost (with a gap)', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { transport: 'sse' });
+    await using rec = recordedClient(server, { transport: sseTransport('sse') });
     const { sessionId } = await rec.client.connect();
     const received: SessionEvent[] = [];
     rec.client.subscribeEvents((event) => received.push(event));
@@ -74,7 +75,7 @@ describe("transport: 'sse' against a real server", () => {
 
   it('follows a rotation over SSE without losing or repeating an event', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { transport: 'sse' });
+    await using rec = recordedClient(server, { transport: sseTransport('sse') });
     const { sessionId } = await rec.client.connect();
     const received: SessionEvent[] = [];
     rec.client.subscribeEvents((event) => received.push(event));
@@ -99,7 +100,7 @@ describe("transport: 'sse' against a real server", () => {
 
   it('a subscription before connect() connects the client, as over the socket', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { transport: 'sse' });
+    await using rec = recordedClient(server, { transport: sseTransport('sse') });
     const received: SessionEvent[] = [];
     rec.client.subscribeEvents((event) => received.push(event));
     await rec.until(() => rec.client.state === 'connected', 'connected');
@@ -115,7 +116,7 @@ describe("transport: 'sse' against a real server", () => {
     await using server = await startTestServer();
     const network = new EventTarget();
     await using rec = recordedClient(server, {
-      transport: 'sse',
+      transport: sseTransport('sse'),
       onlineEvents: network,
       reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
     });
@@ -155,7 +156,7 @@ describe("transport: 'sse' against a real server", () => {
 
   it("completes the app's own subscriptions over SSE when the client closes, leaving no stream open", async () => {
     await using server = await startTestServer();
-    const rec = recordedClient(server, { transport: 'sse' });
+    const rec = recordedClient(server, { transport: sseTransport('sse') });
     await rec.client.connect();
     let completed = 0;
     let started = 0;
@@ -175,7 +176,7 @@ describe("transport: 'sse' against a real server", () => {
 
   it('honours Retry-After of a refused stream and connects once the server takes it', async () => {
     await using server = await startTestServer({ manager: { maxStreamsPerSession: 1 } });
-    await using rec = recordedClient(server, { transport: 'sse' });
+    await using rec = recordedClient(server, { transport: sseTransport('sse') });
     const { sessionId } = await rec.client.connect();
     // Another stream of the same session takes the session's only place.
     const abort = new AbortController();

@@ -1,6 +1,7 @@
 import { httpSubscriptionLink, type Operation, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import superjson from 'superjson';
+import type { FetchLike } from './base-options.js';
 import {
   ClientErrorCode,
   clientClosedError,
@@ -14,7 +15,6 @@ import {
   sessionEventSourceClass,
 } from './event-source.js';
 import { sleep } from './fetch.js';
-import type { FetchLike } from './options.js';
 import type { ReconnectScheduler } from './reconnect.js';
 import type { SessionKeeper } from './session-keeper.js';
 import { isRefusal } from './socket.js';

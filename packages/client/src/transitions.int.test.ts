@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SessionClient } from './client.js';
+import { sseTransport } from './opt-in/sse.js';
 import { recordedClient } from './testing/client.js';
 import { startTestServer } from './testing/server.js';
 
@@ -74,21 +75,21 @@ describe('connection state transitions against a real server', () => {
     });
   });
 
-  it("reports a missing WebSocket implementation (Node 20 without `ws`) with transport: 'websocket' instead of connecting", async () => {
+  it('reports a missing WebSocket implementation (Node 20 without `ws`) by default (the WebSocket only) instead of connecting', async () => {
     await using server = await startTestServer();
-    const client = new SessionClient({
-      url: server.url,
-      storage: 'memory',
-      transport: 'websocket',
-    });
+    const client = new SessionClient({ url: server.url, storage: 'memory' });
     await expect(client.connect()).rejects.toThrow(/WebSocket/);
     expect(client.state).toBe('idle');
     await client.close();
   });
 
-  it("connects over SSE without a WebSocket implementation by default ('auto')", async () => {
+  it("connects over SSE without a WebSocket implementation with sseTransport() ('auto')", async () => {
     await using server = await startTestServer();
-    const client = new SessionClient({ url: server.url, storage: 'memory' });
+    const client = new SessionClient({
+      url: server.url,
+      storage: 'memory',
+      transport: sseTransport(),
+    });
     await client.connect();
     expect(client.state).toBe('connected');
     expect(client.transport).toBe('sse');

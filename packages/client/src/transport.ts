@@ -1,7 +1,10 @@
+import type { TransportFallbackOptions } from './base-options.js';
 import type { SessionClientError } from './errors.js';
-import type { TransportFallbackOptions, TransportOption } from './options.js';
 import type { TransportEvent, TransportKind } from './session-events.js';
 import type { SessionSocketHooks } from './socket.js';
+import type { TransportControl, TransportMode } from './transport-control.js';
+
+export type { TransportControl } from './transport-control.js';
 
 /** What the controller asks of the client. */
 export interface TransportControllerHooks {
@@ -29,8 +32,8 @@ export interface TransportControllerHooks {
  * server confirms one, subscriptions move back to it (each resumes from its
  * last event id, so none is lost or repeated).
  */
-export class TransportController {
-  readonly mode: TransportOption;
+export class TransportController implements TransportControl {
+  readonly mode: TransportMode;
   readonly #options: TransportFallbackOptions;
   readonly #hooks: TransportControllerHooks;
   readonly #listeners = new Set<() => void>();
@@ -46,7 +49,7 @@ export class TransportController {
   #closed = false;
 
   constructor(
-    mode: TransportOption,
+    mode: TransportMode,
     options: TransportFallbackOptions,
     hasWebSocket: boolean,
     hooks: TransportControllerHooks,

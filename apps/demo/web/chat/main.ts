@@ -6,6 +6,9 @@ import {
   type StorageOption,
   type TransportOption,
 } from '@morgan/session-client';
+import { idempotencyKeys } from '@morgan/session-client/idempotency';
+import { sharedConnection } from '@morgan/session-client/shared';
+import { sseTransport } from '@morgan/session-client/sse';
 import type { AppRouter } from '../../src/router.js';
 import { banner, byTestId } from '../shared/dom.js';
 import { duration, shortId } from '../shared/format.js';
@@ -18,14 +21,17 @@ import { Transcript } from './transcript.js';
 // Page options from the query string: `?storage=local` shares one session
 // across the tabs of this browser, `?user=alice` names the session's user,
 // `?conversation=support-1` its conversation (default: the Morgan assistant chat),
-// `?transport=sse|websocket|auto` what carries the session's events (default auto),
+// `?transport=sse|websocket|auto` what carries the session's events (default
+// auto: the demo imports the SDK's opt-in SSE fallback, and idempotency keys),
 // `?connection=shared` shares one WebSocket among this browser's tabs (each
 // keeps its own session; one tab, elected, holds the socket).
 const params = new URLSearchParams(location.search);
 const transportParam = params.get('transport');
-const transport: TransportOption =
+const transportMode =
   transportParam === 'sse' || transportParam === 'websocket' ? transportParam : 'auto';
-const connection = params.get('connection') === 'shared' ? 'shared' : 'per-tab';
+const transport: TransportOption =
+  transportMode === 'websocket' ? 'websocket' : sseTransport(transportMode);
+const connection = params.get('connection') === 'shared' ? sharedConnection() : 'per-tab';
 const storage: StorageOption = params.get('storage') === 'local' ? 'local' : 'session';
 const userId = params.get('user') ?? guestName();
 const conversationId = params.get('conversation') ?? 'morgan-assistant';
@@ -49,6 +55,7 @@ const client = createSessionClient<AppRouter>({
   conversationId,
   transport,
   connection,
+  idempotencyKeys: idempotencyKeys(),
 });
 
 const status = new StatusPanel();
@@ -79,7 +86,7 @@ let leaving = false;
 status.storage(storage === 'local' ? 'localStorage (shared by tabs)' : 'sessionStorage (this tab)');
 status.connection(client.connectionMode, client.leading);
 status.state('connecting');
-status.transport(client.transport, transport);
+status.transport(client.transport, transportMode);
 
 // ---- connection -----------------------------------------------------------
 
@@ -126,7 +133,7 @@ client.on('state', (state: ConnectionState, previous: ConnectionState) => {
 });
 
 client.on('transport', (event) => {
-  status.transport(event.transport, transport);
+  status.transport(event.transport, transportMode);
   activity.add(
     event.reason === 'websocket-refused'
       ? 'WebSocket refused; events now come over SSE'

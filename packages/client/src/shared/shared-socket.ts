@@ -1,4 +1,3 @@
-import type { SessionClientOptions } from '../options.js';
 import { SharedConnection, type SharedConnectionDeps } from './hub.js';
 
 /** What sharing a socket needs of the platform: Web Locks and BroadcastChannel. */
@@ -45,15 +44,36 @@ export class SharedSocket {
 }
 
 /**
- * The shared socket of a client with `connection: 'shared'` at `url`, where
- * Web Locks and BroadcastChannel exist (given in the options or the
- * platform's); undefined otherwise: the client has a socket of its own.
+ * One WebSocket per browser, for the client's `connection` option: the tabs
+ * of a browser (clients with the same `url`) share one WebSocket, held by a
+ * tab elected with the Web Locks API and reached over BroadcastChannel;
+ * every tab keeps its own session, and its calls, heartbeats and event
+ * streams travel over that socket (session creation stays on HTTP). When
+ * the leading tab closes or crashes, the next one takes over and the others
+ * reconnect at once; event streams resume from the last event id. Where Web
+ * Locks or BroadcastChannel is missing (and the client's `locks` or
+ * `BroadcastChannel` option gives none), the client has a socket of its own.
+ *
+ * @example
+ * import { sharedConnection } from '@morgan/session-client/shared';
+ * const client = createSessionClient<AppRouter>({ url, connection: sharedConnection() });
+ */
+export function sharedConnection(): {
+  readonly mode: 'shared';
+  socket: typeof sharedSocketFor;
+} {
+  return { mode: 'shared', socket: sharedSocketFor };
+}
+
+/**
+ * The shared socket of a client at `url`, where Web Locks and
+ * BroadcastChannel exist (given in the options or the platform's);
+ * undefined otherwise: the client has a socket of its own.
  */
 export function sharedSocketFor(
-  options: SessionClientOptions,
+  options: Partial<SharedSupport>,
   url: string,
 ): SharedSocket | undefined {
-  if (options.connection !== 'shared') return undefined;
   const platform = globalThis as {
     navigator?: { locks?: SharedConnectionDeps['locks'] };
     BroadcastChannel?: SharedConnectionDeps['BroadcastChannel'];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isGapEvent } from '../events.js';
+import { sharedConnection } from '../opt-in/shared.js';
 import type { SessionClientOptions } from '../options.js';
 import type { SessionEvent } from '../protocol.js';
 import { type RecordedClient, recordedClient } from '../testing/client.js';
@@ -16,7 +17,7 @@ function browserTabs(
   const locks = createMemoryLocks();
   const tabs: RecordedClient[] = [];
   for (let i = 0; i < count; i += 1) {
-    tabs.push(recordedClient(server, { connection: 'shared', locks, ...options }));
+    tabs.push(recordedClient(server, { connection: sharedConnection(), locks, ...options }));
   }
   return {
     tabs,
@@ -32,7 +33,7 @@ function numbers(events: SessionEvent[]): number[] {
     .map((event) => (event.data as { n: number }).n);
 }
 
-describe("connection: 'shared' against a real server", () => {
+describe('connection: sharedConnection() against a real server', () => {
   it('gives five clients one real socket and five sessions, each with only its own events and calls', async () => {
     await using server = await startTestServer();
     await using browser = browserTabs(server, 5);
@@ -117,8 +118,8 @@ describe("connection: 'shared' against a real server", () => {
 
   it('falls back to a socket per client where there is no lock manager', async () => {
     await using server = await startTestServer();
-    await using a = recordedClient(server, { connection: 'shared' });
-    await using b = recordedClient(server, { connection: 'shared' });
+    await using a = recordedClient(server, { connection: sharedConnection() });
+    await using b = recordedClient(server, { connection: sharedConnection() });
     await Promise.all([a.client.connect(), b.client.connect()]);
     expect(a.client.connectionMode).toBe('per-tab');
     await a.until(() => server.socketCount === 2, 'two sockets');
@@ -190,7 +191,7 @@ describe("connection: 'shared' against a real server", () => {
   it('closes the channels of a tab that went without a word (its lock released), so its session is counted down', async () => {
     await using server = await startTestServer();
     const locks = createMemoryLocks();
-    await using leaderTab = recordedClient(server, { connection: 'shared', locks });
+    await using leaderTab = recordedClient(server, { connection: sharedConnection(), locks });
     await leaderTab.client.connect();
     await leaderTab.until(() => leaderTab.client.leading && server.channelCount === 1, 'a leader');
     // A tab of the same browser, by hand: it holds its lock, asks the leader for a channel and authenticates.

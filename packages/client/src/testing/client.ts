@@ -1,5 +1,7 @@
 import { WebSocket } from 'ws';
 import { SessionClient } from '../client.js';
+import { idempotencyKeys } from '../opt-in/idempotency.js';
+import { sseTransport } from '../opt-in/sse.js';
 import type { SessionClientOptions } from '../options.js';
 import type { SessionClientEvents } from '../session-events.js';
 import type { ConnectionStatus } from '../state.js';
@@ -19,7 +21,10 @@ export interface RecordedClient extends AsyncDisposable {
 /**
  * A Node client for `server` (WebSocket from `ws`, memory storage, fast
  * reconnects unless overridden) that records its events, closed by
- * `await using`.
+ * `await using`. It opts in to the SSE fallback (`sseTransport()`) and
+ * idempotency keys unless told otherwise (`transport: 'websocket'`,
+ * `idempotencyKeys: undefined`): the suites were written when those were
+ * the defaults, and the app they model (the demo) imports both.
  */
 export function recordedClient(
   server: TestServer,
@@ -31,6 +36,8 @@ export function recordedClient(
     ...(noWebSocket === true ? {} : { WebSocket }),
     storage: 'memory',
     onlineEvents: false,
+    transport: sseTransport(),
+    idempotencyKeys: idempotencyKeys(),
     ...rest,
     reconnect: { baseDelayMs: 20, maxDelayMs: 200, ...rest.reconnect },
   });
