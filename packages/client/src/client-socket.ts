@@ -4,6 +4,7 @@ import type { ClientConnection } from './connection.js';
 import { ClientErrorCode, clientClosedError, SessionClientError } from './errors.js';
 import type { ClientSocketEncoder } from './idempotency-key.js';
 import type { ClientLifetime } from './lifetime.js';
+import type { LazyOptions } from './options.js';
 import type { ReconnectScheduler } from './reconnect.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
 import type { SharedSocket } from './shared/shared-socket.js';
@@ -23,6 +24,8 @@ export interface ClientSocketDeps {
   trial: ((main: ReconnectScheduler) => TrialScheduler) | undefined;
   /** With `idempotencyKeys()`: what stamps keyed mutations' messages. */
   encoder: ClientSocketEncoder | undefined;
+  /** The `lazy` option: close the socket when idle, open it again on use. */
+  lazy: LazyOptions;
   /** The session's keeper and calls (made after the links, which ask for the socket). */
   session: () => SessionLifecycle;
   /** With `connection: 'shared'`: the browser's one socket, which this client's socket goes through. */
@@ -43,6 +46,11 @@ export class ClientSocket {
   readonly #deps: ClientSocketDeps;
   #socket: SessionSocket | undefined;
   #trial: TrialScheduler | undefined;
+  /** Subscriptions and calls over the socket now (`lazy`: the socket stays open while any). */
+  #users = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `lazy`: the socket closed while idle; the next use opens one again. */
+  #asleep = false;
 
   constructor(deps: ClientSocketDeps) {
     this.#deps = deps;
@@ -53,9 +61,26 @@ export class ClientSocket {
     return this.#socket;
   }
 
-  /** True while a socket is open. */
+  /** True while a socket is open, or (`lazy`) closed while idle, to open again on use. */
   get open(): boolean {
-    return this.#socket?.open === true;
+    return this.#asleep || this.#socket?.open === true;
+  }
+
+  /**
+   * A subscription or call over the socket starts; the function returned
+   * says it ended. With `lazy`, the socket closes `closeMs` after the last
+   * one ended.
+   */
+  use(): () => void {
+    this.#users += 1;
+    clearTimeout(this.#idleTimer);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#users -= 1;
+      this.#idleSoon();
+    };
   }
 
   /** Why the socket last failed. */
@@ -88,6 +113,7 @@ export class ClientSocket {
 
   /** Closes the socket in use (the client moved to SSE, or a trial failed); the next one is new. */
   retire(): void {
+    clearTimeout(this.#idleTimer);
     const socket = this.#socket;
     this.#socket = undefined;
     void socket?.close().catch(() => {});
@@ -97,7 +123,27 @@ export class ClientSocket {
 
   /** Stops reconnecting (synchronously) and closes the socket, if there is one. */
   close(): Promise<void> | undefined {
+    clearTimeout(this.#idleTimer);
+    this.#asleep = false;
     return this.#socket?.close();
+  }
+
+  /** `lazy`: with nothing over the socket, it closes after `closeMs`. */
+  #idleSoon(): void {
+    const { lazy, lifetime } = this.#deps;
+    if (!lazy.enabled || this.#users > 0 || lifetime.closed) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.#sleep(), lazy.closeMs);
+  }
+
+  /** `lazy`: closes the idle socket; the session stays, its heartbeats pause. */
+  #sleep(): void {
+    const socket = this.#socket;
+    if (this.#users > 0 || this.#deps.lifetime.closed || socket?.open !== true) return;
+    this.#socket = undefined;
+    this.#asleep = true;
+    this.#deps.session().pauseHeartbeats();
+    void socket.close().catch(() => {});
   }
 
   #create(WebSocketImpl: unknown): SessionSocket {
@@ -110,6 +156,11 @@ export class ClientSocket {
       onConnected: (session) => {
         trial?.promote();
         connection.connected(session.sessionId);
+        if (this.#asleep) {
+          this.#asleep = false;
+          this.#deps.session().resumeHeartbeats();
+        }
+        this.#idleSoon();
       },
       onLost: (error) => connection.lost(error),
       onFatal: (error) => this.#deps.fail(error),

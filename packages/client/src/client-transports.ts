@@ -91,6 +91,7 @@ export class ClientTransports implements ConnectionCarrier {
       fail: deps.fail,
       trial: sse?.trial,
       encoder: config.idempotencyKeys?.encoder,
+      lazy: config.lazy,
     });
     this.linkDeps = this.#linkDeps();
   }
@@ -151,6 +152,7 @@ export class ClientTransports implements ConnectionCarrier {
       options: config.http,
       ...calls,
       wsClient: () => this.socket.client(),
+      useSocket: () => this.socket.use(),
       idempotencyKeys: config.idempotencyKeys,
       // Shared: calls go over the browser's one socket, while the client is on it.
       callsOverSocket: () => shared !== undefined && controller.current === 'websocket',

@@ -32,6 +32,8 @@ export interface SessionLinkDeps extends RetryLinkDeps {
    * when needed. Throws once the client is closed.
    */
   wsClient: () => TRPCWebSocketClient;
+  /** A subscription or call over the socket starts; the function returned says it ended (`lazy`). */
+  useSocket?: (() => () => void) | undefined;
   /** Stamp mutations with idempotency keys (`idempotencyKeys`). */
   /** With `idempotencyKeys()`: stamps mutations with keys and carries them over the socket. */
   idempotencyKeys: IdempotencyKeysPlugin | undefined;
@@ -73,7 +75,7 @@ export function createSessionLinks<TRouter extends AnyRouter>(
 ): TRPCLink<TRouter>[] {
   const fetch = rotationAwareFetch(deps.fetch, deps.rotateSession);
   const keys = deps.idempotencyKeys;
-  const ws = lazyWsLink<TRouter>(deps.wsClient, keys?.wsClient);
+  const ws = lazyWsLink<TRouter>(deps, keys?.wsClient);
   const subscriptions = deps.subscriptions;
   const split = splitLink<TRouter>({
     // Subscriptions, and calls that ask for it (`context.morganTransport: 'ws'`), go over the socket.
@@ -144,7 +146,7 @@ function sessionHeader(sessionId: string | null | undefined): Record<string, str
 
 /** `wsLink` over a WebSocket client that is created on first use. */
 function lazyWsLink<TRouter extends AnyRouter>(
-  getClient: () => TRPCWebSocketClient,
+  deps: Pick<SessionLinkDeps, 'wsClient' | 'useSocket'>,
   keyed: ((client: TRPCWebSocketClient) => TRPCWebSocketClient) | undefined,
 ): TRPCLink<TRouter> {
   return (runtime) => {
@@ -154,7 +156,7 @@ function lazyWsLink<TRouter extends AnyRouter>(
       observable((observer) => {
         let client: TRPCWebSocketClient;
         try {
-          client = getClient();
+          client = deps.wsClient();
         } catch (error) {
           const cause =
             error instanceof SessionClientError
@@ -173,7 +175,23 @@ function lazyWsLink<TRouter extends AnyRouter>(
             transformer: superjson,
           } as unknown as Parameters<typeof wsLink<TRouter>>[0])(runtime);
         }
-        return link(props).subscribe(observer);
+        // The socket stays open while the operation runs (`lazy`).
+        const done = deps.useSocket?.();
+        const subscription = link(props).subscribe({
+          next: (value) => observer.next(value),
+          error: (error) => {
+            done?.();
+            observer.error(error);
+          },
+          complete: () => {
+            done?.();
+            observer.complete();
+          },
+        });
+        return () => {
+          done?.();
+          subscription.unsubscribe();
+        };
       });
   };
 }

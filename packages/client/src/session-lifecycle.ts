@@ -127,6 +127,16 @@ export class SessionLifecycle implements ConnectionSession {
     this.events.connectionLost();
   }
 
+  /** The lazy socket closed while idle (the session stays): heartbeats pause. */
+  pauseHeartbeats(): void {
+    this.#heartbeat.stop();
+  }
+
+  /** The lazy socket opened again: heartbeats go on. */
+  resumeHeartbeats(): void {
+    if (!this.#heartbeat.running) this.#heartbeat.start();
+  }
+
   /** Stops heartbeats and the event stream (shutdown). */
   stop(): void {
     this.#heartbeat.stop();
