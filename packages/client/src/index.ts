@@ -40,11 +40,6 @@ export {
   transportFallbackDefaults,
   type WebSocketLike,
 } from './options.js';
-export type {
-  IdempotencyKeysPlugin,
-  SharedConnectionPlugin,
-  SseTransportPlugin,
-} from './plugins.js';
 export {
   CloseCode,
   type ConnectionParams,

@@ -6,6 +6,5 @@
  * @module \@morgan/session-client/shared
  */
 export type { SharedConnectionPlugin } from '../plugins.js';
-export { createMemoryLocks, type LockManagerLike } from '../shared/locks.js';
-export type { BroadcastChannelConstructor, BroadcastChannelLike } from '../shared/messages.js';
+export { createMemoryLocks } from '../shared/locks.js';
 export { sharedConnection } from '../shared/shared-socket.js';
