@@ -123,6 +123,7 @@ test('each options table in README.md lists every option of its type, and nothin
         reconnect: 'ReconnectOptions',
         http: 'HttpRetryOptions',
         transportFallback: 'TransportFallbackOptions',
+        lazy: 'LazyOptions',
       },
     },
     // The configuration table adds the demo's settings from loadConfig().
