@@ -4,7 +4,8 @@ import { ChatTab } from '../support/chat-tab.js';
 import { expect, test } from '../support/fixtures.js';
 
 // Scenario 9: a proxy in front of the demo refuses WebSocket upgrades (nginx
-// answers them 403). The tabs use the SDK's default `transport: 'auto'`:
+// answers them 403). The tabs use the demo page's default, the SDK's opt-in
+// `transport: sseTransport()` ('auto'):
 // their sockets fail while HTTP works, so they move to SSE, and the chat and
 // the session's events work as before, with no socket open at the server.
 test('behind a proxy that refuses WebSockets, tabs on the default transport work over SSE', async ({

@@ -35,7 +35,7 @@ export interface HttpRetryOptions {
   statuses: readonly number[];
   /**
    * Mutation paths that are safe to send twice (e.g. `'cart.setQuantity'`),
-   * for apps that turn `idempotencyKeys` off: with keys on, every mutation
+   * for apps without `idempotencyKeys()`: with keys on, every mutation
    * is safe to resend (the server runs each key once). Queries are always
    * retried; other mutations only when called with
    * `{ context: { idempotent: true } }`.

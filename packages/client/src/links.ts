@@ -34,7 +34,6 @@ export interface SessionLinkDeps extends RetryLinkDeps {
   wsClient: () => TRPCWebSocketClient;
   /** A subscription or call over the socket starts; the function returned says it ended (`lazy`). */
   useSocket?: (() => () => void) | undefined;
-  /** Stamp mutations with idempotency keys (`idempotencyKeys`). */
   /** With `idempotencyKeys()`: stamps mutations with keys and carries them over the socket. */
   idempotencyKeys: IdempotencyKeysPlugin | undefined;
   /**

@@ -18,12 +18,12 @@ export interface LockManagerLike {
  * (exclusive, first come first served, `signal` drops a waiter): for Node,
  * where there is no Web Locks API, so that several clients of one process
  * (tests, benchmarks, a worker pool) can share one socket with
- * `connection: 'shared'`. Pass the same instance to every client.
+ * `connection: sharedConnection()`. Pass the same instance to every client.
  *
  * @example
  * const locks = createMemoryLocks();
  * const tabs = [1, 2, 3].map(() =>
- *   createSessionClient<AppRouter>({ url, WebSocket, connection: 'shared', locks }),
+ *   createSessionClient<AppRouter>({ url, WebSocket, connection: sharedConnection(), locks }),
  * );
  */
 export function createMemoryLocks(): LockManagerLike {
