@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { isGapEvent } from './events.js';
+import type { SessionClientOptions } from './options.js';
 import type { SessionEvent } from './protocol.js';
 import { recordedClient } from './testing/client.js';
-import { startTestServer } from './testing/server.js';
+import { startTestServer, type TestServer } from './testing/server.js';
 
 const lazy = { enabled: true, closeMs: 100 };
+
+/** A lazy client on the WebSocket alone (no SSE fallback to try). */
+function lazyClient(server: TestServer, options: Partial<SessionClientOptions> = {}) {
+  return recordedClient(server, { lazy, transport: 'websocket', ...options });
+}
 
 function ns(events: SessionEvent[]): number[] {
   return events
@@ -17,7 +23,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('lazy: the WebSocket opens on use and closes when idle, against a real server', () => {
   it('opens no socket until first used: a subscription opens it, and it connects the client', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { lazy, transport: 'websocket' });
+    await using rec = lazyClient(server);
     await sleep(50);
     expect(server.upgrades).toBe(0);
     const received: SessionEvent[] = [];
@@ -33,11 +39,7 @@ describe('lazy: the WebSocket opens on use and closes when idle, against a real 
 
   it('closes after closeMs idle; the session stays, the client stays connected, heartbeats pause', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, {
-      lazy,
-      transport: 'websocket',
-      heartbeatIntervalMs: 1_000,
-    });
+    await using rec = lazyClient(server, { heartbeatIntervalMs: 1_000 });
     const { sessionId } = await rec.client.connect();
     expect(server.socketCount).toBe(1);
     await rec.until(() => server.socketCount === 0, 'the idle socket closed');
@@ -53,11 +55,7 @@ describe('lazy: the WebSocket opens on use and closes when idle, against a real 
 
   it('reopens on the next use with the same session, and heartbeats go on', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, {
-      lazy,
-      transport: 'websocket',
-      heartbeatIntervalMs: 1_000,
-    });
+    await using rec = lazyClient(server, { heartbeatIntervalMs: 1_000 });
     const { sessionId } = await rec.client.connect();
     await rec.until(() => server.socketCount === 0, 'the idle socket closed');
     // A call sent over the socket is a use, as a subscription is.
@@ -81,7 +79,7 @@ describe('lazy: the WebSocket opens on use and closes when idle, against a real 
 
   it('keeps the socket open while a subscription runs, and the stream loses nothing', async () => {
     await using server = await startTestServer();
-    await using rec = recordedClient(server, { lazy, transport: 'websocket' });
+    await using rec = lazyClient(server);
     const { sessionId } = await rec.client.connect();
     const received: SessionEvent[] = [];
     const off = rec.client.subscribeEvents((event) => received.push(event));
