@@ -1,4 +1,3 @@
-import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { checkEventType, encodeEventData, positiveOption } from '../events/event-input.js';
 import {
@@ -13,48 +12,14 @@ import {
   type SessionEventListener,
 } from '../events/event-log.js';
 import type { JsonValue } from '../metadata.js';
-import { isCluster, type RedisClient, StoreConnection, withTimeout } from './connection.js';
+import { isCluster, StoreConnection, withTimeout } from './connection.js';
+import type { RedisConnectionOptions } from './connection-options.js';
 import { type EventLogScriptName, eventLogScripts } from './event-log-scripts.js';
 import { KeyLayout } from './key-layout.js';
 import { LiveEvents } from './live-events.js';
 
 /** Options of a `RedisEventLog`. */
-export interface RedisEventLogOptions extends EventLogOptions {
-  /** Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). @default 'redis://127.0.0.1:6379' */
-  url?: string;
-  /** ioredis options, merged over the log's fail-fast defaults. @default {} */
-  redis?: RedisOptions;
-  /**
-   * Redis Cluster nodes (`host:port`) to connect to instead of `url`; live
-   * events then travel by sharded pub/sub. @default undefined (one Redis at `url`)
-   */
-  clusterNodes?: readonly string[];
-  /** ioredis `Cluster` options, merged over the log's fail-fast defaults. @default {} */
-  cluster?: ClusterOptions;
-  /**
-   * Redis Sentinel processes (`host:port`) to ask for the master's address
-   * instead of `url`'s host and port (which then only gives credentials and
-   * database); live events follow the master after a failover, and the
-   * events published while the subscription was down are read from the
-   * buffer. Not with `clusterNodes`. @default undefined (one Redis at `url`)
-   */
-  sentinels?: readonly string[];
-  /** The master's name at the sentinels. @default 'mymaster' */
-  sentinelName?: string;
-  /**
-   * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
-   * instead of `url`, for example the one of a `RedisStore`. The log does
-   * not close it. @default undefined (own connection)
-   */
-  client?: RedisClient;
-  /** Prefix of every key and channel; nodes sharing sessions use the same one. @default 'morgan:' */
-  keyPrefix?: string;
-  /**
-   * Longest wait for a Redis reply, in ms; while Redis is unreachable,
-   * operations reject at once with `StoreUnavailableError` (`STORE_UNAVAILABLE`).
-   * @default 1_000
-   */
-  commandTimeoutMs?: number;
+export interface RedisEventLogOptions extends EventLogOptions, RedisConnectionOptions {
   /**
    * Life of a session's keys after its last append or read, in ms, so a
    * session whose node never called `drop` (it crashed) is freed by Redis.

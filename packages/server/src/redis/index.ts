@@ -4,5 +4,6 @@
  *
  * @module \@morgan/session-server/redis
  */
+export type { RedisConnectionOptions } from './connection-options.js';
 export { RedisEventLog, type RedisEventLogOptions, redisEventLogDefaults } from './event-log.js';
 export { RedisStore, type RedisStoreOptions, redisStoreDefaults } from './redis-store.js';

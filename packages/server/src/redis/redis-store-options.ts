@@ -1,52 +1,9 @@
-import type { ClusterOptions, RedisOptions } from 'ioredis';
-import type { RedisClient } from './connection.js';
+import type { RedisConnectionOptions } from './connection-options.js';
 
 /** Options of a `RedisStore`. */
-export interface RedisStoreOptions {
-  /** Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). @default 'redis://127.0.0.1:6379' */
-  url?: string;
-  /** ioredis options, merged over the store's fail-fast defaults. @default {} */
-  redis?: RedisOptions;
-  /**
-   * Redis Cluster nodes (`host:port`, a few are enough: the rest are
-   * discovered) to connect to instead of `url`; the demo reads them from
-   * `REDIS_CLUSTER_NODES`. `redis` then applies to each node's connection.
-   * @default undefined (one Redis at `url`)
-   */
-  clusterNodes?: readonly string[];
-  /** ioredis `Cluster` options, merged over the store's fail-fast defaults. @default {} */
-  cluster?: ClusterOptions;
-  /**
-   * Redis Sentinel processes (`host:port`) to ask for the master's address
-   * instead of connecting to `url`'s host and port; the demo reads them from
-   * `REDIS_SENTINELS`. After a failover every connection (commands, pub/sub)
-   * finds the promoted replica by itself; meanwhile operations fail with
-   * `StoreUnavailableError`. `url` then only gives the master's credentials
-   * and database, and `redis` applies too (e.g. `sentinelPassword`). Not with
-   * `clusterNodes`.
-   * @default undefined (one Redis at `url`)
-   */
-  sentinels?: readonly string[];
-  /** The master's name at the sentinels (`sentinel monitor <name> …`). @default 'mymaster' */
-  sentinelName?: string;
-  /**
-   * An ioredis client (`Redis`, or `Cluster` for Redis Cluster) to use
-   * instead of `url`. The store does not close it, and its own settings
-   * (offline queue, timeouts) decide how it fails.
-   * @default undefined (the store opens and owns its connection)
-   */
-  client?: RedisClient;
-  /** Prefix of every key and of the events channel; nodes sharing sessions use the same one. @default 'morgan:' */
-  keyPrefix?: string;
+export interface RedisStoreOptions extends RedisConnectionOptions {
   /** This node's id; events it publishes are not delivered back to it. @default crypto.randomUUID() */
   nodeId?: string;
-  /**
-   * Longest wait for a Redis reply, and for the first connection, in ms.
-   * While Redis is unreachable operations reject at once with
-   * `StoreUnavailableError` (`STORE_UNAVAILABLE`); the client reconnects by itself.
-   * @default 1_000
-   */
-  commandTimeoutMs?: number;
   /**
    * Extra life of an idle session's key past the session timeout, in ms. Redis
    * frees the key after `sessionTimeoutMs + ttlGraceMs` even when no node

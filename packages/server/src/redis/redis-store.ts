@@ -20,6 +20,7 @@ import { optionalArg, type RawFields, toRecord } from './records.js';
 import { type RedisStoreOptions, redisStoreDefaults } from './redis-store-options.js';
 import { type ScriptName, scripts } from './scripts.js';
 import { isLive, SessionReads } from './session-reads.js';
+import { SessionUpdates } from './session-updates.js';
 import { EventSubscriber } from './subscriber.js';
 import { RedisSweeper } from './sweeper.js';
 
@@ -58,6 +59,7 @@ export class RedisStore implements Store {
   readonly #reads: SessionReads;
   readonly #sweeper: RedisSweeper;
   readonly #idempotency: RedisIdempotencyRecords;
+  readonly #updates: SessionUpdates;
   #timeoutMs = DEFAULT_TIMEOUT_MS;
   #ttlMs = DEFAULT_TIMEOUT_MS + redisStoreDefaults.ttlGraceMs;
   #requestWindowMs = 0;
@@ -92,6 +94,14 @@ export class RedisStore implements Store {
     );
     const parts = { connection: this.#connection, keys: this.#keys };
     this.#reads = new SessionReads(parts, () => this.#timeoutMs);
+    this.#updates = new SessionUpdates(parts, {
+      nodeId: this.nodeId,
+      lease: this.#lease,
+      recentWrites: this.#recentWrites,
+      timeoutMs: () => this.#timeoutMs,
+      ttlMs: () => this.#ttlMs,
+      requestWindowMs: () => this.#requestWindowMs,
+    });
     this.#idempotency = new RedisIdempotencyRecords(parts, {
       windowMs: () => this.#idempotencyWindowMs,
       timeoutMs: () => this.#timeoutMs,
@@ -162,7 +172,7 @@ export class RedisStore implements Store {
    */
   touch(sessionId: string, now: number): Promise<SessionRecord | undefined> {
     if (this.#recentWrites.isRecent(sessionId, now)) return this.get(sessionId, now);
-    return this.#update('morganTouch', sessionId, now, false);
+    return this.#updates.update('morganTouch', sessionId, now, false);
   }
 
   async replaceMetadata(
@@ -262,47 +272,26 @@ export class RedisStore implements Store {
     return record;
   }
 
-  /**
-   * Adds a request in flight. When the call fails (a slow Redis that did not
-   * answer in `commandTimeoutMs`, a dropped connection), the script may still
-   * run on Redis afterwards and pin the session for good; so a failed add is
-   * followed by its undo on the same connection, which Redis runs after it
-   * (removing a request id is idempotent).
-   */
+  /** Adds a request in flight; a failed add is undone (see `SessionUpdates`). */
   addRequest(
     sessionId: string,
     requestId: string,
     now: number,
   ): Promise<SessionRecord | undefined> {
-    return this.#update('morganAddRequest', sessionId, now, true, requestId).catch(
-      (error: unknown) => {
-        this.#update('morganRemoveRequest', sessionId, now, true, requestId).catch(() => {});
-        throw error;
-      },
-    );
+    return this.#updates.addRequest(sessionId, requestId, now);
   }
 
-  async removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
-    await this.#update('morganRemoveRequest', sessionId, now, true, requestId);
+  removeRequest(sessionId: string, requestId: string, now: number): Promise<void> {
+    return this.#updates.removeRequest(sessionId, requestId, now);
   }
 
-  /**
-   * Counts an open connection. A count that timed out was sent and may still
-   * run on Redis, so it is followed by its undo on the same connection
-   * (which Redis runs after it). Only after a timeout: when the command may
-   * never have been sent, an undo could uncount another socket of the session.
-   */
+  /** Counts an open connection; one that timed out is undone (see `SessionUpdates`). */
   addConnection(sessionId: string, now: number): Promise<SessionRecord | undefined> {
-    return this.#update('morganAddConnection', sessionId, now, true).catch((error: unknown) => {
-      if (isTimeout(error)) {
-        this.#update('morganRemoveConnection', sessionId, now, true).catch(() => {});
-      }
-      throw error;
-    });
+    return this.#updates.addConnection(sessionId, now);
   }
 
-  async removeConnection(sessionId: string, now: number): Promise<void> {
-    await this.#update('morganRemoveConnection', sessionId, now, true);
+  removeConnection(sessionId: string, now: number): Promise<void> {
+    return this.#updates.removeConnection(sessionId, now);
   }
 
   /** One script on the key's record and the session's hash (one slot). */
@@ -409,43 +398,7 @@ export class RedisStore implements Store {
     await Promise.all([this.#subscriber?.close(), this.#connection.close()]);
   }
 
-  async #update(
-    name: ScriptName,
-    sessionId: string,
-    now: number,
-    pins: boolean,
-    requestId?: string,
-  ): Promise<SessionRecord | undefined> {
-    const shard = this.#keys.shardOf(sessionId);
-    const keys = [this.#keys.session(sessionId), shard.idle, shard.pinned];
-    const args: (string | number)[] = [sessionId, now, this.#timeoutMs, this.#ttlMs];
-    if (pins) {
-      const lease = shard.lease(this.nodeId);
-      keys.push(shard.pins(this.nodeId), lease, shard.nodes);
-      args.push(this.nodeId, this.#lease.leaseMs, requestId ?? '');
-      if (name === 'morganAddRequest') args.push(this.#requestWindowMs);
-      this.#lease.keep(lease, shard.nodes);
-    }
-    const reply = await this.#run(name, ...keys, ...args);
-    // Every script that answers (fields or 1) has set lastActivity to >= now.
-    if (reply !== null) this.#recentWrites.record(sessionId, now);
-    if (!Array.isArray(reply)) return undefined;
-    const fields = reply as RawFields;
-    const record = toRecord(sessionId, fields);
-    if (fields.length > 9) {
-      record.requestWindow = Number(fields[8]);
-      record.requestsInWindow = Number(fields[9]);
-    }
-    return record;
-  }
-
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     return this.#connection.run(name, ...args);
   }
-}
-
-/** True when a Redis command was sent but not answered within the command timeout. */
-function isTimeout(error: unknown): boolean {
-  const cause = error instanceof Error ? error.cause : undefined;
-  return cause instanceof Error && cause.message === 'Command timed out';
 }
